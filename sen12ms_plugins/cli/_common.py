@@ -1,0 +1,51 @@
+"""What the sub-commands share: exit codes, the --root option, output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..root import ENV_VAR
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Arguments that parse but make no sense together; exits with code 2."""
+
+
+def add_root_argument(parser: argparse.ArgumentParser, help: str = "SEN12MS root") -> None:
+    parser.add_argument(
+        "--root", metavar="DIR", default=None,
+        help=f"{help} (default: ${ENV_VAR})",
+    )
+
+
+def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def subparser(sub, name: str, help: str, description: str | None = None, epilog: str | None = None) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name, help=help, description=description or help, epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
+
+
+def print_table(header: list[str], rows: list[list[Any]]) -> None:
+    """A plain text table, numbers right-aligned."""
+    cells = [header] + [[f"{c:,}" if isinstance(c, int) else str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for n, row in enumerate(cells):
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))

@@ -1,0 +1,57 @@
+"""``sen12ms index``: what a root holds."""
+
+from __future__ import annotations
+
+from ._common import add_root_argument, print_json, print_table, subparser
+
+DESCRIPTION = """\
+Scan a SEN12MS root (file names only) and report the complete triplets per season,
+incomplete triplets (a patch missing its s1, s2 or lc file) and stray files.  The
+index is cached in ROOT/.sen12ms/ (or the user cache when ROOT is read-only) and
+refreshed for the folders that changed.
+
+exit codes: 0 every patch is a complete triplet and nothing is stray; 1 incomplete
+triplets or stray files were found (listed); 2 usage error.
+"""
+
+
+def register(sub) -> None:
+    p = subparser(sub, "index", "count complete and incomplete triplets in a root", DESCRIPTION)
+    add_root_argument(p)
+    p.add_argument("--json", action="store_true", help="print a machine-readable report")
+    p.add_argument("--no-cache", action="store_true", help="rescan everything and do not write the cache")
+    p.add_argument("--limit", type=int, default=20, metavar="N",
+                   help="list at most N incomplete triplets and strays (default: 20; 0 = all)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from .. import facts
+    from ..index import build_index
+
+    index = build_index(args.root, use_cache=not args.no_cache)
+    seasons = index.season_counts()
+    if args.json:
+        print_json({
+            "root": str(index.root),
+            "triplets": len(index),
+            "per_season": seasons,
+            "scenes": len(index.scene_counts),
+            "incomplete": [{"id": i.patch.name, "missing": list(i.missing)} for i in index.incomplete],
+            "strays": list(index.strays),
+        })
+    else:
+        print(f"root: {index.root}")
+        print_table(["season", "scenes", "triplets"], [
+            [season, sum(1 for s in index.scene_counts if s.season == season), seasons[season]]
+            for season in facts.SEASONS
+        ] + [["total", len(index.scene_counts), len(index)]])
+        for title, items in (("incomplete triplets", index.incomplete), ("stray files", index.strays)):
+            if items:
+                shown = items if args.limit == 0 else items[: args.limit]
+                print(f"\n{len(items):,} {title}:")
+                for item in shown:
+                    print(f"  {item}")
+                if len(shown) < len(items):
+                    print(f"  … and {len(items) - len(shown):,} more (--limit 0 lists all)")
+    return 1 if index.incomplete or index.strays else 0

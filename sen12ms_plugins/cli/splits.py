@@ -1,0 +1,68 @@
+"""``sen12ms splits``: patch counts per split, and upstream-format patch lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ._common import add_root_argument, print_json, print_table, subparser
+
+DESCRIPTION = """\
+Compute the named splits of a root and print their patch counts per season:
+  holdout                 the 26 official hold-out scenes (torchgeo: "test")
+  train                   every other complete triplet except the damaged patch
+  validation              ~10% of train, whole scenes, stratified by season
+  train_minus_validation  train without validation
+With --write-lists DIR, also write <split>_list.txt for each split in upstream's
+format (S2 file names, CRLF), plus test_list.txt (the hold-out under torchgeo's name).
+
+exit codes: 0 every split has patches; 1 a split is empty (the reason is printed);
+2 usage error.
+"""
+
+
+def register(sub) -> None:
+    p = subparser(sub, "splits", "count patches per split; write split lists", DESCRIPTION)
+    add_root_argument(p)
+    p.add_argument("--json", action="store_true", help="print counts (and validation scenes) as JSON")
+    p.add_argument("--write-lists", metavar="DIR", type=Path, help="write upstream-format patch lists into DIR")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import sys
+
+    from .. import facts
+    from ..errors import EmptySplitError
+    from ..ids import write_patch_list
+    from ..index import build_index
+    from ..splits import ALIASES, SPLITS, compute_splits
+
+    splits = compute_splits(build_index(args.root))
+    counts = splits.counts()
+    problems = []
+    for name in SPLITS:
+        try:
+            splits[name]
+        except EmptySplitError as exc:
+            problems.append(str(exc))
+    if args.json:
+        print_json({
+            "root": str(splits.index.root),
+            "counts": counts,
+            "validation_scenes": [s.line("s1") for s in splits.validation_scenes],
+        })
+    else:
+        print_table(["split", *(facts.SEASON_SHORT[s] for s in facts.SEASONS), "total"],
+                    [[name, *counts[name].values()] for name in SPLITS])
+    if args.write_lists:
+        args.write_lists.mkdir(parents=True, exist_ok=True)
+        names = [*SPLITS, *ALIASES]
+        for name in names:
+            members = splits.members[ALIASES.get(name, name)]
+            if members:
+                write_patch_list(args.write_lists / f"{name}_list.txt", members)
+        if not args.json:
+            print(f"\nwrote {', '.join(f'{n}_list.txt' for n in names if splits.members[ALIASES.get(n, n)])} to {args.write_lists}")
+    for problem in problems:
+        print(f"sen12ms splits: {problem}", file=sys.stderr)
+    return 1 if problems else 0

@@ -1,0 +1,67 @@
+"""Small file-system helpers: atomic writes, writability, the per-user cache folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+#: Folder inside a dataset root where this package keeps its bookkeeping
+#: (index cache, verification records, extraction markers).
+META_DIRNAME = ".sen12ms"
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def is_writable_dir(path: str | os.PathLike[str]) -> bool:
+    """True when files can be created in ``path`` (checked by trying, as permissions lie under root)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".sen12ms-probe.", dir=path)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(tmp)
+    return True
+
+
+def user_cache_dir() -> Path:
+    """``$SEN12MS_CACHE_DIR``, else ``$XDG_CACHE_HOME/sen12ms-plugins``, else ``~/.cache/sen12ms-plugins``."""
+    explicit = os.environ.get("SEN12MS_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base, "sen12ms-plugins")
+
+
+def meta_dir(root: str | os.PathLike[str]) -> Path:
+    """Where bookkeeping for ``root`` lives: ``<root>/.sen12ms`` when the root is writable,
+    else a folder in the user cache named after the root's absolute path."""
+    root = Path(root).resolve()
+    inside = root / META_DIRNAME
+    if inside.is_dir() and is_writable_dir(inside):
+        return inside
+    if not inside.exists() and is_writable_dir(root):
+        inside.mkdir(exist_ok=True)
+        return inside
+    key = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+    outside = user_cache_dir() / "roots" / f"{root.name or 'root'}-{key}"
+    outside.mkdir(parents=True, exist_ok=True)
+    return outside

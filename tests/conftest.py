@@ -1,0 +1,55 @@
+"""Shared fixtures: sample trees made by the project's own generator (real GeoTIFFs).
+
+The session-wide trees are read-only by convention; a test that changes a tree
+copies it first (``copy_tree``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sen12ms_plugins.sample import make_sample
+
+#: Small patches keep the suite fast; the layout, names, dtypes and bands are the real ones.
+TEST_PATCH_SIZE = 32
+TEST_PATCHES_PER_SCENE = 4
+
+
+@pytest.fixture(scope="session")
+def sample_root(tmp_path_factory) -> Path:
+    """A sample tree: 20 scenes x 4 patches, 32x32 px."""
+    root = tmp_path_factory.mktemp("sample") / "root"
+    make_sample(root, patch_size=TEST_PATCH_SIZE, patches_per_scene=TEST_PATCHES_PER_SCENE)
+    return root
+
+
+@pytest.fixture(scope="session")
+def sample_archives(tmp_path_factory) -> Path:
+    """The same sample as the 12 archives plus md5sums.txt (no extracted tree)."""
+    out = tmp_path_factory.mktemp("archives") / "mirror"
+    make_sample(out, patch_size=TEST_PATCH_SIZE, patches_per_scene=TEST_PATCHES_PER_SCENE, archives=True, tree=False)
+    return out
+
+
+@pytest.fixture
+def copy_tree(tmp_path):
+    """Copy a tree into this test's tmp folder and return the copy."""
+
+    def _copy(src: Path, name: str = "copy") -> Path:
+        dst = tmp_path / name
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".sen12ms"))
+        return dst
+
+    return _copy
+
+
+def touch_tree(root: Path, relpaths) -> Path:
+    """Create empty files at the given root-relative paths (names only matter to the index)."""
+    for rel in relpaths:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    return root
