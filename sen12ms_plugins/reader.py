@@ -1,4 +1,4 @@
-"""Read SEN12MS patches into numpy arrays, and their georeference, with rasterio.
+"""Read SEN12MS patches into numpy arrays, and their georeference.
 
 Arrays keep the file's band order and dtype: s1 float32 [2, H, W], s2 uint16
 [13, H, W], lc uint16 [4, H, W].  A file that is missing, unreadable, or not shaped
@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import facts
+from . import facts, fastread
 from .errors import PatchFileError
 from .ids import PatchId
 
@@ -50,12 +50,29 @@ def _check_profile(path: str, sensor: str, src) -> None:
 
 
 def read_file(path: str | os.PathLike[str], sensor: str, bands: Sequence[str] | None = None) -> np.ndarray:
-    """Read one patch file ([bands, H, W]), checking its band count, dtype and shape."""
+    """Read one patch file ([bands, H, W]), checking its band count, dtype and shape.
+
+    The dataset's own layout (uncompressed, striped GeoTIFF) is read by
+    :mod:`~sen12ms_plugins.fastread`, byte for byte what rasterio returns; any other
+    layout, and any file that fails a check, is read by rasterio.
+    """
+    path = os.fspath(path)
+    indexes = band_indexes(sensor, bands)
+    try:
+        array = fastread.read_bands(path, indexes, count=len(facts.BANDS[sensor]), dtype=facts.DTYPES[sensor])
+    except FileNotFoundError:
+        raise PatchFileError(path, "does not exist") from None
+    except OSError:
+        array = None  # rasterio's error message will say what is wrong
+    if array is not None and array.shape[1] == array.shape[2]:
+        return array
+    return _read_with_rasterio(path, sensor, indexes)
+
+
+def _read_with_rasterio(path: str, sensor: str, indexes: list[int]) -> np.ndarray:
     import rasterio
     from rasterio.errors import RasterioError
 
-    path = os.fspath(path)
-    indexes = band_indexes(sensor, bands)
     if not os.path.exists(path):
         raise PatchFileError(path, "does not exist")
     try:
