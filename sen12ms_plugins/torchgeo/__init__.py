@@ -1,0 +1,23 @@
+"""SEN12MS for torchgeo.  Importing this package registers the plugin:
+
+>>> import sen12ms_plugins.torchgeo
+>>> from torchgeo.datasets import SEN12MS
+>>> ds = SEN12MS("/data/sen12ms", split="holdout")   # doctest: +SKIP
+
+``torchgeo.datasets.SEN12MS``, ``torchgeo.datasets.sen12ms.SEN12MS`` and the class
+``torchgeo.datamodules.SEN12MSDataModule`` builds its datasets from then refer to
+:class:`SEN12MS`; :func:`unregister` restores torchgeo's own.
+"""
+
+from __future__ import annotations
+
+from .datamodule import SEN12MSDataModule
+from .dataset import SPLIT_NAMES, SEN12MS, UnknownSplitError, UpstreamSEN12MS
+from .registry import is_registered, register, unregister
+
+register()
+
+__all__ = [
+    "SEN12MS", "SEN12MSDataModule", "SPLIT_NAMES", "UnknownSplitError", "UpstreamSEN12MS",
+    "is_registered", "register", "unregister",
+]

@@ -1,0 +1,287 @@
+"""SEN12MS as a torchgeo dataset: upstream's class, with the project's splits and core."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torchgeo.datasets.sen12ms as _upstream_module
+from torch import Tensor
+from torchgeo.datasets import DatasetNotFoundError
+
+from .. import facts, labels
+from ..errors import EmptySplitError, SEN12MSError
+from ..ids import PatchId, read_patch_list
+from ..index import build_index
+from ..reader import georeference, read_triplet
+from ..splits import ALIASES, SPLITS, canonical_split, compute_splits
+
+Sample = dict[str, Any]
+
+
+def _original_class() -> type:
+    """torchgeo's own SEN12MS class, also when this plugin has already replaced the name."""
+    current = _upstream_module.SEN12MS
+    return next(c for c in current.__mro__ if c.__module__ == _upstream_module.__name__)
+
+
+UpstreamSEN12MS: type = _original_class()
+# The installed torchgeo's defaults (``checksum`` became True in 0.10): ours are the same.
+_DEFAULTS = {name: p.default for name, p in inspect.signature(UpstreamSEN12MS.__init__).parameters.items()}
+
+#: Split names the torchgeo class accepts: the core's, plus torchgeo's ``test``.
+SPLIT_NAMES = (*SPLITS, *ALIASES)
+#: Which splits an upstream patch list in the root defines, as torchgeo reads them.
+_LIST_FILES = {"train": "train_list.txt", "holdout": "test_list.txt"}
+SCENE_LABELS = ("single", "multi")
+
+
+class UnknownSplitError(SEN12MSError, ValueError, AssertionError):
+    """An unknown split name.  It is an AssertionError because upstream asserts the split."""
+
+
+class SEN12MS(UpstreamSEN12MS):
+    """SEN12MS dataset, a drop-in for :class:`torchgeo.datasets.SEN12MS`.
+
+    SEN12MS holds 180,662 triplets of co-registered 256x256 px patches at 10 m:
+    Sentinel-1 SAR (VV, VH; float32 dB), Sentinel-2 top-of-atmosphere reflectance
+    (13 bands; uint16 read as float) and MODIS land cover (IGBP and three LCCS
+    layers), from 252 scenes over the four seasons.  Samples are those of upstream:
+    ``image`` float32 ``[C, H, W]`` holding ``bands`` in the order given, ``mask``
+    int64 ``[H, W]``, the IGBP layer by default.
+
+    Splits (``split``), the same members as in every ecosystem this project supports:
+
+    * ``train``: every complete triplet outside the 26 official hold-out scenes,
+      except the damaged patch (162,555 on the full dataset);
+    * ``holdout``, or torchgeo's name ``test``: the hold-out scenes (18,106);
+    * ``validation``: about 10% of ``train`` in whole scenes, every season;
+    * ``train_minus_validation``: ``train`` without ``validation``.
+
+    When upstream's ``train_list.txt`` or ``test_list.txt`` is in ``root`` it defines
+    ``train`` or ``test``/``holdout`` exactly as in torchgeo; otherwise the members
+    come from an index of the files present (cached in ``root/.sen12ms``), ordered
+    as upstream's lists order them (by S2 file name).
+
+    ``checksum=True`` verifies the archives in ``root`` once and remembers them by
+    size and modification time (or, when only the extracted tree is there, checks
+    the tree), and md5-checks the patch lists that are present, as upstream does.
+
+    Beyond upstream, keyword-only:
+
+    * ``label``: the ``mask`` layer: ``"IGBP"`` (1-17), ``"DFC"`` (the simplified
+      10-class scheme of the 2020 Data Fusion Contest, 1-10) or an LCCS layer
+      (``"LCCS_LC"``, ``"LCCS_LU"``, ``"LCCS_SH"``; 255 = unclassified);
+    * ``scene_label``: adds ``label`` for scene classification (Schmitt & Wu 2021),
+      in the simplified classes: ``"single"`` gives the most frequent class (int64,
+      1-10; 0 if no pixel is labelled), ``"multi"`` an int64 multi-hot vector of 11
+      entries whose entry *k* is class *k* (entry 0, no data, is never set), set for
+      every class covering at least ``multi_label_threshold`` of the patch;
+    * ``metadata``: adds ``patch_id`` (e.g. ``ROIs1158_spring_124_p100``),
+      ``season`` (``spring`` …), ``scene`` (int), ``crs`` (e.g. ``EPSG:32650``) and
+      ``bounds`` (float64 ``[left, bottom, right, top]`` in that CRS);
+    * ``s1_nan``: Sentinel-1 backscatter holds NaN where the SAR data is missing
+      (notably the damaged patch ROIs1868_summer scene 146 patch 202, which no split
+      contains but a patch list may).  None keeps NaN, as upstream; a number
+      replaces NaN in the S1 bands with it.
+
+    Files are read with the project's reader: one open per file, uncompressed
+    GeoTIFFs parsed directly (bit-identical to rasterio), only the sensors and
+    bands needed.
+    """
+
+    #: Label layers ``label`` accepts.
+    LABELS: ClassVar[tuple[str, ...]] = tuple(labels.SCHEMES)
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] = _DEFAULTS["root"],
+        split: str = _DEFAULTS["split"],
+        bands: Sequence[str] = _DEFAULTS["bands"],
+        transforms: Callable[[Sample], Sample] | None = _DEFAULTS["transforms"],
+        checksum: bool = _DEFAULTS["checksum"],
+        *,
+        label: str = "IGBP",
+        scene_label: str | None = None,
+        multi_label_threshold: float = labels.MULTI_LABEL_THRESHOLD,
+        metadata: bool = False,
+        s1_nan: float | None = None,
+    ) -> None:
+        """Initialize a new SEN12MS dataset instance.
+
+        Args:
+            root: folder holding the season folders (and, optionally, the archives
+                and upstream's patch lists)
+            split: ``train``, ``holdout`` (or ``test``), ``validation`` or
+                ``train_minus_validation``
+            bands: band names from :attr:`band_names`, in the order wanted
+            transforms: a function/transform that takes a sample and returns it transformed
+            checksum: verify the archives (remembered) or the tree, and the patch lists
+            label: ``mask`` layer, one of :attr:`LABELS`
+            scene_label: None, ``"single"`` or ``"multi"``
+            multi_label_threshold: least share of a class in a multi-label (0-1]
+            metadata: add patch id, season, scene, CRS and bounds to each sample
+            s1_nan: value replacing NaN in Sentinel-1 bands (None keeps NaN)
+
+        Raises:
+            AssertionError: if ``split`` is unknown (an :class:`UnknownSplitError`)
+            ValueError: if a band, label layer or option is invalid
+            DatasetNotFoundError: if the dataset is not in ``root`` or does not verify
+            EmptySplitError: if ``root`` holds SEN12MS but no patch of ``split``
+        """
+        try:
+            name = canonical_split(split)
+        except ValueError as exc:
+            raise UnknownSplitError(str(exc)) from None
+        self._validate_bands(bands)
+        if label not in labels.SCHEMES:
+            raise ValueError(f"unknown label layer {label!r}; expected one of {', '.join(labels.SCHEMES)}")
+        if scene_label is not None and scene_label not in SCENE_LABELS:
+            raise ValueError(f"unknown scene_label {scene_label!r}; expected None or one of {', '.join(SCENE_LABELS)}")
+        if not 0 < multi_label_threshold <= 1:
+            raise ValueError(f"multi_label_threshold must be in (0, 1], got {multi_label_threshold}")
+        if s1_nan is not None and not np.isfinite(s1_nan):
+            raise ValueError(f"s1_nan must be a finite number or None, got {s1_nan}")
+
+        self.band_indices = torch.tensor([self.band_names.index(b) for b in bands]).long()
+        self.bands = bands
+        self.root = root
+        self.split = split
+        self.transforms = transforms
+        self.checksum = checksum
+        self.label = label
+        self.scene_label = scene_label
+        self.multi_label_threshold = multi_label_threshold
+        self.metadata = metadata
+        self.s1_nan = s1_nan
+        self._plan = _ReadPlan(bands)
+
+        if not _has_season_folder(root):
+            raise DatasetNotFoundError(self)
+        if checksum:
+            problems = self._verification_problems()
+            if problems:
+                error = DatasetNotFoundError(self)
+                error.add_note("verification failed:\n" + "\n".join(f"  {p}" for p in problems))
+                raise error
+        #: The split's triplets, in sample order.
+        self.patch_ids: tuple[PatchId, ...] = self._members(name)
+        #: Upstream's form of the same: S2 file names.
+        self.ids: list[str] = [pid.filename("s2") for pid in self.patch_ids]
+
+    def _members(self, name: str) -> tuple[PatchId, ...]:
+        list_file = _LIST_FILES.get(name)
+        if list_file is not None and os.path.isfile(os.path.join(self.root, list_file)):
+            return tuple(read_patch_list(os.path.join(self.root, list_file)))
+        index = build_index(self.root)
+        if not index.triplets:
+            error = DatasetNotFoundError(self)
+            error.add_note(f"{self.root}: no complete SEN12MS triplet (s1, s2 and lc file) found")
+            raise error
+        members = compute_splits(index)[name]
+        # Upstream's lists are sorted by S2 file name: keep that order with or without them.
+        return tuple(sorted(members, key=lambda pid: pid.filename("s2")))
+
+    def _verification_problems(self) -> list[str]:
+        """What ``checksum=True`` finds wrong with ``root`` (empty when it verifies)."""
+        from .. import verify
+
+        expected = dict(zip(self.filenames, self.md5s))
+        problems = []
+        for name in _LIST_FILES.values():
+            path = os.path.join(self.root, name)
+            if name in expected and os.path.isfile(path):
+                with open(path, "rb") as f:
+                    actual = hashlib.md5(f.read()).hexdigest()
+                if actual != expected[name]:
+                    problems.append(f"{path}: md5 {actual}, expected {expected[name]}")
+        archives = {n: m for n, m in expected.items() if n.endswith(".tar.gz")}
+        present = [n for n in archives if os.path.isfile(os.path.join(self.root, n))]
+        if archives == dict(facts.ARCHIVE_MD5) or not present:
+            # The published checksums (or no archive at all): the core knows which to
+            # apply to this root, and checks the extracted tree when there is no archive.
+            report = verify.check_root(self.root)
+        else:
+            # Checksums of the caller's own (as torchgeo's tests set on their fake data).
+            report = verify.verify_archives(
+                self.root, names=present, checksums={n: archives[n] for n in present}, quiet=True
+            )
+        problems.extend(report.problems)
+        if not report.ok and not report.problems:
+            problems.append(f"{self.root}: does not verify")
+        return problems
+
+    def __len__(self) -> int:
+        """Return the number of samples in the split."""
+        return len(self.patch_ids)
+
+    def __getitem__(self, index: int) -> Sample:
+        """Return the sample at ``index`` (IndexError beyond the end, as a list)."""
+        pid = self.patch_ids[index]
+        arrays = read_triplet(self.root, pid, self._plan.reads)
+        lc = arrays.pop("lc")
+        height, width = lc.shape[1:]
+        image = np.empty((len(self.bands), height, width), dtype=np.float32)
+        for sensor, array in arrays.items():
+            if sensor == "s1" and self.s1_nan is not None:
+                array = np.where(np.isnan(array), np.float32(self.s1_nan), array)
+            image[self._plan.targets[sensor]] = array
+        layer = labels.label_layer(lc, self.label)
+        sample: Sample = {"image": torch.from_numpy(image), "mask": torch.from_numpy(layer.astype(np.int64))}
+        if self.scene_label is not None:
+            sample["label"] = self._scene_label(lc)
+        if self.metadata:
+            sample.update(self._metadata(pid))
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
+    def _scene_label(self, lc: np.ndarray) -> Tensor:
+        single, multi = labels.scene_labels(lc, self.multi_label_threshold)
+        if self.scene_label == "single":
+            return torch.tensor(single, dtype=torch.int64)
+        hot = torch.zeros(len(labels.DFC_CLASSES) + 1, dtype=torch.int64)
+        hot[list(multi)] = 1
+        return hot
+
+    def _metadata(self, pid: PatchId) -> Sample:
+        geo = georeference(self.root, pid)
+        return {
+            "patch_id": pid.name,
+            "season": facts.SEASON_SHORT[pid.season],
+            "scene": pid.scene,
+            "crs": geo.crs,
+            "bounds": torch.tensor(geo.bounds, dtype=torch.float64),
+        }
+
+
+class _ReadPlan:
+    """Which bands to read from which file, and where they go in ``image``."""
+
+    def __init__(self, bands: Sequence[str]):
+        sensor_of = {b: s for s in ("s1", "s2") for b in facts.BANDS[s]}
+        wanted: dict[str, list[str]] = {}
+        positions: dict[str, list[int]] = {}
+        for i, band in enumerate(bands):
+            wanted.setdefault(sensor_of[band], []).append(band)
+            positions.setdefault(sensor_of[band], []).append(i)
+        # Sensors no band comes from are not read; lc is read whole (it holds every label layer).
+        self.reads: dict[str, list[str] | None] = {**wanted, "lc": None}
+        self.targets: dict[str, slice | list[int]] = {s: _as_slice(p) for s, p in positions.items()}
+
+
+def _as_slice(positions: list[int]) -> slice | list[int]:
+    """A run of consecutive positions as a slice (assignment without a gather)."""
+    start = positions[0]
+    if positions == list(range(start, start + len(positions))):
+        return slice(start, start + len(positions))
+    return positions
+
+
+def _has_season_folder(root: str | os.PathLike[str]) -> bool:
+    return any(os.path.isdir(os.path.join(root, season)) for season in facts.SEASONS)
