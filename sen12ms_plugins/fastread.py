@@ -234,21 +234,43 @@ def _scratch(nbytes: int) -> np.ndarray:
     return buffer[:nbytes]
 
 
-def _read(header: _Header, layout: Layout, bands: list[int]) -> np.ndarray:
-    """Bands (0-based) as a new ``[len(bands), height, width]`` array of the file's dtype."""
+def _runs(bands: list[int]) -> list[tuple[int, int, int]]:
+    """``(first output row, first band, length)`` of each run of consecutive bands."""
+    runs: list[tuple[int, int, int]] = []
+    for row, band in enumerate(bands):
+        if runs and band == runs[-1][1] + runs[-1][2]:
+            runs[-1] = (runs[-1][0], runs[-1][1], runs[-1][2] + 1)
+        else:
+            runs.append((row, band, 1))
+    return runs
+
+
+def _read_band_interleaved(header: _Header, layout: Layout, bands: list[int], out: np.ndarray | None) -> np.ndarray:
     shape = (len(bands), layout.height, layout.width)
-    if layout.interleave == "band":
-        # Each band is a run of strips: read the wanted ones straight into the result.
-        out = np.empty(shape, dtype=layout.dtype)
-        per_band = len(layout.offsets) // layout.count
-        pick = (np.asarray(bands, dtype=np.int64)[:, None] * per_band + np.arange(per_band)).ravel()
-        _read_strips(header, memoryview(out.reshape(-1).view(np.uint8)), layout.offsets[pick], layout.sizes[pick])
-        return out
+    direct = out is not None and out.dtype == layout.dtype and out.flags.c_contiguous
+    target = out if direct else np.empty(shape, dtype=layout.dtype)
+    # Each band is a run of strips: read the wanted ones straight into the target.
+    per_band = len(layout.offsets) // layout.count
+    pick = (np.asarray(bands, dtype=np.int64)[:, None] * per_band + np.arange(per_band)).ravel()
+    _read_strips(header, memoryview(target.reshape(-1).view(np.uint8)), layout.offsets[pick], layout.sizes[pick])
+    if out is None:
+        native = target.dtype.newbyteorder("=")  # the samples are little-endian; rasterio's arrays native
+        return target if target.dtype == native else target.astype(native)
+    if not direct:
+        np.copyto(out, target, casting="safe")
+    return out
+
+
+def _read_pixel_interleaved(header: _Header, layout: Layout, bands: list[int], out: np.ndarray | None) -> np.ndarray:
     buffer = _scratch(int(layout.sizes.sum()))
     _read_strips(header, memoryview(buffer), layout.offsets, layout.sizes)
     planes = buffer.view(layout.dtype).reshape(layout.height, layout.width, layout.count).transpose(2, 0, 1)
-    # Both forms copy out of the scratch buffer into a C-ordered array.
-    return planes.copy() if bands == list(range(layout.count)) else planes[bands]
+    if out is None:
+        out = np.empty((len(bands), layout.height, layout.width), dtype=layout.dtype.newbyteorder("="))
+    # De-interleave (and convert to out's dtype) in one pass per run of consecutive bands.
+    for row, band, n in _runs(bands):
+        np.copyto(out[row : row + n], planes[band : band + n], casting="safe")
+    return out
 
 
 def read_layout(path: str | os.PathLike[str]) -> Layout | None:
@@ -266,13 +288,20 @@ def read_bands(
     *,
     count: int | None = None,
     dtype: str | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Read 1-based bands ``indexes`` of a file as ``[len(indexes), height, width]``.
 
-    Returns None when the file's layout is not one this module handles, or when
-    its band ``count`` or ``dtype`` (numpy name) differs from the one given, so the
-    caller can read it with rasterio and report the problem in rasterio's words.
-    Raises :class:`FileNotFoundError` (and other :class:`OSError`) from opening it.
+    With ``out`` (an array of exactly that shape, of a dtype the samples cast to
+    safely, e.g. float32 for uint16) the bands are written into it, converted on
+    the way, and ``out`` is returned.
+
+    Returns None when the file's layout is not one this module handles, when its
+    band ``count`` or ``dtype`` (numpy name) differs from the one given, or when
+    ``out`` does not have the file's shape, so the caller can read it with
+    rasterio and report the problem in rasterio's words (what ``out`` then holds
+    is undefined).  Raises :class:`FileNotFoundError` (and other :class:`OSError`)
+    from opening it.
     """
     with open(path, "rb", buffering=0) as file:
         try:
@@ -282,9 +311,11 @@ def read_bands(
                 return None
             if any(not 1 <= i <= layout.count for i in indexes):
                 return None
-            out = _read(header, layout, [i - 1 for i in indexes])
+            if out is not None and out.shape != (len(indexes), layout.height, layout.width):
+                return None
+            bands = [i - 1 for i in indexes]
+            if layout.interleave == "band":
+                return _read_band_interleaved(header, layout, bands, out)
+            return _read_pixel_interleaved(header, layout, bands, out)
         except (_Unhandled, struct.error):
             return None
-    # The samples are little-endian; make them native like rasterio's arrays.
-    native = out.dtype.newbyteorder("=")
-    return out if out.dtype == native else out.astype(native)

@@ -49,8 +49,19 @@ def _check_profile(path: str, sensor: str, src) -> None:
         raise PatchFileError(path, f"is {src.width}x{src.height} pixels, a patch is square")
 
 
-def read_file(path: str | os.PathLike[str], sensor: str, bands: Sequence[str] | None = None) -> np.ndarray:
+def read_file(
+    path: str | os.PathLike[str],
+    sensor: str,
+    bands: Sequence[str] | None = None,
+    *,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """Read one patch file ([bands, H, W]), checking its band count, dtype and shape.
+
+    With ``out``, an array of shape [bands, H, W] whose dtype holds the sensor's
+    values exactly (float32 for every sensor, say), the bands are written into it,
+    converted on the way, and ``out`` is returned: one pass instead of a read and
+    a conversion.
 
     The dataset's own layout (uncompressed, striped GeoTIFF) is read by
     :mod:`~sen12ms_plugins.fastread`, byte for byte what rasterio returns; any other
@@ -58,15 +69,34 @@ def read_file(path: str | os.PathLike[str], sensor: str, bands: Sequence[str] | 
     """
     path = os.fspath(path)
     indexes = band_indexes(sensor, bands)
+    if out is not None:
+        _check_out(out, sensor, len(indexes))
     try:
-        array = fastread.read_bands(path, indexes, count=len(facts.BANDS[sensor]), dtype=facts.DTYPES[sensor])
+        array = fastread.read_bands(
+            path, indexes, count=len(facts.BANDS[sensor]), dtype=facts.DTYPES[sensor], out=out
+        )
     except FileNotFoundError:
         raise PatchFileError(path, "does not exist") from None
     except OSError:
         array = None  # rasterio's error message will say what is wrong
     if array is not None and array.shape[1] == array.shape[2]:
         return array
-    return _read_with_rasterio(path, sensor, indexes)
+    array = _read_with_rasterio(path, sensor, indexes)
+    if out is None:
+        return array
+    if out.shape != array.shape:
+        raise PatchFileError(
+            path, f"is {array.shape[2]}x{array.shape[1]} pixels, not {out.shape[2]}x{out.shape[1]} as expected"
+        )
+    np.copyto(out, array, casting="safe")
+    return out
+
+
+def _check_out(out: np.ndarray, sensor: str, count: int) -> None:
+    if out.ndim != 3 or out.shape[0] != count:
+        raise ValueError(f"out must have shape ({count}, H, W) for {count} {sensor} band(s), got {out.shape}")
+    if not np.can_cast(facts.DTYPES[sensor], out.dtype, "safe"):
+        raise ValueError(f"out has dtype {out.dtype}, which cannot hold {sensor} values ({facts.DTYPES[sensor]}) exactly")
 
 
 def _read_with_rasterio(path: str, sensor: str, indexes: list[int]) -> np.ndarray:

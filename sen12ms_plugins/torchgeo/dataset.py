@@ -18,7 +18,7 @@ from .. import facts, labels
 from ..errors import EmptySplitError, SEN12MSError
 from ..ids import PatchId, read_patch_list
 from ..index import build_index
-from ..reader import georeference, read_triplet
+from ..reader import georeference, read_file
 from ..splits import ALIASES, SPLITS, canonical_split, compute_splits
 
 Sample = dict[str, Any]
@@ -159,7 +159,7 @@ class SEN12MS(UpstreamSEN12MS):
         self.multi_label_threshold = multi_label_threshold
         self.metadata = metadata
         self.s1_nan = s1_nan
-        self._plan = _ReadPlan(bands)
+        self._plan = _ReadPlan(bands, label)
 
         if not _has_season_folder(root):
             raise DatasetNotFoundError(self)
@@ -223,16 +223,22 @@ class SEN12MS(UpstreamSEN12MS):
     def __getitem__(self, index: int) -> Sample:
         """Return the sample at ``index`` (IndexError beyond the end, as a list)."""
         pid = self.patch_ids[index]
-        arrays = read_triplet(self.root, pid, self._plan.reads)
-        lc = arrays.pop("lc")
-        height, width = lc.shape[1:]
-        image = np.empty((len(self.bands), height, width), dtype=np.float32)
-        for sensor, array in arrays.items():
-            if sensor == "s1" and self.s1_nan is not None:
-                array = np.where(np.isnan(array), np.float32(self.s1_nan), array)
-            image[self._plan.targets[sensor]] = array
-        layer = labels.label_layer(lc, self.label)
-        sample: Sample = {"image": torch.from_numpy(image), "mask": torch.from_numpy(layer.astype(np.int64))}
+        plan = self._plan
+        lc = read_file(os.path.join(self.root, pid.relpath("lc")), "lc", plan.lc_bands)
+        image = np.empty((len(self.bands), *lc.shape[1:]), dtype=np.float32)
+        for sensor, bands in plan.reads.items():
+            path = os.path.join(self.root, pid.relpath(sensor))
+            target = plan.targets[sensor]
+            if isinstance(target, slice):
+                read_file(path, sensor, bands, out=image[target])  # read and converted in one pass
+            else:
+                image[target] = read_file(path, sensor, bands, out=np.empty((len(bands), *lc.shape[1:]), np.float32))
+        if self.s1_nan is not None and "s1" in plan.targets:
+            s1 = image[plan.targets["s1"]]
+            np.copyto(s1, np.float32(self.s1_nan), where=np.isnan(s1))
+            image[plan.targets["s1"]] = s1
+        mask = labels.label_layer(lc, self.label).astype(np.int64)
+        sample: Sample = {"image": torch.from_numpy(image), "mask": torch.from_numpy(mask)}
         if self.scene_label is not None:
             sample["label"] = self._scene_label(lc)
         if self.metadata:
@@ -263,16 +269,18 @@ class SEN12MS(UpstreamSEN12MS):
 class _ReadPlan:
     """Which bands to read from which file, and where they go in ``image``."""
 
-    def __init__(self, bands: Sequence[str]):
+    def __init__(self, bands: Sequence[str], label: str):
         sensor_of = {b: s for s in ("s1", "s2") for b in facts.BANDS[s]}
-        wanted: dict[str, list[str]] = {}
+        #: Bands to read per image sensor, in ``image`` order; a sensor none comes from is not read.
+        self.reads: dict[str, list[str]] = {}
         positions: dict[str, list[int]] = {}
         for i, band in enumerate(bands):
-            wanted.setdefault(sensor_of[band], []).append(band)
+            self.reads.setdefault(sensor_of[band], []).append(band)
             positions.setdefault(sensor_of[band], []).append(i)
-        # Sensors no band comes from are not read; lc is read whole (it holds every label layer).
-        self.reads: dict[str, list[str] | None] = {**wanted, "lc": None}
+        #: Where each sensor's bands go in ``image``: a slice when they are consecutive.
         self.targets: dict[str, slice | list[int]] = {s: _as_slice(p) for s, p in positions.items()}
+        #: The lc bands up to the label's layer (IGBP, the first, serves DFC and scene labels).
+        self.lc_bands = list(facts.BANDS["lc"][: labels.SCHEMES[label][0] + 1])
 
 
 def _as_slice(positions: list[int]) -> slice | list[int]:
