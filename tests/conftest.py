@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from sen12ms_plugins._import_order import load_triton_first
 from sen12ms_plugins.sample import make_sample
+
+# Tests of several ecosystems share worker processes: TensorFlow must not come first.
+load_triton_first()
 
 #: Small patches keep the suite fast; the layout, names, dtypes and bands are the real ones.
 TEST_PATCH_SIZE = 32
