@@ -69,6 +69,8 @@ def read_file(
     """
     path = os.fspath(path)
     indexes = band_indexes(sensor, bands)
+    if not indexes:
+        raise ValueError(f"no {sensor} band asked for: bands is empty")  # as rasterio refuses to read none
     if out is not None:
         _check_out(out, sensor, len(indexes))
     try:
