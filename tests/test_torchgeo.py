@@ -1,0 +1,414 @@
+"""The torchgeo plugin, exercised through the name torchgeo users write: torchgeo.datasets.SEN12MS.
+
+The first group checks every behaviour torchgeo's own SEN12MS tests check, on a root
+laid out as torchgeo expects it (tree, the 12 archives, both patch lists), with the
+archive checksums patched in as torchgeo's tests do; the rest checks what the plugin adds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+import rasterio
+import torch
+import torch.nn as nn
+from torch.utils.data import ConcatDataset, DataLoader
+
+import sen12ms_plugins.torchgeo as plugin  # registers the plugin
+import torchgeo.datamodules
+import torchgeo.datamodules.sen12ms
+import torchgeo.datasets
+import torchgeo.datasets.sen12ms
+from sen12ms_plugins import facts, labels
+from sen12ms_plugins.errors import EmptySplitError
+from sen12ms_plugins.ids import PatchId, write_patch_list
+from sen12ms_plugins.index import build_index
+from sen12ms_plugins.reader import georeference
+from sen12ms_plugins.sample import write_archives
+from sen12ms_plugins.splits import compute_splits
+from torchgeo.datasets import SEN12MS, DatasetNotFoundError, NonGeoDataset, RGBBandsMissingError
+
+from .conftest import TEST_PATCH_SIZE
+
+matplotlib.use("agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+Upstream = plugin.UpstreamSEN12MS
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def core_splits(root: Path):
+    return compute_splits(build_index(root))
+
+
+@pytest.fixture(scope="module")
+def tg_root(sample_root, tmp_path_factory) -> Path:
+    """The sample as torchgeo wants a root: the tree, the 12 archives and both patch lists."""
+    root = tmp_path_factory.mktemp("torchgeo") / "root"
+    shutil.copytree(sample_root, root, ignore=shutil.ignore_patterns(".sen12ms"))
+    write_archives(root, root)
+    splits = core_splits(sample_root)
+    write_patch_list(root / "train_list.txt", splits["train"])
+    write_patch_list(root / "test_list.txt", splits["holdout"])
+    return root
+
+
+@pytest.fixture
+def tg_md5s(tg_root, monkeypatch) -> list[str]:
+    """Patch the class's md5s to those of ``tg_root``'s files, as torchgeo's own tests do."""
+    md5s = [md5(tg_root / name) for name in SEN12MS.filenames]
+    monkeypatch.setattr(SEN12MS, "md5s", md5s)
+    return md5s
+
+
+@pytest.fixture(params=["train", "test"])
+def dataset(request, tg_root, tg_md5s) -> SEN12MS:
+    return SEN12MS(tg_root, request.param, transforms=nn.Identity(), checksum=True)
+
+
+# --- What torchgeo's own tests check -------------------------------------------------
+
+
+def test_the_registered_class_is_the_plugin():
+    assert torchgeo.datasets.SEN12MS is plugin.SEN12MS
+    assert torchgeo.datasets.sen12ms.SEN12MS is plugin.SEN12MS
+    assert torchgeo.datamodules.sen12ms.SEN12MS is plugin.SEN12MS
+    assert issubclass(SEN12MS, Upstream) and issubclass(SEN12MS, NonGeoDataset)
+    assert Upstream.__module__ == "torchgeo.datasets.sen12ms" and Upstream is not SEN12MS
+
+
+def test_getitem(dataset):
+    x = dataset[0]
+    assert isinstance(x, dict)
+    assert isinstance(x["image"], torch.Tensor) and isinstance(x["mask"], torch.Tensor)
+    assert x["image"].shape == (15, TEST_PATCH_SIZE, TEST_PATCH_SIZE) and x["image"].dtype == torch.float32
+    assert x["mask"].shape == (TEST_PATCH_SIZE, TEST_PATCH_SIZE) and x["mask"].dtype == torch.int64
+
+
+def test_len(dataset, tg_root):
+    name = "train" if dataset.split == "train" else "holdout"
+    assert len(dataset) == len(core_splits(tg_root)[name]) > 0
+
+
+def test_add(dataset):
+    ds = dataset + dataset
+    assert isinstance(ds, ConcatDataset)
+    assert len(ds) == 2 * len(dataset)
+
+
+def test_out_of_bounds(dataset):
+    with pytest.raises(IndexError):
+        dataset[len(dataset)]
+    assert torch.equal(dataset[-1]["image"], dataset[len(dataset) - 1]["image"])
+
+
+def test_invalid_split_is_an_assertion_error_raised_before_any_file_access(tmp_path):
+    with pytest.raises(AssertionError, match="unknown split 'foo'"):
+        SEN12MS(tmp_path / "missing", split="foo")
+    with pytest.raises(ValueError):  # an UnknownSplitError is a ValueError too
+        SEN12MS(tmp_path / "missing", split="val")
+    with pytest.raises(AssertionError):
+        Upstream(tmp_path / "missing", split="foo")  # the same type upstream raises
+
+
+@pytest.mark.parametrize("checksum", [True, False])
+def test_not_downloaded(tmp_path, checksum):
+    with pytest.raises(DatasetNotFoundError, match="Dataset not found") as ours:
+        SEN12MS(tmp_path, checksum=checksum)
+    with pytest.raises(DatasetNotFoundError) as theirs:
+        Upstream(tmp_path, checksum=checksum)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_check_integrity_light(tg_root):
+    assert isinstance(SEN12MS(tg_root, checksum=False), SEN12MS)
+
+
+def test_band_subsets(tg_root):
+    for bands in SEN12MS.BAND_SETS.values():
+        ds = SEN12MS(tg_root, bands=bands, checksum=False)
+        assert ds[0]["image"].shape[0] == len(bands)
+
+
+def test_invalid_bands_before_any_file_access(tmp_path):
+    with pytest.raises(ValueError, match="'OK' is an invalid band name"):
+        SEN12MS(tmp_path / "missing", bands=("OK", "BK"))
+
+
+def test_plot(dataset):
+    dataset.plot(dataset[0], suptitle="Test")
+    plt.close()
+    sample = dataset[0]
+    sample["prediction"] = sample["mask"].clone()
+    dataset.plot(sample, suptitle="prediction")
+    plt.close()
+
+
+def test_plot_rgb(dataset):
+    ds = SEN12MS(root=dataset.root, bands=("B03",))
+    with pytest.raises(RGBBandsMissingError, match="Dataset does not contain some of the RGB bands"):
+        ds.plot(ds[0], suptitle="Single Band")
+
+
+# --- Drop-in: same constructor, attributes and samples as upstream ---------------------
+
+
+def test_constructor_and_attributes_match_upstream():
+    ours = list(inspect.signature(SEN12MS.__init__).parameters.values())
+    theirs = list(inspect.signature(Upstream.__init__).parameters.values())
+    assert [(p.name, p.default, p.kind) for p in ours[: len(theirs)]] == [
+        (p.name, p.default, p.kind) for p in theirs
+    ]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in ours[len(theirs) :])
+    for attr in ("BAND_SETS", "band_names", "rgb_bands", "filenames", "md5s"):
+        assert getattr(SEN12MS, attr) == getattr(Upstream, attr)
+
+
+BAND_CHOICES = [*SEN12MS.BAND_SETS.values(), ("B04", "VV", "B04", "VH"), ("B12", "B01"), ("VH",)]
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_samples_are_upstreams_bit_for_bit(tg_root, split):
+    for bands in BAND_CHOICES:
+        ours = SEN12MS(tg_root, split, bands=bands, checksum=False)
+        theirs = Upstream(tg_root, split, bands=bands, checksum=False)
+        assert ours.ids == theirs.ids
+        for i in range(len(ours)):
+            a, b = ours[i], theirs[i]
+            assert a.keys() == b.keys() == {"image", "mask"}
+            assert a["image"].dtype == b["image"].dtype and a["mask"].dtype == b["mask"].dtype
+            assert a["image"].numpy().tobytes() == b["image"].numpy().tobytes()
+            assert torch.equal(a["mask"], b["mask"])
+
+
+# --- Splits -----------------------------------------------------------------------------
+
+
+def test_splits_equal_the_core_without_list_files(sample_root):
+    splits = core_splits(sample_root)
+    assert not (sample_root / "train_list.txt").exists()
+    for name in plugin.SPLIT_NAMES:
+        ds = SEN12MS(sample_root, split=name, checksum=False)
+        expected = splits[name]
+        assert set(ds.patch_ids) == set(expected) and len(ds) == len(expected) > 0
+        # upstream's order (by S2 file name), and upstream's form of the ids
+        assert ds.ids == sorted(pid.filename("s2") for pid in expected)
+    assert SEN12MS(sample_root, "test", checksum=False).ids == SEN12MS(sample_root, "holdout", checksum=False).ids
+
+
+def test_holdout_and_validation_are_scene_disjoint(sample_root):
+    def scenes(name):
+        return {pid.scene_id for pid in SEN12MS(sample_root, name, checksum=False).patch_ids}
+
+    validation, holdout, rest = scenes("validation"), scenes("holdout"), scenes("train_minus_validation")
+    assert validation and holdout and rest
+    assert not validation & holdout and not validation & rest and not holdout & rest
+    assert scenes("train") == validation | rest
+
+
+def test_list_files_define_train_and_test_as_upstream(tg_root, tmp_path):
+    root = _mk(tmp_path / "root")
+    for season in facts.SEASONS:
+        os.symlink(tg_root / season, root / season)
+    train = core_splits(tg_root)["train"]
+    chosen = [train[5], train[0], train[3]]  # a list keeps its own order
+    (root / "train_list.txt").write_text("".join(f"{p.filename('s2')}\r\n" for p in chosen))
+    write_patch_list(root / "test_list.txt", core_splits(tg_root)["holdout"][:2])
+    for split, expected in (("train", chosen), ("test", core_splits(tg_root)["holdout"][:2])):
+        ours, theirs = SEN12MS(root, split, checksum=False), Upstream(root, split, checksum=False)
+        assert ours.ids == theirs.ids == [p.filename("s2") for p in expected]
+    assert SEN12MS(root, "holdout", checksum=False).ids == SEN12MS(root, "test", checksum=False).ids
+    # validation and train_minus_validation always come from the core
+    validation = SEN12MS(root, "validation", checksum=False)
+    assert set(validation.patch_ids) == set(core_splits(tg_root)["validation"])
+
+
+def _mk(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+def test_empty_split_is_a_clear_error(sample_root, tmp_path):
+    root = tmp_path / "root"
+    scene = next(pid.scene_id for pid in core_splits(sample_root)["train"])
+    for sensor in facts.SENSORS:
+        (root / scene.season).mkdir(parents=True, exist_ok=True)
+        shutil.copytree(sample_root / scene.dirname(sensor), root / scene.dirname(sensor))
+    assert len(SEN12MS(root, "train", checksum=False)) > 0
+    with pytest.raises(EmptySplitError, match="split 'holdout' is empty"):
+        SEN12MS(root, "test", checksum=False)
+
+
+def test_a_root_without_triplets_is_not_found(tmp_path):
+    (tmp_path / "ROIs1158_spring").mkdir()
+    with pytest.raises(DatasetNotFoundError, match="Dataset not found") as err:
+        SEN12MS(tmp_path, "validation", checksum=False)
+    assert "no complete SEN12MS triplet" in "\n".join(err.value.__notes__)
+
+
+# --- Options beyond upstream -------------------------------------------------------------
+
+
+def lc_of(root: Path, pid: PatchId) -> np.ndarray:
+    with rasterio.open(pid.path(root, "lc")) as src:
+        return src.read()
+
+
+@pytest.mark.parametrize("label", sorted(labels.SCHEMES))
+def test_label_layers(sample_root, label):
+    ds = SEN12MS(sample_root, "train", checksum=False, label=label)
+    for i in (0, len(ds) - 1):
+        expected = labels.label_layer(lc_of(sample_root, ds.patch_ids[i]), label).astype(np.int64)
+        mask = ds[i]["mask"]
+        assert mask.dtype == torch.int64 and np.array_equal(mask.numpy(), expected)
+    if label == "DFC":
+        assert ds[0]["mask"].max() <= 10
+
+
+def test_scene_labels(sample_root):
+    single = SEN12MS(sample_root, "holdout", checksum=False, scene_label="single")
+    multi = SEN12MS(sample_root, "holdout", checksum=False, scene_label="multi", multi_label_threshold=0.2)
+    seen_multi = False
+    for i in range(len(single)):
+        lc = lc_of(sample_root, single.patch_ids[i])
+        one, many = labels.scene_labels(lc, 0.2)
+        label = single[i]["label"]
+        assert label.dtype == torch.int64 and label.shape == () and int(label) == labels.scene_labels(lc)[0] == one
+        hot = multi[i]["label"]
+        assert hot.dtype == torch.int64 and hot.shape == (len(labels.DFC_CLASSES) + 1,)
+        assert hot.nonzero().flatten().tolist() == list(many) and hot[0] == 0
+        seen_multi |= len(many) > 1
+    assert seen_multi, "the sample should hold a patch with more than one class"
+
+
+def test_metadata(sample_root):
+    ds = SEN12MS(sample_root, "validation", checksum=False, metadata=True)
+    sample, pid = ds[0], ds.patch_ids[0]
+    geo = georeference(sample_root, pid)
+    assert sample["patch_id"] == pid.name and sample["scene"] == pid.scene
+    assert sample["season"] == facts.SEASON_SHORT[pid.season]
+    assert sample["crs"] == geo.crs and sample["crs"].startswith("EPSG:")
+    assert sample["bounds"].dtype == torch.float64 and sample["bounds"].tolist() == list(geo.bounds)
+    batch = next(iter(DataLoader(ds, batch_size=2)))
+    assert batch["patch_id"] == [p.name for p in ds.patch_ids[:2]] and batch["bounds"].shape == (2, 4)
+    assert "patch_id" not in SEN12MS(sample_root, "validation", checksum=False)[0]
+
+
+def test_s1_nan_on_the_damaged_patch(tg_root, tmp_path):
+    damaged = PatchId(*facts.DAMAGED_PATCH)
+    root = _mk(tmp_path / "root")
+    for season in facts.SEASONS:
+        os.symlink(tg_root / season, root / season)
+    for name in ("train_list.txt", "test_list.txt"):  # upstream needs both
+        write_patch_list(root / name, [damaged])  # no split holds it; a list may
+    bands = ("B02", "VV", "VH")
+    kept = SEN12MS(root, "train", bands, checksum=False)[0]["image"]
+    assert torch.isnan(kept[1:]).any() and not torch.isnan(kept[0]).any()
+    assert kept.numpy().tobytes() == Upstream(root, "train", bands, checksum=False)[0]["image"].numpy().tobytes()
+    filled = SEN12MS(root, "train", bands, checksum=False, s1_nan=-50.0)[0]["image"]
+    nan = torch.isnan(kept)
+    assert not torch.isnan(filled).any() and (filled[nan] == -50).all()
+    assert torch.equal(filled[~nan], kept[~nan])
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ({"label": "MODIS"}, "unknown label layer 'MODIS'"),
+        ({"scene_label": "many"}, "unknown scene_label 'many'"),
+        ({"multi_label_threshold": 0}, "multi_label_threshold must be in"),
+        ({"s1_nan": float("nan")}, "s1_nan must be a finite number"),
+    ],
+)
+def test_options_are_checked_before_any_file_access(tmp_path, option, message):
+    with pytest.raises(ValueError, match=message):
+        SEN12MS(tmp_path / "missing", **option)
+
+
+# --- Registration, pickling, workers ------------------------------------------------------
+
+
+def test_register_is_idempotent_and_unregister_restores():
+    try:
+        plugin.register()
+        plugin.register()
+        assert plugin.is_registered()
+        plugin.unregister()
+        assert torchgeo.datasets.SEN12MS is Upstream
+        assert torchgeo.datasets.sen12ms.SEN12MS is Upstream
+        assert torchgeo.datamodules.sen12ms.SEN12MS is Upstream
+        assert not plugin.is_registered()
+        plugin.unregister()  # a no-op now
+        assert torchgeo.datasets.SEN12MS is Upstream
+    finally:
+        plugin.register()
+    assert plugin.is_registered() and torchgeo.datasets.SEN12MS is plugin.SEN12MS
+
+
+def test_pickles_cleanly(sample_root):
+    ds = SEN12MS(sample_root, "holdout", checksum=False, label="DFC", scene_label="multi")
+    copy = pickle.loads(pickle.dumps(ds))
+    assert type(copy) is plugin.SEN12MS and copy.patch_ids == ds.patch_ids
+    for key in ("image", "mask", "label"):
+        assert torch.equal(copy[3][key], ds[3][key])
+
+
+def _all_samples(ds) -> dict[str, torch.Tensor]:
+    return {key: torch.stack([ds[i][key] for i in range(len(ds))]) for key in ("image", "mask")}
+
+
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_dataloader_with_two_workers(sample_root, context):
+    ds = SEN12MS(sample_root, "train", checksum=False)
+    loader = DataLoader(ds, batch_size=5, num_workers=2, multiprocessing_context=context)
+    batches = list(loader)
+    expected = _all_samples(ds)
+    for key in ("image", "mask"):
+        got = torch.cat([b[key] for b in batches])
+        assert got.numpy().tobytes() == expected[key].numpy().tobytes()
+
+
+# --- Datamodules ---------------------------------------------------------------------------
+
+
+def test_plugin_datamodule_uses_the_core_splits(sample_root):
+    splits = core_splits(sample_root)
+    dm = plugin.SEN12MSDataModule(batch_size=4, band_set="s2-reduced", root=sample_root, checksum=False)
+    dm.setup("fit")
+    dm.setup("test")
+    assert set(dm.train_dataset.patch_ids) == set(splits["train_minus_validation"])
+    assert set(dm.val_dataset.patch_ids) == set(splits["validation"])
+    assert set(dm.test_dataset.patch_ids) == set(splits["holdout"])
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["image"].shape == (4, 6, TEST_PATCH_SIZE, TEST_PATCH_SIZE)
+    igbp = batch["mask"].clone()
+    mapped = dm.on_after_batch_transfer(batch, 0)["mask"]
+    assert torch.equal(mapped, torch.from_numpy(labels.igbp_to_dfc(igbp.numpy()).astype(np.int64)))
+
+
+def test_plugin_datamodule_does_not_map_a_mask_twice(sample_root):
+    dm = plugin.SEN12MSDataModule(batch_size=2, root=sample_root, checksum=False, label="DFC")
+    dm.setup("test")
+    batch = next(iter(dm.test_dataloader()))
+    mask = batch["mask"].clone()
+    assert torch.equal(dm.on_after_batch_transfer(batch, 0)["mask"], mask)
+
+
+def test_torchgeos_datamodule_builds_the_plugin_class(sample_root):
+    dm = torchgeo.datamodules.SEN12MSDataModule(batch_size=2, root=sample_root, checksum=False)
+    dm.setup("test")
+    assert type(dm.test_dataset) is plugin.SEN12MS
+    assert set(dm.test_dataset.patch_ids) == set(core_splits(sample_root)["holdout"])
+    dm.setup("fit")
+    assert type(dm.dataset) is plugin.SEN12MS and len(dm.train_dataset) + len(dm.val_dataset) == len(dm.dataset)
