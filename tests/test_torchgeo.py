@@ -368,7 +368,7 @@ def _all_samples(ds) -> dict[str, torch.Tensor]:
     return {key: torch.stack([ds[i][key] for i in range(len(ds))]) for key in ("image", "mask")}
 
 
-@pytest.mark.parametrize("context", ["fork", "spawn"])
+@pytest.mark.parametrize("context", ["fork", pytest.param("spawn", marks=pytest.mark.slow)])
 def test_dataloader_with_two_workers(sample_root, context):
     ds = SEN12MS(sample_root, "train", checksum=False)
     loader = DataLoader(ds, batch_size=5, num_workers=2, multiprocessing_context=context)
@@ -384,7 +384,7 @@ def test_dataloader_with_two_workers(sample_root, context):
 
 def test_plugin_datamodule_uses_the_core_splits(sample_root):
     splits = core_splits(sample_root)
-    dm = plugin.SEN12MSDataModule(batch_size=4, band_set="s2-reduced", root=sample_root, checksum=False)
+    dm = plugin.SEN12MSSplitsDataModule(batch_size=4, band_set="s2-reduced", root=sample_root, checksum=False)
     dm.setup("fit")
     dm.setup("test")
     assert set(dm.train_dataset.patch_ids) == set(splits["train_minus_validation"])
@@ -398,7 +398,7 @@ def test_plugin_datamodule_uses_the_core_splits(sample_root):
 
 
 def test_plugin_datamodule_does_not_map_a_mask_twice(sample_root):
-    dm = plugin.SEN12MSDataModule(batch_size=2, root=sample_root, checksum=False, label="DFC")
+    dm = plugin.SEN12MSSplitsDataModule(batch_size=2, root=sample_root, checksum=False, label="DFC")
     dm.setup("test")
     batch = next(iter(dm.test_dataloader()))
     mask = batch["mask"].clone()

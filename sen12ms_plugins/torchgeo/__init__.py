@@ -11,13 +11,13 @@
 
 from __future__ import annotations
 
-from .datamodule import SEN12MSDataModule
+from .datamodule import SEN12MSSplitsDataModule
 from .dataset import SPLIT_NAMES, SEN12MS, UnknownSplitError, UpstreamSEN12MS
 from .registry import is_registered, register, unregister
 
 register()
 
 __all__ = [
-    "SEN12MS", "SEN12MSDataModule", "SPLIT_NAMES", "UnknownSplitError", "UpstreamSEN12MS",
+    "SEN12MS", "SEN12MSSplitsDataModule", "SPLIT_NAMES", "UnknownSplitError", "UpstreamSEN12MS",
     "is_registered", "register", "unregister",
 ]

@@ -12,13 +12,18 @@ from .dataset import SEN12MS
 Sample = dict[str, Any]
 
 
-class SEN12MSDataModule(UpstreamSEN12MSDataModule):
-    """torchgeo's SEN12MS datamodule on the project's splits.
+class SEN12MSSplitsDataModule(UpstreamSEN12MSDataModule):
+    """torchgeo's SEN12MS datamodule on the project's named splits.
 
     Trains on ``train_minus_validation``, validates on ``validation`` (whole scenes,
     about 10% of ``train`` in every season, the same in every ecosystem) and tests
     on ``holdout``, the official hold-out scenes.  Upstream's datamodule instead
     draws a random 80/20 scene split of ``train`` for validation.
+
+    Its name differs from upstream's on purpose: LightningCLI resolves a bare
+    ``class_path: SEN12MSDataModule`` by class name and refuses a name two classes
+    share.  torchgeo's own ``SEN12MSDataModule`` keeps working with the plugin
+    (it builds the plugin's class, so its test set is the hold-out).
 
     Everything else is upstream's: ``band_set``, the normalisation, and the mapping
     of IGBP masks to the simplified 10-class scheme after each batch transfer, which
@@ -26,7 +31,7 @@ class SEN12MSDataModule(UpstreamSEN12MSDataModule):
     """
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, band_set: str = "all", **kwargs: Any) -> None:
-        """Initialize a new SEN12MSDataModule instance.
+        """Initialize a new SEN12MSSplitsDataModule instance.
 
         Args:
             batch_size: Size of each mini-batch.
