@@ -83,6 +83,7 @@ class _Header:
 
     def __init__(self, file: io.RawIOBase):
         self.file = file
+        self.size = os.fstat(file.fileno()).st_size
         self.head = file.read(_HEAD_BYTES) or b""
 
     def bytes(self, offset: int, size: int) -> bytes:
@@ -188,6 +189,9 @@ def _layout(header: _Header) -> Layout:
     rows[-1] = height - rows_per_strip * (strips_per_plane - 1)
     if not np.array_equal(sizes, np.tile(rows * row_bytes, planes)) or np.any(offsets <= 0):
         raise _Unhandled("sparse, short or padded strips")
+    # Checked before any buffer is allocated: a damaged header cannot ask for gigabytes.
+    if np.any(offsets + sizes > header.size):
+        raise _Unhandled("strips beyond the end of the file")
     return Layout(width, height, count, dtype, interleave, rows_per_strip, offsets, sizes)
 
 

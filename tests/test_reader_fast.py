@@ -201,3 +201,26 @@ def test_threads_read_independently(sample_root):
         results = list(pool.map(lambda p: read_file(p, "s2"), files * 3))
     for got, want in zip(results, expected * 3):
         assert_identical(got, want)
+
+
+def test_a_header_claiming_a_huge_image_allocates_nothing(tmp_path, monkeypatch):
+    # One strip of 8 rows; the header is edited to claim 60000 columns and the bytes they need.
+    path = write(tmp_path / "x.tif", random_bands("uint16", 13, 8, 8), blockysize=8)
+    assert len(fastread.read_layout(path).offsets) == 1
+    data = bytearray(path.read_bytes())
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (n,) = struct.unpack_from("<H", data, ifd)
+    for k in range(n):
+        at = ifd + 2 + 12 * k
+        (tag,) = struct.unpack_from("<H", data, at)
+        if tag == 256:  # ImageWidth
+            struct.pack_into("<HHII", data, at, tag, 4, 1, 60000)
+        if tag == 279:  # StripByteCounts
+            struct.pack_into("<HHII", data, at, tag, 4, 1, 60000 * 8 * 13 * 2)
+    path.write_bytes(bytes(data))
+
+    def no_allocation(*args, **kwargs):
+        raise AssertionError("fastread allocated a buffer for a file it cannot read")
+
+    monkeypatch.setattr(fastread, "_scratch", no_allocation)
+    assert fastread.read_bands(path, [1]) is None

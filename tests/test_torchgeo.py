@@ -28,7 +28,7 @@ import torchgeo.datamodules.sen12ms
 import torchgeo.datasets
 import torchgeo.datasets.sen12ms
 from sen12ms_plugins import facts, labels
-from sen12ms_plugins.errors import EmptySplitError
+from sen12ms_plugins.errors import EmptySplitError, PatchFileError
 from sen12ms_plugins.ids import PatchId, write_patch_list
 from sen12ms_plugins.index import build_index
 from sen12ms_plugins.reader import georeference
@@ -255,6 +255,23 @@ def test_a_root_without_triplets_is_not_found(tmp_path):
     with pytest.raises(DatasetNotFoundError, match="Dataset not found") as err:
         SEN12MS(tmp_path, "validation", checksum=False)
     assert "no complete SEN12MS triplet" in "\n".join(err.value.__notes__)
+
+
+def test_a_bad_file_is_named_when_read(sample_root, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(sample_root, root, ignore=shutil.ignore_patterns(".sen12ms"))
+    ds = SEN12MS(root, "holdout", checksum=False)
+    pid = ds.patch_ids[1]
+    with rasterio.open(pid.path(root, "s2")) as src:
+        profile, small = src.profile, src.read()[:, :16, :16]
+    profile.update(width=16, height=16)
+    with rasterio.open(pid.path(root, "s2"), "w", **profile) as dst:
+        dst.write(small)
+    with pytest.raises(PatchFileError, match=rf"{pid.filename('s2')}: is 16x16 pixels, not 32x32"):
+        ds[1]
+    pid.path(root, "s1").unlink()
+    with pytest.raises(PatchFileError, match=rf"{pid.filename('s1')}: does not exist"):
+        ds[1]
 
 
 # --- Options beyond upstream -------------------------------------------------------------
