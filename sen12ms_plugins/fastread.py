@@ -22,8 +22,8 @@ import io
 import os
 import struct
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

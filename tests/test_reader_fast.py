@@ -34,8 +34,8 @@ def sample_files(root):
 
 
 def write(path, array, **options):
-    profile = dict(driver="GTiff", width=array.shape[2], height=array.shape[1], count=array.shape[0],
-                   dtype=array.dtype, crs="EPSG:32633", transform=rasterio.transform.from_origin(0, 0, 10, 10))
+    profile = {"driver": "GTiff", "width": array.shape[2], "height": array.shape[1], "count": array.shape[0],
+               "dtype": array.dtype, "crs": "EPSG:32633", "transform": rasterio.transform.from_origin(0, 0, 10, 10)}
     with rasterio.open(path, "w", **profile, **options) as dst:
         dst.write(array)
     return path

@@ -19,14 +19,15 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-import torch.nn as nn
-from torch.utils.data import ConcatDataset, DataLoader
-
-import sen12ms_plugins.torchgeo as plugin  # registers the plugin
 import torchgeo.datamodules
 import torchgeo.datamodules.sen12ms
 import torchgeo.datasets
 import torchgeo.datasets.sen12ms
+from torch import nn
+from torch.utils.data import ConcatDataset, DataLoader
+from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset, RGBBandsMissingError
+
+import sen12ms_plugins.torchgeo as plugin  # registers the plugin
 from sen12ms_plugins import facts, labels
 from sen12ms_plugins.errors import EmptySplitError, PatchFileError
 from sen12ms_plugins.ids import PatchId, write_patch_list
@@ -34,13 +35,14 @@ from sen12ms_plugins.index import build_index
 from sen12ms_plugins.reader import georeference
 from sen12ms_plugins.sample import write_archives
 from sen12ms_plugins.splits import compute_splits
-from torchgeo.datasets import SEN12MS, DatasetNotFoundError, NonGeoDataset, RGBBandsMissingError
 
 from .conftest import TEST_PATCH_SIZE
 
 matplotlib.use("agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
+#: The class torchgeo users get by name, now that the plugin is registered.
+SEN12MS = torchgeo.datasets.SEN12MS
 Upstream = plugin.UpstreamSEN12MS
 
 

@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torchgeo.datasets
+from torchgeo.datasets import DatasetNotFoundError
 
 import sen12ms_plugins.torchgeo  # noqa: F401  (registers the plugin)
 from sen12ms_plugins import facts
@@ -15,8 +17,9 @@ from sen12ms_plugins.ids import write_patch_list
 from sen12ms_plugins.index import build_index
 from sen12ms_plugins.sample import write_archives
 from sen12ms_plugins.splits import compute_splits
-from torchgeo.datasets import SEN12MS, DatasetNotFoundError
 
+#: The class torchgeo users get by name, now that the plugin is registered.
+SEN12MS = torchgeo.datasets.SEN12MS
 ARCHIVE = facts.archive_name("ROIs1970_fall", "s2")
 
 

@@ -12,12 +12,18 @@
 from __future__ import annotations
 
 from .datamodule import SEN12MSSplitsDataModule
-from .dataset import SPLIT_NAMES, SEN12MS, UnknownSplitError, UpstreamSEN12MS
+from .dataset import SEN12MS, SPLIT_NAMES, UnknownSplitError, UpstreamSEN12MS
 from .registry import is_registered, register, unregister
 
 register()
 
 __all__ = [
-    "SEN12MS", "SEN12MSSplitsDataModule", "SPLIT_NAMES", "UnknownSplitError", "UpstreamSEN12MS",
-    "is_registered", "register", "unregister",
+    "SEN12MS",
+    "SPLIT_NAMES",
+    "SEN12MSSplitsDataModule",
+    "UnknownSplitError",
+    "UpstreamSEN12MS",
+    "is_registered",
+    "register",
+    "unregister",
 ]

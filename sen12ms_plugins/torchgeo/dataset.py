@@ -15,7 +15,7 @@ from torch import Tensor
 from torchgeo.datasets import DatasetNotFoundError
 
 from .. import facts, labels
-from ..errors import EmptySplitError, SEN12MSError
+from ..errors import SEN12MSError
 from ..ids import PatchId, read_patch_list
 from ..index import build_index
 from ..reader import georeference, read_file
