@@ -152,10 +152,7 @@ def read_stamp(path: Path) -> dict[str, Any] | None:
 
 
 def write_shard(root: str, out: str, task: ShardTask, row_group_rows: int) -> ShardResult:
-    """Write one shard under a temporary name, then rename it into place.
-
-    Runs in worker processes: errors come back as plain :class:`SEN12MSError` so they pickle.
-    """
+    """Write one shard under a temporary name, then rename it into place."""
     import pyarrow.parquet as pq
 
     from ..examples import read_example
@@ -171,7 +168,9 @@ def write_shard(root: str, out: str, task: ShardTask, row_group_rows: int) -> Sh
     schema = schema.with_metadata({**(schema.metadata or {}), STAMP_KEY: json.dumps(stamp, sort_keys=True)})
     nbytes = 0
     try:
-        with pq.ParquetWriter(tmp, schema, compression=COMPRESSION) as writer:
+        # Dictionaries only for the strings: on pixel arrays they cost time and make the
+        # uncompressed row-group size unpredictable.
+        with pq.ParquetWriter(tmp, schema, compression=COMPRESSION, use_dictionary=["id", "season"]) as writer:
             for start in range(0, len(task.patches), row_group_rows):
                 chunk = task.patches[start:start + row_group_rows]
                 examples = []
@@ -186,12 +185,19 @@ def write_shard(root: str, out: str, task: ShardTask, row_group_rows: int) -> Sh
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, final)
-    except SEN12MSError as exc:
-        raise SEN12MSError(str(exc)) from None
     finally:
         if tmp.exists():
             tmp.unlink()
     return ShardResult(task.relpath, len(task.patches), nbytes, final.stat().st_size, reused=False)
+
+
+def _write_shard_in_worker(root: str, out: str, task: ShardTask, row_group_rows: int) -> ShardResult:
+    """:func:`write_shard` in a worker process: errors come back as plain :class:`SEN12MSError`,
+    since those with extra constructor arguments (``PatchFileError``) do not unpickle."""
+    try:
+        return write_shard(root, out, task, row_group_rows)
+    except SEN12MSError as exc:
+        raise SEN12MSError(str(exc)) from None
 
 
 @contextmanager
@@ -255,7 +261,7 @@ def export_hf(
     """
     from .builder import patch_size_of
     from .card import ConfigSummary, write_card
-    from .features import example_nbytes, hf_features
+    from .features import example_nbytes, hf_features, parquet_row_nbytes
 
     names = list(CONFIGS) if not configs else list(dict.fromkeys(configs))
     chosen = [get_config(name) for name in names]
@@ -286,7 +292,9 @@ def export_hf(
             features = hf_features(config, patch_size)
             row_bytes = example_nbytes(features)
             plans[config.name] = plan_shards(config, members, patch_size, row_bytes, shard_size)
-        row_group_rows = {c.name: max(1, row_group_size // example_nbytes(hf_features(c, patch_size))) for c in chosen}
+        row_group_rows = {
+            c.name: max(1, row_group_size // parquet_row_nbytes(hf_features(c, patch_size))) for c in chosen
+        }
         todo: list[ShardTask] = []
         for config in chosen:
             folder = out / "data" / config.name
@@ -344,7 +352,7 @@ def _run(
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(num_proc, len(todo)), mp_context=context) as pool:
             pending = {
-                pool.submit(write_shard, str(root), str(out), task, row_group_rows[task.config]): task
+                pool.submit(_write_shard_in_worker, str(root), str(out), task, row_group_rows[task.config]): task
                 for task in todo
             }
             while pending:
