@@ -20,7 +20,7 @@ import yaml
 from sen12ms_plugins import facts
 from sen12ms_plugins.cli import main
 from sen12ms_plugins.configs import CONFIGS, get_config
-from sen12ms_plugins.errors import EmptySplitError, PatchFileError, SEN12MSError
+from sen12ms_plugins.errors import EmptySplitError, PatchFileError
 from sen12ms_plugins.examples import read_example
 from sen12ms_plugins.hf.export import STAMP_KEY, ExportError, export_hf, read_stamp
 from sen12ms_plugins.hf.features import hf_features, table_to_numpy
@@ -281,7 +281,7 @@ def test_bad_patch_file_is_named_and_leaves_no_card(sample_root, copy_tree, tmp_
     with pytest.raises(PatchFileError) as info:
         export_hf(root, out, configs=["s2"], quiet=True)
     assert info.value.path == str(bad)
-    with pytest.raises(SEN12MSError, match=re.escape(str(bad))):  # the same from worker processes
+    with pytest.raises(PatchFileError, match=re.escape(str(bad))):  # the same from worker processes
         export_hf(root, out, configs=["s2"], num_proc=2, shard_size=SHARD_SIZE // 4, quiet=True)
     assert not (out / "README.md").exists()
     assert not [p for p in (out / "data" / "s2").iterdir() if p.name.startswith(".")]

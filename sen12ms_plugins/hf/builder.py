@@ -176,7 +176,13 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
     def _prepare_split(self, split_generator: datasets.SplitGenerator, **kwargs: Any) -> None:
         if split_generator.name == "train":
             return  # made from its parts by _download_and_prepare, once they exist
-        super()._prepare_split(split_generator, **kwargs)
+        try:
+            super()._prepare_split(split_generator, **kwargs)
+        except datasets.exceptions.DatasetGenerationError as exc:
+            # datasets wraps every generator error in a generic message; ours names the file
+            if isinstance(exc.__cause__, SEN12MSError):
+                raise exc.__cause__ from None
+            raise
 
     def _download_and_prepare(self, dl_manager: Any, verification_mode: Any, **prepare_split_kwargs: Any) -> None:
         super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)

@@ -191,15 +191,6 @@ def write_shard(root: str, out: str, task: ShardTask, row_group_rows: int) -> Sh
     return ShardResult(task.relpath, len(task.patches), nbytes, final.stat().st_size, reused=False)
 
 
-def _write_shard_in_worker(root: str, out: str, task: ShardTask, row_group_rows: int) -> ShardResult:
-    """:func:`write_shard` in a worker process: errors come back as plain :class:`SEN12MSError`,
-    since those with extra constructor arguments (``PatchFileError``) do not unpickle."""
-    try:
-        return write_shard(root, out, task, row_group_rows)
-    except SEN12MSError as exc:
-        raise SEN12MSError(str(exc)) from None
-
-
 @contextmanager
 def _export_lock(out: Path) -> Iterator[None]:
     """Refuse a second export into the same directory while one is running (POSIX advisory lock)."""
@@ -352,7 +343,7 @@ def _run(
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(num_proc, len(todo)), mp_context=context) as pool:
             pending = {
-                pool.submit(_write_shard_in_worker, str(root), str(out), task, row_group_rows[task.config]): task
+                pool.submit(write_shard, str(root), str(out), task, row_group_rows[task.config]): task
                 for task in todo
             }
             while pending:
