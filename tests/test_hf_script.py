@@ -1,4 +1,4 @@
-"""The classic loading script ``hf_loading_script/sen12ms.py``.
+"""The classic loading script ``hf_loading_script/sen12ms.py``, and what works without it.
 
 With ``datasets<4`` (CI runs this file in a second environment with datasets 3.6,
 the last version that runs scripts) the script loads every split and configuration.
@@ -78,3 +78,18 @@ def test_script_configs_split_argument_and_streaming(sample_root, tmp_path):
     # the root rule: root= beats data_dir
     ds = _load(root=str(sample_root), data_dir=str(tmp_path / "nowhere"), split="holdout", cache_dir=str(tmp_path))
     assert ds["id"] == [p.name for p in core["holdout"]]
+
+
+def test_exported_directory_loads_in_this_datasets_version(sample_root, tmp_path):
+    """The data-only export needs no script: it loads with datasets 3.6 as with 5.x."""
+    from sen12ms_plugins.hf import export_hf
+
+    out = tmp_path / "export"
+    export_hf(sample_root, out, configs=["s2"], quiet=True)
+    core = compute_splits(build_index(sample_root))
+    loaded = datasets.load_dataset(str(out), "s2", cache_dir=str(tmp_path / "cache"))
+    assert list(loaded) == list(SPLITS)
+    assert {s: sorted(loaded[s]["id"]) for s in SPLITS} == {s: sorted(p.name for p in core[s]) for s in SPLITS}
+    assert loaded["holdout"].features["s2"].dtype == "uint16"
+    stream = datasets.load_dataset(str(out), "s2", split="validation", streaming=True)
+    assert [r["id"] for r in stream] == [p.name for p in core["validation"]]
