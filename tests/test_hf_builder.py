@@ -17,7 +17,7 @@ from sen12ms_plugins.reader import read_triplet
 from sen12ms_plugins.root import ENV_VAR
 from sen12ms_plugins.splits import SPLITS, compute_splits
 
-from conftest import TEST_PATCH_SIZE
+from .conftest import TEST_PATCH_SIZE
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from sen12ms_plugins.index import build_index
 from sen12ms_plugins.reader import read_triplet
 from sen12ms_plugins.splits import SPLITS, compute_splits
 
-from conftest import TEST_PATCH_SIZE
+from .conftest import TEST_PATCH_SIZE
 
 # Small shards so that every split of the 80-triplet sample has several; small row groups too.
 SHARD_SIZE = 200_000
