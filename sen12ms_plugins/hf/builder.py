@@ -22,11 +22,17 @@ The same class serves both generations of ``datasets``:
   ``load_dataset("hf_loading_script/sen12ms.py", data_dir=ROOT, split="holdout",
   trust_remote_code=True)`` works.
 
-Builder arguments besides those of ``datasets``: ``root`` (the dataset root; else
-``$SEN12MS_ROOT``, else ``data_dir``), ``download`` (fetch, verify and extract what is
-missing with :func:`sen12ms_plugins.download.ensure_dataset` when the builder is
-created), ``mirrors`` (for the download) and ``verify`` (check the root with
-:func:`sen12ms_plugins.verify.check_root` before generating).  They are builder
+Builder arguments besides those of ``datasets``:
+
+* ``root``: the dataset root; else ``$SEN12MS_ROOT``, else ``data_dir``;
+* ``download``: fetch, verify and extract what is missing with
+  :func:`sen12ms_plugins.download.ensure_dataset` when the builder is created, from
+  ``mirrors``, against the md5s of ``checksums`` (a manifest replacing the official
+  md5s, e.g. for a mirror of the built-in sample);
+* ``verify``: check the root with :func:`sen12ms_plugins.verify.check_root` before
+  generating, and fail with its problems.
+
+They are builder
 attributes, not configuration parameters, so the configuration ids stay ``all``, ``s2``
 and ``s1s2``; the root enters the cache key through the builder's ``hash`` instead
 (a fingerprint of the root's path, its triplets, the patch size and this package's
@@ -105,6 +111,7 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
         root: str | os.PathLike[str] | None = None,
         download: bool = False,
         mirrors: Sequence[str] | None = None,
+        checksums: Any = None,
         verify: bool = False,
         **kwargs: Any,
     ):
@@ -115,7 +122,7 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
         if download:
             from ..download import ensure_dataset
 
-            self._index = ensure_dataset(self._root, mirrors=mirrors)
+            self._index = ensure_dataset(self._root, mirrors=mirrors, checksums=checksums)
         else:
             self._index = build_index(self._root)
         self._patch_size = patch_size_of(self._root, self._index)
