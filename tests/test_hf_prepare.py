@@ -132,6 +132,9 @@ def test_again_reuses(sample_root, tmp_path):
     again = prepare_hf(sample_root, configs=["s2"], cache_dir=cache)
     assert again.locations == first.locations and again.removed == []
     assert marker.stat().st_mtime_ns == mtime, "prepared data are reused, not regenerated"
+    forced = prepare_hf(sample_root, configs=["s2"], cache_dir=cache, force=True)
+    assert forced.locations == first.locations
+    assert marker.stat().st_mtime_ns != mtime, "--force regenerates"
 
 
 def test_local_folder_named_sen12ms_takes_precedence(hf_home, sample_root, tmp_path):

@@ -20,13 +20,13 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .builder import Sen12ms, Sen12msConfig
+    from .builder import Sen12ms
     from .export import export_hf
     from .features import hf_features, table_to_numpy
     from .prepare import prepare_hf
 
 _LAZY = {
-    "Sen12ms": "builder", "Sen12msConfig": "builder", "export_hf": "export",
+    "Sen12ms": "builder", "export_hf": "export",
     "hf_features": "features", "table_to_numpy": "features", "prepare_hf": "prepare",
 }
 
@@ -37,4 +37,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Sen12ms", "Sen12msConfig", "export_hf", "hf_features", "prepare_hf", "table_to_numpy"]
+__all__ = ["Sen12ms", "export_hf", "hf_features", "prepare_hf", "table_to_numpy"]

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -62,17 +61,10 @@ from ..index import Index, build_index
 from ..root import resolve_root
 from ..splits import SPLITS, Splits, compute_splits
 from .features import check_example_size, example_nbytes, hf_features
+from .stored_splits import STORED_SPLITS, TRAIN_PARTS
 
-#: Splits written to disk; ``train`` is assembled from the last two.
-STORED_SPLITS = ("holdout", "validation", "train_minus_validation")
-TRAIN_PARTS = ("train_minus_validation", "validation")
 #: Largest Arrow record batch the builder writes, as ``datasets`` aims for in Parquet row groups.
 MAX_BATCH_BYTES = 100 * 1024 * 1024
-
-
-@dataclass
-class Sen12msConfig(datasets.BuilderConfig):
-    """A SEN12MS configuration; its name is one of :data:`sen12ms_plugins.configs.CONFIGS`."""
 
 
 def root_fingerprint(root: Path, index: Index, config_name: str, patch_size: int) -> str:
@@ -98,9 +90,9 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
     """SEN12MS patch triplets with the project's named splits (see the module docstring)."""
 
     VERSION = datasets.Version(__version__)
-    BUILDER_CONFIG_CLASS = Sen12msConfig
+    # one per entry of the shared table, so TFDS and datasets offer the same configurations
     BUILDER_CONFIGS = [
-        Sen12msConfig(name=c.name, version=datasets.Version(__version__), description=c.description)
+        datasets.BuilderConfig(name=c.name, version=datasets.Version(__version__), description=c.description)
         for c in CONFIGS.values()
     ]
     DEFAULT_CONFIG_NAME = DEFAULT_CONFIG
@@ -150,7 +142,7 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
             license=facts.LICENSE,
         )
 
-    def _splits(self) -> Splits:
+    def _checked_splits(self) -> Splits:
         splits = compute_splits(self._index)
         for name in SPLITS:
             splits[name]  # raises EmptySplitError saying why, before anything is written
@@ -163,13 +155,14 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
             report = check_root(self._root)
             if not report.ok:
                 raise SEN12MSError(f"{self._root}: verification failed:\n  " + "\n  ".join(report.problems))
-        splits = self._splits()
+        splits = self._checked_splits()
         members = {name: list(splits[name]) for name in STORED_SPLITS}
-        # train = its two stored parts, in that order, wherever it is produced
+        # train = its two stored parts, in that order, wherever it is produced; it comes
+        # last so that, when prepared, its parts exist to be linked to
         members["train"] = [pid for part in TRAIN_PARTS for pid in members[part]]
         return [
             datasets.SplitGenerator(name=name, gen_kwargs={"patches": [tuple(p) for p in members[name]]})
-            for name in SPLITS
+            for name in (*STORED_SPLITS, "train")
         ]
 
     def _generate_examples(self, patches: list[tuple[str, int, int]]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -182,7 +175,8 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
 
     def _prepare_split(self, split_generator: datasets.SplitGenerator, **kwargs: Any) -> None:
         if split_generator.name == "train":
-            return  # made from its parts by _download_and_prepare, once they exist
+            self._link_train(split_generator.split_info, kwargs.get("file_format", "arrow"))
+            return
         try:
             super()._prepare_split(split_generator, **kwargs)
         except datasets.exceptions.DatasetGenerationError as exc:
@@ -190,17 +184,22 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
             if isinstance(exc.__cause__, SEN12MSError):
                 raise exc.__cause__ from None
             raise
+        self._prepared_parts[split_generator.name] = split_generator.split_info
 
     def _download_and_prepare(self, dl_manager: Any, verification_mode: Any, **prepare_split_kwargs: Any) -> None:
+        self._prepared_parts: dict[str, datasets.SplitInfo] = {}
         super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
-        self._assemble_train(prepare_split_kwargs.get("file_format", "arrow"))
+        ordered = datasets.SplitDict(dataset_name=self.dataset_name)
+        for name in SPLITS:  # the project's order, train first
+            ordered.add(self.info.splits[name])
+        self.info.splits = ordered
 
-    def _assemble_train(self, file_format: str) -> None:
-        """Link the ``train`` files to its parts' files and record its split info."""
+    def _link_train(self, train: datasets.SplitInfo, file_format: str) -> None:
+        """Make ``train``'s files hard links to its parts' files, and fill in its split info."""
         from datasets.naming import filenames_for_dataset_split
 
         out = self._output_dir
-        parts = [self.info.splits[name] for name in TRAIN_PARTS]
+        parts = [self._prepared_parts[name] for name in TRAIN_PARTS]
         sources: list[str] = []
         lengths: list[int] = []
         for part in parts:
@@ -209,17 +208,9 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
         targets = filenames_for_dataset_split(out, self.dataset_name, "train", file_format, lengths)
         for source, target in zip(sources, targets):
             _link(source, target)
-        train = datasets.SplitInfo(
-            name="train",
-            num_bytes=sum(p.num_bytes for p in parts),
-            num_examples=sum(p.num_examples for p in parts),
-            shard_lengths=lengths if len(lengths) > 1 else None,
-            dataset_name=self.dataset_name,
-        )
-        ordered = datasets.SplitDict(dataset_name=self.dataset_name)
-        for name in SPLITS:
-            ordered.add(train if name == "train" else self.info.splits[name])
-        self.info.splits = ordered
+        train.num_examples = sum(p.num_examples for p in parts)
+        train.num_bytes = sum(p.num_bytes for p in parts)
+        train.shard_lengths = lengths if len(lengths) > 1 else None
 
 
 def _link(source: str, target: str) -> None:

@@ -20,8 +20,8 @@ from ..configs import DatasetConfig
 from ..examples import SCENE_LABEL_NAMES
 from ..fsutil import atomic_write_bytes
 from ..splits import SPLITS
+from .stored_splits import TRAIN_PARTS
 
-TRAIN_PARTS = ("train_minus_validation", "validation")
 
 
 @dataclass(frozen=True)

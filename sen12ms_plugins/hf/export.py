@@ -41,13 +41,12 @@ from ..index import build_index
 from ..progress import Progress
 from ..root import resolve_root
 from ..splits import SPLITS, compute_splits
+from .stored_splits import STORED_SPLITS
 
 #: Target uncompressed size of one shard (``datasets`` uses 500 MB for its own Parquet exports).
 DEFAULT_SHARD_SIZE = 500 * 1000**2
 #: Largest uncompressed row group (``datasets``/Hub convention: 100 MB).
 DEFAULT_ROW_GROUP_SIZE = 100 * 1000**2
-STORED_SPLITS = ("holdout", "validation", "train_minus_validation")
-TRAIN_PARTS = ("train_minus_validation", "validation")
 CARD_NAME = "README.md"
 #: Key of the shard identity in the Parquet footer's key-value metadata.
 STAMP_KEY = b"sen12ms:shard"
@@ -313,10 +312,10 @@ def export_hf(
             if name in report.shards:
                 shards = report.shards[name]
             else:
-                found = [_existing(out, task) for task in tasks]
-                if any(r is None for r in found):
+                found = [(task.split, _existing(out, task)) for task in tasks]
+                if any(result is None for _, result in found):
                     continue
-                shards = {split: [r for r in found if r and f"/{split}-" in r.relpath] for split in STORED_SPLITS}
+                shards = {split: [r for s, r in found if s == split] for split in STORED_SPLITS}
             counts = {split: len(members[split]) for split in STORED_SPLITS}
             summaries.append(ConfigSummary(get_config(name), hf_features(get_config(name), patch_size), shards, counts))
         write_card(out / CARD_NAME, summaries, default=DEFAULT_CONFIG, patch_size=patch_size,
