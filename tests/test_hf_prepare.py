@@ -124,6 +124,18 @@ def test_another_root_replaces_the_preparation(sample_root, copy_tree, tmp_path)
     assert sorted(got["ids"]) == sorted(p.name for p in compute_splits(build_index(other))["train"])
 
 
+def test_leftovers_of_a_killed_run_are_removed(sample_root, tmp_path):
+    """An unfinished folder of any configuration would make the bare name fail: prepare-hf removes it."""
+    cache = tmp_path / "hf" / "datasets"
+    prepare_hf(sample_root, configs=["all"], cache_dir=cache)
+    leftover = cache / "sen12ms" / "s2" / "0.1.0" / "0123456789abcdef.incomplete"
+    leftover.mkdir(parents=True)
+    (leftover / "sen12ms-holdout.arrow").write_bytes(b"half")
+    report = prepare_hf(sample_root, configs=["all"], cache_dir=cache)
+    assert leftover in report.removed and not leftover.exists()
+    assert _load(tmp_path / "hf", tmp_path / "cwd", sample_root)["config"] == "all"
+
+
 def test_again_reuses(sample_root, tmp_path):
     cache = tmp_path / "cache"
     first = prepare_hf(sample_root, configs=["s2"], cache_dir=cache)

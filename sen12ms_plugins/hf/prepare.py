@@ -14,11 +14,13 @@ How ``datasets`` 4.x/5.x resolves ``load_dataset("sen12ms", …)`` (``datasets/l
 
 :func:`prepare_hf` fills step 5 with our builder (:class:`~sen12ms_plugins.hf.Sen12ms`),
 so the bare name works from any working directory once steps 3 and 4 find nothing.
-``HF_HUB_OFFLINE=1`` makes step 4 certain to find nothing.  Without a configuration name
-the cache builder takes the most recently modified preparation; older preparations of a configuration (other
-roots, other package versions, interrupted runs) are removed so one copy remains.
-The default configuration (``all``), when prepared, is kept the newest, so the bare name
-without a configuration means ``all``.
+``HF_HUB_OFFLINE=1`` makes step 4 certain to find nothing.
+
+Each prepared configuration keeps one copy: older preparations (other roots, other
+package versions) are removed, and so are unfinished folders of any configuration,
+which would make the cache builder fail.  Without a configuration name the cache
+builder takes the most recently modified preparation; the default configuration
+(``all``), when prepared, is kept the newest, so the bare name means ``all``.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ def prepare_hf(
         report.removed += _remove_others(cache / DATASET_NAME / name, keep=location)
         report.locations[name] = location
         report.counts[name] = {split: info.num_examples for split, info in builder.info.splits.items()}
+    report.removed += _remove_unfinished(cache / DATASET_NAME, keep=set(report.locations.values()))
     _default_newest(cache / DATASET_NAME)
     return report
 
@@ -107,7 +110,7 @@ def _default_newest(dataset_dir: Path) -> None:
         return
     newest_other = max((p.stat().st_mtime for p in prepared if p not in default), default=0.0)
     stamp = max(time.time(), newest_other + 1.0)
-    os.utime(default[0], (stamp, stamp))
+    os.utime(max(default, key=lambda p: p.stat().st_mtime), (stamp, stamp))
 
 
 def _remove_others(config_dir: Path, keep: Path) -> list[Path]:
@@ -122,4 +125,15 @@ def _remove_others(config_dir: Path, keep: Path) -> list[Path]:
                 removed.append(entry)
         if not any(version.iterdir()):
             version.rmdir()
+    return removed
+
+
+def _remove_unfinished(dataset_dir: Path, keep: set[Path]) -> list[Path]:
+    """Remove folders of any configuration without ``dataset_info.json`` (left by a killed run):
+    the cache builder reads that file in every ``<config>/<version>/<hash>`` folder and fails on one without."""
+    removed = []
+    for entry in sorted(dataset_dir.glob("*/*/*")):
+        if entry.is_dir() and entry not in keep and not (entry / "dataset_info.json").is_file():
+            shutil.rmtree(entry)
+            removed.append(entry)
     return removed
