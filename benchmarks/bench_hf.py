@@ -76,7 +76,7 @@ def measure(what: str, root: Path, out: Path, config: str, num_proc: int = 1, sh
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     done = subprocess.run([sys.executable, "-c", MEASURE, what, str(root), str(out), config, str(num_proc),
                            str(shard_size)],
-                          env=env, capture_output=True, text=True)
+                          env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{what} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -111,7 +111,7 @@ def main() -> None:
             print(f"(sample of {per_scene} patches/scene written in {time.perf_counter() - t:.1f} s)")
         mb_per_triplet = sum(f.stat().st_size for f in root.rglob("*.tif")) / 1e6 / sum(1 for _ in root.rglob("*_s2_*.tif"))
 
-        def row(label: str, result: dict, rss: float) -> None:
+        def row(label: str, result: dict, rss: float, mb_per_triplet: float = mb_per_triplet) -> None:
             rate = result["n"] / result["seconds"]
             print(f"{result['n']:>8}  {label:<34} {rate:>10.1f} {rate * mb_per_triplet:>8.1f} {rss:>13.0f}")
 

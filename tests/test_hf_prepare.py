@@ -56,7 +56,7 @@ def _load(hf_home: Path, cwd: Path, root: Path, config: str | None = None, split
     """Load one split (or several, comma-separated: then a dict per split) in a fresh process."""
     cwd.mkdir(parents=True, exist_ok=True)
     done = subprocess.run([sys.executable, "-c", LOAD, str(root), config or "", split], cwd=cwd, env=_env(hf_home),
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     got = json.loads(done.stdout.strip().splitlines()[-1])
     return got if "," in split else got[split]
@@ -73,7 +73,7 @@ def hf_home(sample_root, tmp_path_factory):
     home = tmp_path_factory.mktemp("hf-home")
     done = subprocess.run([sys.executable, "-m", "sen12ms_plugins.cli", "prepare-hf", "--root", str(sample_root)],
                           cwd=tmp_path_factory.mktemp("elsewhere"), env=_env(home), capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert 'load_dataset("sen12ms", split="holdout")' in done.stdout
     assert (home / "datasets" / "sen12ms" / "all").is_dir()
@@ -162,13 +162,13 @@ def test_local_script_folder_is_an_error(hf_home, sample_root, tmp_path):
     (cwd / "sen12ms").mkdir(parents=True)
     (cwd / "sen12ms" / "sen12ms.py").write_text("# a loading script\n")
     done = subprocess.run([sys.executable, "-c", "import datasets; datasets.load_dataset('sen12ms', split='holdout')"],
-                          cwd=cwd, env=_env(hf_home), capture_output=True, text=True, timeout=300)
+                          cwd=cwd, env=_env(hf_home), capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode != 0 and "Dataset scripts are no longer supported" in done.stderr
 
 
 def test_not_prepared_says_so(tmp_path):
     done = subprocess.run([sys.executable, "-c", "import datasets; datasets.load_dataset('sen12ms', split='holdout')"],
-                          cwd=tmp_path, env=_env(tmp_path / "empty-hf"), capture_output=True, text=True, timeout=300)
+                          cwd=tmp_path, env=_env(tmp_path / "empty-hf"), capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode != 0 and "sen12ms" in done.stderr
 
 

@@ -23,7 +23,6 @@ from ..splits import SPLITS
 from .stored_splits import TRAIN_PARTS
 
 
-
 @dataclass(frozen=True)
 class ConfigSummary:
     """One exported configuration: its features, shards and patch counts per stored split."""
