@@ -199,7 +199,7 @@ def render_map(scenes: Sequence[SceneLocation], *, title: str | None = None, dpi
             chosen = [s for s in scenes if s.season == season and s.split == split]
             if chosen:
                 ax.scatter([s.lon for s in chosen], [s.lat for s in chosen], s=38, marker=marker,
-                           c=SEASON_COLORS[season], edgecolors="black", linewidths=0.6, alpha=0.9, zorder=3)
+                           c=SEASON_COLORS[season], edgecolors="black", linewidths=0.6, zorder=3)
 
     lats = [s.lat for s in scenes]
     ax.set_xlim(-180, 180)
