@@ -72,7 +72,7 @@ def plot_class_chart(stats: "DatasetStats", scheme: str, dpi: int = 80) -> bytes
                              figsize=(width, height))
     # Fixed margins (in inches) instead of tight_layout, which is slow on large grids.
     fig.subplots_adjust(left=_LABEL_INCHES / width, right=1 - 0.15 / width, top=1 - 0.55 / height,
-                        bottom=0.35 / height, wspace=0.08, hspace=0.3 / _BAR_INCHES / len(order) * 1.5)
+                        bottom=0.5 / height, wspace=0.08, hspace=0.3 / _BAR_INCHES / len(order) * 1.5)
     ys = list(range(len(order)))
     for r, split in enumerate(splits):
         for c, season in enumerate(seasons):
@@ -94,6 +94,8 @@ def plot_class_chart(stats: "DatasetStats", scheme: str, dpi: int = 80) -> bytes
             ax.set_axisbelow(True)
             season_title = "all seasons" if season == "all" else season
             ax.set_title(f"{season_title}: {group.patches:,} patches", fontsize=7, pad=2)
+            if r == len(splits) - 1:
+                ax.set_xlabel("pixels", fontsize=7, labelpad=1)
             if c == 0:
                 ax.set_ylabel(SPLIT_TITLES.get(split, split), fontsize=8, fontweight="bold")
     axes[0][0].set_yticks(ys, [f"{codes[k][0]} ({k})" for k in order], fontsize=6)
