@@ -61,7 +61,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs=2, default=[3, 12], metavar=("SMALL", "LARGE"),
                         help="patches per scene of the two samples (20 scenes each; default: 3 12)")
-    parser.add_argument("--keep", type=Path, help="write (or reuse) the samples in this folder instead of a temporary one")
+    parser.add_argument("--keep", type=Path,
+                        help="write (or reuse) the samples in this folder instead of a temporary one")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-stats-") as tmp:
@@ -74,7 +75,8 @@ def main() -> None:
         print(f"\nthroughput on {large.name} (warm page cache, charts not drawn):")
         for jobs in (1, 2):
             patches, elapsed = _throughput(large, jobs)
-            print(f"  jobs={jobs}: {patches} patches in {elapsed:.2f} s = {patches / elapsed:.1f} patches/s", flush=True)
+            rate = patches / elapsed
+            print(f"  jobs={jobs}: {patches} patches in {elapsed:.2f} s = {rate:.1f} patches/s", flush=True)
 
         print("\npeak resident memory of a stats process (jobs=1):")
         for n in args.sizes:

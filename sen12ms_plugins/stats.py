@@ -158,7 +158,7 @@ class _BandAccumulator:
         self.m2[b] += m2 + delta * delta * na * n / total
         self.count[b] = total
 
-    def merge(self, other: "_BandAccumulator") -> None:
+    def merge(self, other: _BandAccumulator) -> None:
         for b in range(len(self.count)):
             if other.count[b]:
                 self._merge_moments(b, int(other.count[b]), float(other.mean[b]), float(other.m2[b]))
@@ -228,7 +228,7 @@ class _CodeCounter:
                 self.extra_pixels[code] = self.extra_pixels.get(code, 0) + int(counts[code])
                 self.extra_patches[code] = self.extra_patches.get(code, 0) + 1
 
-    def merge(self, other: "_CodeCounter") -> None:
+    def merge(self, other: _CodeCounter) -> None:
         self.pixels += other.pixels
         self.patches += other.patches
         for code, n in other.extra_pixels.items():
@@ -277,7 +277,7 @@ class _Cell:
         for sensor in BAND_SENSORS:
             self.bands[sensor].add(arrays[sensor])
 
-    def merge(self, other: "_Cell") -> None:
+    def merge(self, other: _Cell) -> None:
         self.patches += other.patches
         for scheme in self.codes:
             self.codes[scheme].merge(other.codes[scheme])
@@ -423,7 +423,8 @@ class DatasetStats:
                 total = sum(c.pixels for c in counts)
                 for c in counts:
                     share = c.pixels / total if total else 0.0
-                    rows.append([g.split, g.season, scheme, c.code, c.name, c.status, c.pixels, c.patches, f"{share:.6g}"])
+                    rows.append([g.split, g.season, scheme, c.code, c.name, c.status, c.pixels, c.patches,
+                                 f"{share:.6g}"])
         return rows
 
     def scene_label_rows(self) -> list[list[Any]]:

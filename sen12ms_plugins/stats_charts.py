@@ -5,8 +5,9 @@ split and one column per season (all seasons first), each panel a horizontal bar
 code with the pixel count on a log scale.  Bars take the official legend colour where
 one is known (IGBP, simplified DFC); LCCS classes, which have no official palette, are
 drawn in one neutral colour; ``unclassified`` (LCCS 255) and ``unknown`` codes are grey
-and hatched, so they can never pass for a class.  matplotlib is imported here only, with
-the Agg backend (no display needed).
+and hatched, so they can never pass for a class.  matplotlib is imported only inside the
+functions, and figures are drawn on its Agg canvas without pyplot: no display is needed
+and the caller's backend is left alone.
 """
 
 from __future__ import annotations
@@ -43,12 +44,10 @@ def _bar_style(scheme: str, code: int, status: str) -> tuple[str, str | None]:
     return SCHEME_COLORS.get(scheme, {}).get(code, NEUTRAL_COLOR), None
 
 
-def plot_class_chart(stats: "DatasetStats", scheme: str, dpi: int = 80) -> bytes:
+def plot_class_chart(stats: DatasetStats, scheme: str, dpi: int = 80) -> bytes:
     """The chart of one scheme as PNG bytes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     from matplotlib.ticker import NullLocator
 
     groups = list(stats.groups.values())
@@ -68,8 +67,10 @@ def plot_class_chart(stats: "DatasetStats", scheme: str, dpi: int = 80) -> bytes
     panel_height = len(order) * _BAR_INCHES + 0.45
     width = _LABEL_INCHES + _PANEL_INCHES * len(seasons)
     height = panel_height * len(splits) + 0.9
-    fig, axes = plt.subplots(len(splits), len(seasons), squeeze=False, sharex=True, sharey=True,
-                             figsize=(width, height))
+    # A bare Figure on the Agg canvas: pyplot's global state (and the user's backend) stay untouched.
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(splits), len(seasons), squeeze=False, sharex=True, sharey=True)
     # Fixed margins (in inches) instead of tight_layout, which is slow on large grids.
     fig.subplots_adjust(left=_LABEL_INCHES / width, right=1 - 0.15 / width, top=1 - 0.55 / height,
                         bottom=0.5 / height, wspace=0.08, hspace=0.3 / _BAR_INCHES / len(order) * 1.5)
@@ -103,11 +104,10 @@ def plot_class_chart(stats: "DatasetStats", scheme: str, dpi: int = 80) -> bytes
                  fontsize=9, y=1 - 0.2 / height)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
-    plt.close(fig)
     return buffer.getvalue()
 
 
-def write_class_charts(stats: "DatasetStats", out: str | Path, dpi: int = 80) -> list[Path]:
+def write_class_charts(stats: DatasetStats, out: str | Path, dpi: int = 80) -> list[Path]:
     """Write ``classes_<SCHEME>.png`` for every scheme into ``out`` (atomically); return the paths."""
     from .fsutil import atomic_write_bytes
 

@@ -6,7 +6,7 @@ GeoTIFF headers of its patches (no pixel is read): the footprint is the bounding
 of all its patches in their UTM CRS, reprojected to lon/lat (edges densified so the
 outline follows the projection); the point is the centre of that box.
 
-The map is drawn with matplotlib (Agg backend) in plate carrée (lon/lat) over the land
+The map is drawn with matplotlib (Agg canvas, no pyplot) in plate carrée (lon/lat) over the land
 outline of Natural Earth 1:110m, shipped in ``data/land_110m.geojson`` (public domain;
 see ``tools/make_land_file.py`` for its provenance).  Nothing is downloaded: no tiles,
 no map service, no data fetched at run time.
@@ -179,14 +179,15 @@ def render_map(scenes: Sequence[SceneLocation], *, title: str | None = None, dpi
     """The world map of ``scenes`` as PNG bytes (no network needed)."""
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import PolyCollection
+    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    fig, ax = plt.subplots(figsize=(10, 4.8))
+    # A bare Figure on the Agg canvas: pyplot's global state (and the user's backend) stay untouched.
+    fig = Figure(figsize=(10, 4.8))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     ax.set_facecolor(SEA_COLOR)
     land = load_land()
     outers = [poly[0] for poly in land]
@@ -213,7 +214,8 @@ def render_map(scenes: Sequence[SceneLocation], *, title: str | None = None, dpi
 
     season_handles = [
         Line2D([], [], linestyle="", marker="o", markersize=7, markerfacecolor=SEASON_COLORS[season],
-               markeredgecolor="black", label=f"{facts.SEASON_SHORT[season]} ({sum(s.season == season for s in scenes)})")
+               markeredgecolor="black",
+               label=f"{facts.SEASON_SHORT[season]} ({sum(s.season == season for s in scenes)})")
         for season in facts.SEASONS
     ]
     split_handles = [
@@ -233,7 +235,6 @@ def render_map(scenes: Sequence[SceneLocation], *, title: str | None = None, dpi
             va="bottom", fontsize=6, color="#666666")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.1)
-    plt.close(fig)
     return buffer.getvalue()
 
 

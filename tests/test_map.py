@@ -89,7 +89,8 @@ def test_shipped_land_outline_is_the_world():
     holes = [MplPath(ring) for poly in land for ring in poly[1:]]
 
     def on_land(lon, lat):
-        return any(p.contains_point((lon, lat)) for p in outers) and not any(h.contains_point((lon, lat)) for h in holes)
+        inside = any(p.contains_point((lon, lat)) for p in outers)
+        return inside and not any(h.contains_point((lon, lat)) for h in holes)
 
     for place in [(-3.70, 40.42), (116.4, 39.9), (-47.9, -15.8), (133.9, -23.7), (-100.0, 40.0), (25.0, 0.0)]:
         assert on_land(*place), place
@@ -120,9 +121,11 @@ def test_cli_writes_png_and_geojson(sample_root, tmp_path, capsys):
 
 
 def test_cli_usage_and_data_errors(sample_root, tmp_path, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["map", "--root", str(sample_root), "--out", str(tmp_path / "map.jpg")])
-    assert exc.value.code == 2
+    (tmp_path / "file").write_text("x")
+    for out in (tmp_path / "map.jpg", tmp_path / "file" / "map.png"):
+        with pytest.raises(SystemExit) as exc:
+            main(["map", "--root", str(sample_root), "--out", str(out)])
+        assert exc.value.code == 2, out
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["map", "--root", str(empty), "--out", str(tmp_path / "m.png"), "-q"]) == 1
@@ -145,11 +148,11 @@ def test_map_renders_with_the_network_unavailable(sample_root, tmp_path):
     """)
     command = [sys.executable, "-c", script]
     unshare = shutil.which("unshare")
-    if unshare and subprocess.run([unshare, "-n", "true"], capture_output=True).returncode == 0:
+    if unshare and subprocess.run([unshare, "-n", "true"], capture_output=True, check=False).returncode == 0:
         command = [unshare, "-n", *command]
     env = {"PATH": "/usr/bin:/bin", "MPLCONFIGDIR": str(tmp_path / "mpl"), "HOME": str(tmp_path)}
     if os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     assert result.returncode == 0, result.stderr
     assert out.stat().st_size > 10_000 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -72,7 +72,8 @@ def test_charts_are_pngs_in_the_official_colours(stats_out, sample_root):
 
 
 def test_usage_errors_exit_2(sample_root, tmp_path, capsys):
-    for argv in (["--split", "nope"], ["--jobs", "0"], ["--out", str(tmp_path / "file")]):
+    for argv in (["--split", "nope"], ["--jobs", "0"], ["--out", str(tmp_path / "file")],
+                 ["--out", str(tmp_path / "file" / "sub")]):
         (tmp_path / "file").write_text("x")
         with pytest.raises(SystemExit) as exc:
             main(["stats", "--root", str(sample_root), "--out", str(tmp_path / "o"), *argv, "-q"])

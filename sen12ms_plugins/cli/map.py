@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import UsageError, add_quiet_argument, add_root_argument, subparser
+from ._common import EXIT_PROBLEMS, UsageError, add_quiet_argument, add_root_argument, subparser
+from ._paths import check_writable
 
 DESCRIPTION = """\
 Draw one marker per scene (season x scene: the same scene number in two seasons is two
@@ -39,6 +40,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    import sys
+
     from ..worldmap import make_map
 
     if args.out.suffix.lower() != ".png":
@@ -48,7 +51,15 @@ def run(args) -> int:
     geojson = args.geojson if args.geojson is not None else args.out.with_suffix(".geojson")
     if geojson.resolve() == args.out.resolve():
         raise UsageError("--geojson and --out name the same file")
-    scenes = make_map(args.root, args.out, geojson=geojson, dpi=args.dpi, quiet=args.quiet)
+    for path, option in ((args.out, "--out"), (geojson, "--geojson")):
+        if path.is_dir():
+            raise UsageError(f"{option} {path} is a folder")
+        check_writable(path.parent, option)
+    try:
+        scenes = make_map(args.root, args.out, geojson=geojson, dpi=args.dpi, quiet=args.quiet)
+    except OSError as exc:
+        print(f"sen12ms map: error: cannot write {args.out} or {geojson}: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
     patches = sum(s.patches for s in scenes)
     print(f"{len(scenes)} scenes, {patches:,} triplets: wrote {args.out} and {geojson}")
     return 0

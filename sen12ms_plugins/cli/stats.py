@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import UsageError, add_quiet_argument, add_root_argument, print_table, subparser
+from ._common import EXIT_PROBLEMS, UsageError, add_quiet_argument, add_root_argument, print_table, subparser
+from ._paths import check_writable
 
 DEFAULT_OUT = "sen12ms-stats"
 
@@ -49,6 +50,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    import sys
+
     from .. import facts
     from ..stats import ALL_SEASONS, compute_stats, normalise_splits
 
@@ -63,9 +66,14 @@ def run(args) -> int:
             raise UsageError(str(exc)) from None
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out} exists and is not a folder")
+    check_writable(args.out, "--out")  # before the long pass, not after it
 
     stats = compute_stats(args.root, splits=names, jobs=args.jobs, quiet=args.quiet)
-    written = stats.write(args.out, charts=not args.no_charts)
+    try:
+        written = stats.write(args.out, charts=not args.no_charts)
+    except OSError as exc:
+        print(f"sen12ms stats: error: cannot write into {args.out}: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
 
     seasons = [facts.SEASON_SHORT[s] for s in facts.SEASONS]
     print(f"root: {stats.root}")
