@@ -4,7 +4,9 @@ A scene here is one (season, scene) pair, as in the dataset: scene 124 of spring
 scene 124 of summer are two scenes and get two markers.  Its location comes from the
 GeoTIFF headers of its patches (no pixel is read): the footprint is the bounding box
 of all its patches in their UTM CRS, reprojected to lon/lat (edges densified so the
-outline follows the projection); the point is the centre of that box.
+outline follows the projection); the point is the centre of that box.  A footprint that
+crosses the antimeridian keeps its longitudes continuous (above 180) rather than
+spanning the globe.
 
 The map is drawn with matplotlib (Agg canvas, no pyplot) in plate carrée (lon/lat) over the land
 outline of Natural Earth 1:110m, shipped in ``data/land_110m.geojson`` (public domain;
@@ -92,6 +94,15 @@ def _box_ring(bounds: Sequence[float]) -> tuple[list[float], list[float]]:
     return xs, ys
 
 
+def unwrap_longitudes(ring: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Keep a ring that crosses the antimeridian in one piece: western longitudes get +360,
+    so the outline runs past 180 instead of spanning the globe."""
+    lons = [lon for lon, _ in ring]
+    if max(lons) - min(lons) <= 180:
+        return list(ring)
+    return [(lon + 360 if lon < 0 else lon, lat) for lon, lat in ring]
+
+
 def scene_locations(
     root: str | os.PathLike[str] | None = None, *, index: Index | None = None, quiet: bool = True
 ) -> list[SceneLocation]:
@@ -122,7 +133,7 @@ def scene_locations(
         for crs, box in by_crs.items():
             xs, ys = _box_ring(box)
             lons, lats = warp(crs, "EPSG:4326", xs, ys)
-            rings.append(list(zip(lons, lats)))
+            rings.append(unwrap_longitudes(list(zip(lons, lats))))
         first_crs, first_box = next(iter(by_crs.items()))
         if len(rings) == 1:
             footprint = rings[0]

@@ -20,7 +20,7 @@ from sen12ms_plugins.cli import main
 from sen12ms_plugins.index import build_index
 from sen12ms_plugins.sample import sample_scenes
 from sen12ms_plugins.splits import compute_splits, holdout_scenes
-from sen12ms_plugins.worldmap import SEASON_COLORS, load_land, scene_locations, scenes_geojson
+from sen12ms_plugins.worldmap import SEASON_COLORS, load_land, scene_locations, scenes_geojson, unwrap_longitudes
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +66,14 @@ def test_locations_from_the_georeference(scenes, sample_root):
         assert abs(s.lon - ref.lon) < 0.2 and abs(s.lat - ref.lat) < 0.2, s.scene_id
         lons, lats = zip(*s.footprint)
         assert min(lons) < s.lon < max(lons) and min(lats) < s.lat < max(lats)
+
+
+def test_footprint_across_the_antimeridian_stays_in_one_piece():
+    ring = [(179.9, -17.0), (-179.9, -17.0), (-179.9, -16.9), (179.9, -16.9), (179.9, -17.0)]
+    assert unwrap_longitudes(ring) == [(179.9, -17.0), (180.1, -17.0), (180.1, -16.9), (179.9, -16.9),
+                                       (179.9, -17.0)]
+    ordinary = [(10.0, 1.0), (10.1, 1.0), (10.1, 1.1), (10.0, 1.0)]
+    assert unwrap_longitudes(ordinary) == ordinary
 
 
 def test_geojson(scenes):

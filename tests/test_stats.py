@@ -141,21 +141,27 @@ def serial(odd_root):
     return compute_stats(odd_root)
 
 
-@pytest.fixture(scope="module")
-def brute(odd_root):
-    members = _members(odd_root)
-    out = {}
+@pytest.fixture(scope="module", params=["odd_root", "sample_root"])
+def case(request):
+    """(stats, brute force, patch side) for the altered tree and for the session sample."""
+    root = request.getfixturevalue(request.param)
+    members = _members(root)
+    brute = {}
     for split in SPLIT_NAMES:
         for season in ["all", *SEASON_NAMES]:
             pids = [p for p in members[split] if season == "all" or facts.SEASON_SHORT[p.season] == season]
-            out[split, season] = _brute(odd_root, pids)
-    return out
+            brute[split, season] = _brute(root, pids)
+    with rasterio.open(members["all"][0].path(root, "lc")) as src:
+        side = src.width
+    stats = request.getfixturevalue("serial") if request.param == "odd_root" else compute_stats(root)
+    return stats, brute, side
 
 
 # --- Tests ----------------------------------------------------------------------------------
 
 
-def test_groups_and_patch_counts(serial, brute, odd_root):
+def test_groups_and_patch_counts(case):
+    serial, brute, _side = case
     assert serial.splits == tuple(SPLIT_NAMES)
     assert set(serial.groups) == {(s, season) for s in SPLIT_NAMES for season in ["all", *SEASON_NAMES]}
     for key, expected in brute.items():
@@ -168,7 +174,8 @@ def test_groups_and_patch_counts(serial, brute, odd_root):
 
 
 @pytest.mark.parametrize("scheme", list(labels.SCHEMES))
-def test_class_counts_match_brute_force(serial, brute, scheme):
+def test_class_counts_match_brute_force(case, scheme):
+    serial, brute, side = case
     _band, classes = labels.SCHEMES[scheme]
     for key, expected in brute.items():
         rows = serial.groups[key].classes[scheme]
@@ -185,7 +192,7 @@ def test_class_counts_match_brute_force(serial, brute, scheme):
                 assert c.status == "unclassified"
             else:
                 assert c.status == "unknown" and c.pixels > 0
-        assert sum(c.pixels for c in rows) == expected["patches"] * 24 * 24
+        assert sum(c.pixels for c in rows) == expected["patches"] * side * side
 
 
 def test_unknown_codes_are_reported(serial):
@@ -196,15 +203,21 @@ def test_unknown_codes_are_reported(serial):
     assert lu[255].status == "unclassified" and lu[255].pixels >= 3
 
 
-def test_scene_labels_match_brute_force(serial, brute):
+def test_scene_labels_match_brute_force(case):
+    serial, brute, _side = case
     for key, expected in brute.items():
         group = serial.groups[key]
         assert {k: v for k, v in group.single_label.items() if v} == expected["single"], key
         assert {k: v for k, v in group.multi_label.items() if v} == expected["multi"], key
-    assert serial["all", "all"].single_label.get(0, 0) >= 1  # the patch without any valid IGBP pixel
 
 
-def test_band_statistics_match_brute_force(serial, brute):
+def test_patch_without_valid_igbp_has_no_scene_label(serial):
+    assert serial["all", "all"].single_label[0] == 1
+    assert serial["all", "all"].multi_label[0] == 1
+
+
+def test_band_statistics_match_brute_force(case):
+    serial, brute, _side = case
     for key, expected in brute.items():
         for sensor, values in expected["bands"].items():
             width = HISTOGRAMS[sensor].width
@@ -225,7 +238,7 @@ def test_band_statistics_match_brute_force(serial, brute):
                     assert abs(got - exact) <= width * (1 + 1e-9), (key, sensor, b, q, got, exact)
 
 
-def test_nan_and_infinite_values_are_counted_and_excluded(serial, brute):
+def test_nan_and_infinite_values_are_counted_and_excluded(serial):
     s1 = {b.band: b for b in serial["all", "all"].bands["s1"]}
     # 4 NaN + 2 inf in VV of one patch, 3 -inf in VH; one patch all NaN; the damaged patch's NaNs.
     damaged_nan = 24 * (24 // 2 - 24 // 3)
