@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -72,7 +73,9 @@ def main() -> None:
         roots = {n: _sample(base, n) for n in args.sizes}
 
         large = roots[max(args.sizes)]
-        print(f"\nthroughput on {large.name} (warm page cache, charts not drawn):")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"\nthroughput on {large.name} (warm page cache, charts not drawn; {os.cpu_count()} CPUs, "
+              f"load average {load}; jobs=2 includes starting its 2 processes):")
         for jobs in (1, 2):
             patches, elapsed = _throughput(large, jobs)
             rate = patches / elapsed
