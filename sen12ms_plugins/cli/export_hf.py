@@ -52,7 +52,7 @@ def register(sub) -> None:
     add_root_argument(p)
     p.add_argument("--out", metavar="DIR", required=True, help="output directory (created; an earlier export is resumed)")
     p.add_argument("--config", action="append", choices=list(CONFIGS), metavar="NAME",
-                   help=f"configuration to export, repeatable: {', '.join(CONFIGS)} (default: all of them)")
+                   help=f"configuration to export, repeatable: {', '.join(CONFIGS)} (default: every one)")
     p.add_argument("--num-proc", type=int, default=1, metavar="N", help="worker processes (default: 1)")
     p.add_argument("--shard-size", default=f"{DEFAULT_SHARD_SIZE // 1000**2}MB", metavar="SIZE",
                    help="uncompressed bytes per shard (default: %(default)s)")
@@ -67,11 +67,14 @@ def run(args) -> int:
         raise UsageError(f"--num-proc must be at least 1, got {args.num_proc}")
     shard_size, row_group_size = _size(args.shard_size), _size(args.row_group_size)
     from ..hf.export import export_hf
+    from ..hf.stored_splits import TRAIN_PARTS
 
     report = export_hf(args.root, args.out, configs=args.config, num_proc=args.num_proc, shard_size=shard_size,
                        row_group_size=row_group_size, quiet=args.quiet)
     for config, per_split in report.shards.items():
-        counts = ", ".join(f"{split} {sum(r.rows for r in shards):,}" for split, shards in per_split.items())
+        rows = {split: sum(r.rows for r in shards) for split, shards in per_split.items()}
+        rows = {"train": sum(rows[p] for p in TRAIN_PARTS), **rows}
+        counts = ", ".join(f"{split} {n:,}" for split, n in rows.items())
         size = sum(r.file_bytes for shards in per_split.values() for r in shards)
         print(f"{config}: {counts} ({sum(len(s) for s in per_split.values())} shards, {size / 1e6:,.1f} MB)")
     print(f"wrote {report.written} shards ({report.triplets_written:,} triplets), kept {report.reused} "

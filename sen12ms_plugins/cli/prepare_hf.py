@@ -36,7 +36,8 @@ def register(sub) -> None:
     p = subparser(sub, "prepare-hf", "prepare the datasets cache for load_dataset(\"sen12ms\")", DESCRIPTION)
     add_root_argument(p)
     p.add_argument("--config", action="append", choices=list(CONFIGS), metavar="NAME",
-                   help=f"configuration to prepare, repeatable: {', '.join(CONFIGS)} (default: {DEFAULT_CONFIG})")
+                   help=f"configuration to prepare, repeatable: {', '.join(CONFIGS)} "
+                        f"(default: the {DEFAULT_CONFIG!r} configuration)")
     p.add_argument("--cache-dir", metavar="DIR", default=None,
                    help="datasets cache to prepare (default: the one load_dataset uses)")
     p.add_argument("--num-proc", type=int, default=None, metavar="N", help="worker processes (default: 1)")
