@@ -19,7 +19,7 @@ from ..errors import SEN12MSError
 from ._common import EXIT_PROBLEMS, EXIT_USAGE, UsageError
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS = ["sample", "index", "splits"]
+COMMANDS = ["sample", "download", "extract", "verify", "index", "splits"]
 
 EPILOG = """\
 The dataset root is given with --root, or else taken from the SEN12MS_ROOT
