@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from sen12ms_plugins._import_order import load_triton_first
 from sen12ms_plugins.sample import make_sample
+
+# Tests of several ecosystems share worker processes: TensorFlow must not come first.
+load_triton_first()
 
 #: Small patches keep the suite fast; the layout, names, dtypes and bands are the real ones.
 TEST_PATCH_SIZE = 32
@@ -53,3 +57,19 @@ def touch_tree(root: Path, relpaths) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch()
     return root
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    """With SEN12MS_FAIL_ON_SKIP=1 (set by CI) a skipped test fails the run: every
+    ecosystem must be installed and tested, not quietly left out."""
+    import os
+
+    if os.environ.get("SEN12MS_FAIL_ON_SKIP") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped and exitstatus == 0:
+        reporter.ensure_newline()
+        reporter.write_line(f"SEN12MS_FAIL_ON_SKIP=1: {len(skipped)} test(s) skipped, failing the run", red=True)
+        session.exitstatus = 1
