@@ -31,7 +31,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
 from sen12ms_plugins import facts, records  # noqa: E402
 from sen12ms_plugins.download import download  # noqa: E402
@@ -39,7 +38,7 @@ from sen12ms_plugins.extract import extract_archives  # noqa: E402
 from sen12ms_plugins.gzipio import decoder_name  # noqa: E402
 from sen12ms_plugins.sample import MANIFEST_NAME, make_sample, write_archives  # noqa: E402
 from sen12ms_plugins.verify import verify_archives  # noqa: E402
-from servers import FaultyHTTPServer  # noqa: E402
+from tests.servers import FaultyHTTPServer  # noqa: E402
 
 GIB = 1 << 30
 PATCHES_PER_SCENE = 15

@@ -251,7 +251,9 @@ def _extract_into(staged: Staged, reader: _CountingReader, season: str, sensor: 
                 src = tar.extractfile(member)
                 with open(fd, "wb", buffering=0) as out:
                     while n := src.readinto(buffer):
-                        out.write(view[:n])
+                        done = 0
+                        while done < n:  # a raw write may be short (and the next one then fails)
+                            done += out.write(view[done:n])
                         staged.nbytes += n
                     os.utime(out.fileno(), (member.mtime, member.mtime))
                 staged.files += 1

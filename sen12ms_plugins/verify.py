@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -329,6 +330,7 @@ def _header_problem(path: str, sensor: str, patch_size: int | None) -> str | Non
 def _deep_check(root: Path, paths: list[tuple[str, str]], patch_size: int | None, jobs: int | None,
                 quiet: bool) -> list[dict[str, str]]:
     import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
 
     from .reader import GDAL_OPTIONS
 
@@ -347,7 +349,10 @@ def _deep_check(root: Path, paths: list[tuple[str, str]], patch_size: int | None
             return found
 
         batches = [paths[i:i + _DEEP_BATCH] for i in range(0, len(paths), _DEEP_BATCH)]
-        with ThreadPoolExecutor(max(1, jobs or os.cpu_count() or 1), thread_name_prefix="sen12ms-deep") as pool:
+        with warnings.catch_warnings(), ThreadPoolExecutor(max(1, jobs or os.cpu_count() or 1),
+                                                            thread_name_prefix="sen12ms-deep") as pool:
+            # a file without georeference is reported as "no CRS", not warned about
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
             for found in pool.map(_batch, batches):
                 bad.extend(found)
     return bad
@@ -366,8 +371,8 @@ def check_root(root: str | os.PathLike[str] | None, *, quiet: bool = True) -> Ve
     has_tree = any((root / season).is_dir() for season in facts.SEASONS)
     report = VerificationReport(root)
     if not present and not has_tree:
-        report.problems.append(f"{root}: holds neither SEN12MS archives ({next(iter(facts.ARCHIVE_MD5))} …) "
-                               f"nor an extracted tree ({facts.SEASONS[0]}/ …)")
+        report.problems.append(f"{root}: holds neither SEN12MS archives nor an extracted tree "
+                               f"(expected {next(iter(facts.ARCHIVE_MD5))} … or {facts.SEASONS[0]}/ …)")
     if present:
         report.merge(verify_archives(root, names=present, quiet=quiet))
     if has_tree:

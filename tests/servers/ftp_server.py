@@ -84,6 +84,7 @@ class FtpTestServer:
         Handler.authorizer = authorizer
         Handler.abstracted_fs = FS
         Handler.banner = "sen12ms test FTP server"
+        Handler.auth_failed_timeout = 0.1  # pyftpdlib waits 3 s before refusing a login
         Handler.log_prefix = ""
         self._server = FTPServer(("127.0.0.1", 0), Handler)
         self.port = self._server.address[1]
