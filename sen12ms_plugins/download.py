@@ -435,6 +435,9 @@ class _Run:
         except SEN12MSError as exc:
             result.status, result.error = "failed", str(exc)
             self.say(f"{name}: FAILED: {exc}")
+        except OSError as exc:  # e.g. the root is not writable
+            result.status, result.error = "failed", f"{name}: {exc}"
+            self.say(f"{name}: FAILED: {exc}")
         result.seconds = time.monotonic() - started
         return result
 
@@ -657,8 +660,12 @@ def _plan(root: Path, names: list[str], sums: checksums_mod.Checksums, sources: 
         elif final.is_file():
             result.have = result.size = final.stat().st_size
             known = records.remembered_md5(root, name)
-            result.status = {None: "present (not verified yet)", md5: "present"}.get(known, "would fetch")
-            if result.status == "would fetch":
+            if known is None:
+                result.status = "present (not verified yet)"
+            elif known == md5:
+                result.status = "present"
+            else:
+                result.status = "would fetch"
                 result.error = f"{name}: present but its md5 {known} is not {md5}: it would be moved aside"
         elif part.is_file():
             result.have = part.stat().st_size
@@ -735,6 +742,7 @@ def download(
         raise ValueError("retries and backoff must be >= 0 and timeout > 0")
     if delete_archives and not (extract or stream):
         raise ValueError("delete_archives needs extract=True (archives are deleted once extracted)")
+    extract = extract or stream  # streaming means extracting, also for archives already on disk
     sources = _sources(mirrors)
     started = time.monotonic()
     root = resolve_root(root, must_exist=False)

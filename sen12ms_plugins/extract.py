@@ -203,17 +203,20 @@ def stage(
         _extract_into(staged, reader, season, sensor)
     except BaseException as exc:
         staged.discard()
-        if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
-            raise DiskFullError(
-                f"{root}: disk full while extracting {name} ({staged.nbytes:,} bytes written to a temporary "
-                f"folder, now deleted); nothing was moved into place. Free space and run again "
-                f"(the extracted data is larger than the archive)"
-            ) from exc
-        if isinstance(exc, (tarfile.TarError, *decode_errors())) and not isinstance(exc, tarfile.FilterError):
+        if isinstance(exc, tarfile.FilterError):
+            member = getattr(getattr(exc, "tarinfo", None), "name", "?")
+            raise UnsafeArchiveError(name, member, str(exc), root) from exc
+        if isinstance(exc, (tarfile.TarError, *decode_errors())):
             raise ExtractError(f"{name}: not a valid tar.gz archive ({type(exc).__name__}: {exc}); "
                                f"nothing was extracted") from exc
-        if isinstance(exc, tarfile.FilterError):
-            raise UnsafeArchiveError(name, getattr(exc, "tarinfo", None) and exc.tarinfo.name or "?", str(exc), root) from exc
+        if isinstance(exc, OSError):
+            if exc.errno in DISK_FULL_ERRNOS:
+                raise DiskFullError(
+                    f"{root}: disk full while extracting {name} ({staged.nbytes:,} bytes written to a temporary "
+                    f"folder, now deleted); nothing was moved into place. Free space and run again "
+                    f"(the extracted data is larger than the archive)"
+                ) from exc
+            raise ExtractError(f"{name}: extracting into {root} failed: {exc}; nothing was moved into place") from exc
         raise
     return staged
 

@@ -8,7 +8,6 @@ decompression to a second thread, so it overlaps with writing the extracted file
 from __future__ import annotations
 
 import gzip
-import io
 import zlib
 from typing import BinaryIO
 
@@ -26,18 +25,16 @@ def decoder_name() -> str:
     return "python-isal (threaded)" if _igzip_threaded is not None else "zlib (gzip module)"
 
 
-def open_gzip(fileobj: BinaryIO, *, threaded: bool = True) -> BinaryIO:
+def open_gzip(fileobj: BinaryIO) -> BinaryIO:
     """A readable stream of the decompressed bytes of ``fileobj`` (a gzip stream, possibly
     multi-member).  Closing it does not close ``fileobj``."""
-    if _igzip_threaded is not None and threaded:
+    if _igzip_threaded is not None:
         return _igzip_threaded.open(fileobj, "rb", threads=1, block_size=BLOCK_SIZE)
-    if _igzip is not None:
-        return io.BufferedReader(_igzip.IGzipFile(fileobj=fileobj, mode="rb"), BLOCK_SIZE)
-    return io.BufferedReader(gzip.GzipFile(fileobj=fileobj, mode="rb"), BLOCK_SIZE)
+    return gzip.GzipFile(fileobj=fileobj, mode="rb")
 
 
 def decode_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean "this is not a valid gzip stream" (besides :class:`EOFError`)."""
+    """Exceptions that mean "this is not a valid gzip stream" (corrupt or truncated)."""
     errors: list[type[BaseException]] = [gzip.BadGzipFile, zlib.error, EOFError]
     if _isal_zlib is not None:
         errors.append(_isal_zlib.error)

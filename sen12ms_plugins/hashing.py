@@ -1,15 +1,14 @@
-"""md5 of archives: of whole files, and of bytes as they stream past.
+"""md5 of archives, and the error for an archive whose md5 is not the expected one.
 
-hashlib releases the GIL while it hashes a large buffer, so several files hash in
-parallel in threads (see :func:`md5_files`).
+hashlib releases the GIL while it hashes a large buffer, so files hash in parallel in
+threads (``verify_archives``) and hashing overlaps with receiving (``download``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable
+from typing import Callable
 
 from .errors import SEN12MSError
 
@@ -44,19 +43,3 @@ def md5_file(path: str | os.PathLike[str], progress: Callable[[int], object] | N
             if progress is not None:
                 progress(n)
     return hasher
-
-
-def md5_files(
-    paths: Iterable[str | os.PathLike[str]],
-    jobs: int | None = None,
-    progress: Callable[[int], object] | None = None,
-) -> list[str]:
-    """md5 hex digests of several files, hashed in parallel threads (default: one per CPU)."""
-    paths = list(paths)
-    if not paths:
-        return []
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
-    if jobs == 1:
-        return [md5_file(p, progress).hexdigest() for p in paths]
-    with ThreadPoolExecutor(jobs, thread_name_prefix="sen12ms-md5") as pool:
-        return list(pool.map(lambda p: md5_file(p, progress).hexdigest(), paths))
