@@ -409,3 +409,28 @@ def test_cli_download_failure_and_usage_errors(tmp_path, http_mirror, capsys):
             main([*base, *bad])
         assert caught.value.code == 2
     assert "--help" not in capsys.readouterr().err
+
+
+def test_a_second_run_on_the_same_root_is_refused(tmp_path, sample_archives):
+    import subprocess
+    import sys
+
+    from sen12ms_plugins.records import RootBusyError
+
+    root = tmp_path / "root"
+    root.mkdir()
+    holder = ("import sys, time\nfrom sen12ms_plugins import records\n"
+              f"with records.root_lock({str(root)!r}, 'sen12ms download'):\n"
+              "    print('locked', flush=True)\n    sys.stdin.read()\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parents[1]),
+                                                                    os.environ.get("PYTHONPATH")])))
+    with subprocess.Popen([sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True, env=env) as other:
+        try:
+            assert other.stdout.readline().strip() == "locked"
+            with pytest.raises(RootBusyError, match=rf"busy: sen12ms download \(pid {other.pid}\)"):
+                download(root, mirrors=str(sample_archives), checksums=sample_archives / MANIFEST_NAME, **FAST)
+        finally:
+            other.stdin.close()
+    report = download(root, mirrors=str(sample_archives), checksums=sample_archives / MANIFEST_NAME, **FAST)
+    assert report.ok

@@ -228,3 +228,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+def serve(folder: str | os.PathLike[str]) -> None:
+    """Serve ``folder`` without faults until the process is killed; print the URL first."""
+    with FaultyHTTPServer(folder) as server:
+        print(server.url, flush=True)
+        threading.Event().wait()
