@@ -46,7 +46,7 @@ from typing import Iterable, Sequence
 from . import checksums as checksums_mod
 from . import facts, records
 from .errors import SEN12MSError
-from .extract import DISK_FULL_ERRNOS, DiskFullError, Staged, extract_archive, remove_stale_temps, stage
+from .extract import DISK_FULL_ERRNOS, DiskFullError, ExtractError, Staged, extract_archive, remove_stale_temps, stage
 from .hashing import ChecksumMismatchError, md5_file, new_md5
 from .progress import Progress
 from .root import resolve_root
@@ -232,8 +232,9 @@ class _PartSink:
         self.size = 0
 
     def close(self) -> None:
-        self._f.close()
-        self.hasher.close()
+        if not self._f.closed:
+            self._f.close()
+            self.hasher.close()
 
 
 class _PipeAborted(Exception):
@@ -492,43 +493,49 @@ class _Run:
         final = self.root / name
         rejected = self.root / f"{name}{REJECTED_SUFFIX}"
         failures: list[str] = []
-        for i, source in enumerate(self.sources):
-            fresh = False
-            while True:
-                sink = _PartSink(part, fresh=fresh, quiet=self.quiet)
-                try:
-                    resumed_from = self._transfer(source, name, sink, result)
-                except TransferError as exc:
-                    failures.append(str(exc))
-                    if i + 1 < len(self.sources):
-                        self.say(f"{name}: {exc}; trying the next mirror")
-                    break
-                except OSError as exc:
-                    if exc.errno in DISK_FULL_ERRNOS:
-                        raise DiskFullError(f"{self.root}: disk full while downloading {name}; {part.name} "
-                                            f"({sink.size:,} bytes) is kept: free space and run again to resume") from exc
-                    raise
-                finally:
+        sink = _PartSink(part, fresh=False, quiet=self.quiet)  # one sink across mirrors: the part is hashed once
+        try:
+            for i, source in enumerate(self.sources):
+                refetched = False
+                while True:
+                    try:
+                        resumed_from = self._transfer(source, name, sink, result)
+                    except TransferError as exc:
+                        failures.append(str(exc))
+                        if i + 1 < len(self.sources):
+                            self.say(f"{name}: {exc}; trying the next mirror")
+                        break
+                    except OSError as exc:
+                        if exc.errno in DISK_FULL_ERRNOS:
+                            raise DiskFullError(f"{self.root}: disk full while downloading {name}; {part.name} "
+                                                f"({sink.size:,} bytes) is kept: free space and run again to "
+                                                "resume") from exc
+                        raise
+                    actual = sink.hexdigest()
+                    if actual == md5:
+                        sink.close()  # flushed before the rename
+                        os.replace(part, final)
+                        records.remember_md5(self.root, name, actual)
+                        rejected.unlink(missing_ok=True)
+                        result.status, result.md5, result.size = "downloaded", actual, final.stat().st_size
+                        result.source = source.url_of(name)
+                        return
+                    if resumed_from and not refetched:
+                        self.say(f"{name}: md5 mismatch after resuming at byte {resumed_from:,}; the earlier part "
+                                 "may be bad: fetching it again from zero")
+                        sink.reset()
+                        refetched = True
+                        continue
                     sink.close()
-                actual = sink.hexdigest()
-                if actual == md5:
-                    os.replace(part, final)
-                    records.remember_md5(self.root, name, actual)
-                    rejected.unlink(missing_ok=True)
-                    result.status, result.md5, result.size = "downloaded", actual, final.stat().st_size
-                    result.source = source.url_of(name)
-                    return
-                if resumed_from and not fresh:
-                    self.say(f"{name}: md5 mismatch after resuming at byte {resumed_from:,}; the earlier part may "
-                             "be bad: fetching it again from zero")
-                    fresh = True
-                    continue
-                os.replace(part, rejected)
-                error = ChecksumMismatchError(name, md5, actual, where=f"from {source.url_of(name)}",
-                                              moved_to=str(rejected))
-                failures.append(str(error))
-                self.say(str(error))
-                break
+                    os.replace(part, rejected)
+                    error = ChecksumMismatchError(name, md5, actual, where=f"from {source.url_of(name)}",
+                                                  moved_to=str(rejected))
+                    failures.append(str(error))
+                    self.say(str(error))
+                    sink = _PartSink(part, fresh=True, quiet=self.quiet)
+                    break
+        finally:
+            sink.close()
         raise DownloadError(f"{name}: no mirror delivered it intact:\n  " + "\n  ".join(failures))
 
     def _stream(self, name: str, md5: str, result: ArchiveResult) -> None:
@@ -538,9 +545,9 @@ class _Run:
             try:
                 self._transfer(source, name, sink, result)
                 staged = sink.finish()
-            except TransferError as exc:
+            except (TransferError, ExtractError) as exc:  # unreachable, or bad data: the next mirror may do
                 sink.discard()
-                failures.append(str(exc))
+                failures.append(str(exc) if isinstance(exc, TransferError) else f"{source.url_of(name)}: {exc}")
                 continue
             except BaseException:
                 sink.discard()
@@ -655,7 +662,9 @@ def _plan(root: Path, names: list[str], sums: checksums_mod.Checksums, sources: 
         md5 = sums.md5[name]
         result = ArchiveResult(name)
         final, part = root / name, root / f"{name}{PART_SUFFIX}"
-        if records.is_extracted(root, name, md5):
+        if not root.is_dir():  # nothing there yet (and no bookkeeping folder to create)
+            result.status = "would fetch"
+        elif records.is_extracted(root, name, md5):
             result.status, result.extracted = "already extracted", True
         elif final.is_file():
             result.have = result.size = final.stat().st_size
@@ -748,12 +757,10 @@ def download(
     root = resolve_root(root, must_exist=False)
     if not dry_run:
         root.mkdir(parents=True, exist_ok=True)
-    elif not root.is_dir():
-        results = [ArchiveResult(n, status="would fetch") for n in names]
+    if root.is_dir():
+        sums = checksums_mod.for_root(root, checksums, timeout=timeout)
+    else:
         sums = checksums_mod.load_checksums(checksums, timeout=timeout)
-        sums.require(names)
-        return DownloadReport(root, results, dry_run=True, mirrors=[s.display for s in sources])
-    sums = checksums_mod.for_root(root, checksums, timeout=timeout)
     sums.require(names)
     if dry_run:
         results = _plan(root, names, sums, sources, min(timeout, 10.0), jobs)

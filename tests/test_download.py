@@ -434,3 +434,27 @@ def test_a_second_run_on_the_same_root_is_refused(tmp_path, sample_archives):
             other.stdin.close()
     report = download(root, mirrors=str(sample_archives), checksums=sample_archives / MANIFEST_NAME, **FAST)
     assert report.ok
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_bad_data_from_one_mirror_then_a_good_one(tmp_path, http_mirror, ftp_mirror, sample_archives, stream):
+    http_mirror.add_fault(S2_SPRING, "corrupt", offset=60_000, times=None)
+    root = tmp_path / "root"
+    report = download(root, seasons="spring", sensors="s2", mirrors=[http_mirror.url, ftp_mirror.url],
+                      checksums=manifest_url(http_mirror), stream=stream, **FAST)
+    result = report.archives[0]
+    assert result.status == ("streamed" if stream else "downloaded") and result.source.startswith("ftp://")
+    if stream:
+        assert visible(root) == ["ROIs1158_spring"]
+    else:
+        assert visible(root) == [S2_SPRING]  # the rejected copy from the first mirror is gone
+        assert (root / S2_SPRING).read_bytes() == (sample_archives / S2_SPRING).read_bytes()
+
+
+def test_dry_run_on_a_missing_root_creates_nothing(tmp_path, http_mirror, sample_archives, monkeypatch):
+    monkeypatch.setenv("SEN12MS_CACHE_DIR", str(tmp_path / "cache"))
+    report = download(tmp_path / "root", seasons="winter", mirrors=[http_mirror.url],
+                      checksums=manifest_url(http_mirror), dry_run=True, **FAST)
+    assert [a.status for a in report.archives] == ["would fetch"] * 3
+    assert [a.size for a in report.archives] == [(sample_archives / a.name).stat().st_size for a in report.archives]
+    assert sorted(tmp_path.iterdir()) == []
