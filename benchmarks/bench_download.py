@@ -33,12 +33,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sen12ms_plugins import facts, records  # noqa: E402
-from sen12ms_plugins.download import download  # noqa: E402
-from sen12ms_plugins.extract import extract_archives  # noqa: E402
-from sen12ms_plugins.gzipio import decoder_name  # noqa: E402
-from sen12ms_plugins.sample import MANIFEST_NAME, make_sample, write_archives  # noqa: E402
-from sen12ms_plugins.verify import verify_archives  # noqa: E402
+from sen12ms_plugins import facts, records
+from sen12ms_plugins.download import download
+from sen12ms_plugins.extract import extract_archives
+from sen12ms_plugins.gzipio import decoder_name
+from sen12ms_plugins.sample import MANIFEST_NAME, make_sample, write_archives
+from sen12ms_plugins.verify import verify_archives
 
 GIB = 1 << 30
 PATCHES_PER_SCENE = 15

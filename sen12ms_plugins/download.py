@@ -38,10 +38,10 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from . import checksums as checksums_mod
 from . import facts, records
@@ -66,7 +66,7 @@ _PIPE_DEPTH = 16  # chunks buffered between a stream download and its extraction
 class DownloadError(SEN12MSError):
     """Some archives could not be downloaded; ``report`` says what happened to each."""
 
-    def __init__(self, message: str, report: "DownloadReport | None" = None):
+    def __init__(self, message: str, report: DownloadReport | None = None):
         self.report = report
         super().__init__(message)
 

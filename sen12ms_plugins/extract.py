@@ -34,9 +34,10 @@ import shutil
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable
+from typing import BinaryIO
 
 from . import checksums as checksums_mod
 from . import facts, records

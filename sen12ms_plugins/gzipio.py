@@ -15,7 +15,9 @@ from typing import BinaryIO
 BLOCK_SIZE = 1 << 20
 
 try:
-    from isal import igzip as _igzip, igzip_threaded as _igzip_threaded, isal_zlib as _isal_zlib
+    from isal import igzip as _igzip
+    from isal import igzip_threaded as _igzip_threaded
+    from isal import isal_zlib as _isal_zlib
 except ImportError:  # python-isal is optional; zlib always works
     _igzip = _igzip_threaded = _isal_zlib = None
 

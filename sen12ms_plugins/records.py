@@ -17,8 +17,8 @@ import datetime as _dt
 import json
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .errors import SEN12MSError
 from .fsutil import atomic_write_bytes, meta_dir
@@ -31,7 +31,7 @@ _lock = threading.Lock()  # read-modify-write of the JSON files from several thr
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def file_key(st: os.stat_result) -> list[int]:

@@ -69,7 +69,7 @@ class Transfer(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    def __enter__(self) -> "Transfer":
+    def __enter__(self) -> Transfer:
         return self
 
     def __exit__(self, *exc: object) -> None:

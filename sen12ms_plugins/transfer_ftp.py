@@ -38,7 +38,7 @@ def _ftp_error(url: str, exc: BaseException, doing: str) -> TransferError:
 
 
 class _FtpTransfer(Transfer):
-    def __init__(self, source: "FtpSource", name: str, offset: int, timeout: float):
+    def __init__(self, source: FtpSource, name: str, offset: int, timeout: float):
         self.url = source.url_of(name)
         self._ftp = ftplib.FTP(timeout=timeout)
         self._conn: socket.socket | None = None
@@ -49,7 +49,7 @@ class _FtpTransfer(Transfer):
             self.close()
             raise
 
-    def _start(self, source: "FtpSource", name: str, offset: int, timeout: float) -> None:
+    def _start(self, source: FtpSource, name: str, offset: int, timeout: float) -> None:
         ftp = self._ftp
         path = f"{source.folder}/{name}" if source.folder else name
         try:

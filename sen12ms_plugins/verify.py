@@ -26,10 +26,10 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from . import checksums as checksums_mod
 from . import facts, records
@@ -82,7 +82,7 @@ class VerificationReport:
     def ok(self) -> bool:
         return not self.problems
 
-    def merge(self, other: "VerificationReport") -> "VerificationReport":
+    def merge(self, other: VerificationReport) -> VerificationReport:
         if other.archives is not None:
             self.archives = (self.archives or []) + other.archives
         if other.tree is not None:

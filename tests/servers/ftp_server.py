@@ -101,7 +101,7 @@ class FtpTestServer:
         with self._lock:
             self.drops[name] = [nbytes, times]
 
-    def start(self) -> "FtpTestServer":
+    def start(self) -> FtpTestServer:
         self._thread.start()
         return self
 
@@ -109,7 +109,7 @@ class FtpTestServer:
         self._stop.set()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FtpTestServer":
+    def __enter__(self) -> FtpTestServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -64,7 +64,7 @@ class FaultyHTTPServer:
         self.url = f"http://127.0.0.1:{self.port}/"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
-    def start(self) -> "FaultyHTTPServer":
+    def start(self) -> FaultyHTTPServer:
         self._thread.start()
         return self
 
@@ -72,7 +72,7 @@ class FaultyHTTPServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "FaultyHTTPServer":
+    def __enter__(self) -> FaultyHTTPServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
