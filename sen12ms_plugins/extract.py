@@ -263,6 +263,13 @@ def _extract_into(staged: Staged, reader: _CountingReader, season: str, sensor: 
                 staged.files += 1
         while gz.read(_COPY_CHUNK):  # the rest of the gzip stream: tar padding, and the CRC check
             pass
+    except BaseException:
+        # A stream source (download --stream) stops feeding us, so the decoder thread is not
+        # left waiting for data that nobody reads.
+        abort = getattr(reader.raw, "abort", None)
+        if abort is not None:
+            abort()
+        raise
     finally:
         gz.close()
     while reader.readinto(buffer):  # anything after the gzip stream still counts for the md5

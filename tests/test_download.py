@@ -457,3 +457,21 @@ def test_dry_run_on_a_missing_root_creates_nothing(tmp_path, http_mirror, sample
     assert [a.status for a in report.archives] == ["would fetch"] * 3
     assert [a.size for a in report.archives] == [(sample_archives / a.name).stat().st_size for a in report.archives]
     assert sorted(tmp_path.iterdir()) == []
+
+
+def test_stream_of_a_malicious_archive_writes_nothing(tmp_path):
+    from tests.test_extract import GOOD, MALICIOUS, make_tar_gz
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    # large enough that the download is still running when the bad member is found
+    filler = [(f"ROIs1158_spring/s2_1/ROIs1158_spring_s2_1_p{i}.tif", "file", os.urandom(200_000)) for i in range(1, 30)]
+    data = make_tar_gz(GOOD + [MALICIOUS["parent"]] + filler)
+    (mirror / S2_SPRING).write_bytes(data)
+    root = tmp_path / "root"
+    with FaultyHTTPServer(mirror) as server:
+        with pytest.raises(DownloadError, match=r"refusing to extract: member '\.\./evil\.txt'"):
+            download(root, seasons="spring", sensors="s2", mirrors=[server.url],
+                     checksums={S2_SPRING: hashlib.md5(data).hexdigest()}, stream=True, **FAST)
+    assert visible(root) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mirror", "root"]
