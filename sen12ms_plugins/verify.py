@@ -198,10 +198,12 @@ def verify_archives(
                 f"(expected md5 from {check.origin}); download it again"
             )
     for name in wanted:
-        part = root / f"{name}.part"
+        part, rejected = root / f"{name}.part", root / f"{name}.rejected"
         if part.is_file():
             report.notes.append(f"{part}: unfinished download ({part.stat().st_size:,} bytes); "
                                 "'sen12ms download' resumes it")
+        if rejected.is_file():
+            report.notes.append(f"{rejected}: data that failed its md5 check, kept for inspection (safe to delete)")
     origins = sorted({c.origin for c in report.archives if c.origin and c.origin != checksums_mod.OFFICIAL})
     if origins:
         report.notes.append(f"md5s not from the official list: {', '.join(origins)}")

@@ -76,6 +76,7 @@ def test_official_md5s_apply_by_default(archive_root):
 def test_missing_unknown_and_none(tmp_path, archive_root, sample_archives):
     (archive_root / S2_SPRING).unlink()
     (archive_root / "ROIs1970_fall_s1.tar.gz.part").write_bytes(b"abc")
+    (archive_root / "ROIs1970_fall_s2.tar.gz.rejected").write_bytes(b"abc")
     (archive_root / "extra.bin").write_bytes(b"abc")
     report = verify_archives(archive_root, names=[S2_SPRING, "extra.bin"], quiet=True,
                              checksums=sample_archives / MANIFEST_NAME)
@@ -89,6 +90,7 @@ def test_missing_unknown_and_none(tmp_path, archive_root, sample_archives):
     assert not verify_archives(bare, quiet=True).ok  # ... and having none is a problem
     notes = verify_archives(archive_root, quiet=True, checksums=sample_archives / MANIFEST_NAME).notes
     assert any("ROIs1970_fall_s1.tar.gz.part" in n and "unfinished download" in n for n in notes)
+    assert any("ROIs1970_fall_s2.tar.gz.rejected" in n and "failed its md5 check" in n for n in notes)
 
 
 def test_tree_complete_sample_is_good(tree):
