@@ -666,6 +666,8 @@ def _plan(root: Path, names: list[str], sums: checksums_mod.Checksums, sources: 
             result.status = "would fetch"
         elif records.is_extracted(root, name, md5):
             result.status, result.extracted = "already extracted", True
+            if final.is_file():  # kept after extraction (no --delete-archives)
+                result.have = result.size = final.stat().st_size
         elif final.is_file():
             result.have = result.size = final.stat().st_size
             known = records.remembered_md5(root, name)
