@@ -14,7 +14,7 @@ import torchgeo.datasets.sen12ms as _upstream_module
 from torch import Tensor
 from torchgeo.datasets import DatasetNotFoundError
 
-from .. import facts, labels
+from .. import facts, labels, verify
 from ..errors import SEN12MSError
 from ..ids import PatchId, read_patch_list
 from ..index import build_index
@@ -189,8 +189,6 @@ class SEN12MS(UpstreamSEN12MS):
 
     def _verification_problems(self) -> list[str]:
         """What ``checksum=True`` finds wrong with ``root`` (empty when it verifies)."""
-        from .. import verify
-
         expected = dict(zip(self.filenames, self.md5s))
         problems = []
         for name in _LIST_FILES.values():
