@@ -1,0 +1,246 @@
+"""SEN12MS for TensorFlow Datasets: the ``sen12ms`` builder.
+
+Dataset facts (from ``sen12ms_plugins.facts``): 180,662 co-registered triplets of
+256 x 256 px patches at 10 m -- Sentinel-1 SAR (VV, VH; float32 dB), Sentinel-2
+(13 bands; uint16 reflectance x 10000) and MODIS land cover (IGBP + 3 LCCS
+layers; uint16) -- from 252 scenes in 4 seasons; about 510 GB of GeoTIFF.
+
+Splits (the core's, ``sen12ms_plugins.splits``): ``train`` (162,555),
+``holdout`` (18,106; the official hold-out scenes, torchgeo's ``test``),
+``validation`` (a scene-level ~10% of ``train``) and ``train_minus_validation``.
+``train`` is not written twice: its shards are links to those of
+``train_minus_validation`` and ``validation`` (see ``train_split``).
+
+Where the data comes from (one rule for every ecosystem): the ``root`` builder
+argument, else ``$SEN12MS_ROOT``, else TFDS's manual folder (``--manual_dir``,
+default ``<data_dir>/downloads/manual``).  When that folder holds no SEN12MS
+triplet, the core downloader (``sen12ms_plugins.download.ensure_dataset``: mirrors,
+resume, md5 checks, extraction) fills it first.
+
+Generation runs as an Apache Beam pipeline when a Beam runner or pipeline options
+are configured (``tfds build --beam_pipeline_options=...``), else as a plain
+generator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from sen12ms_plugins import facts, labels
+from sen12ms_plugins.errors import RootError
+from sen12ms_plugins.index import Index, build_index
+from sen12ms_plugins.root import ENV_VAR, resolve_root
+from sen12ms_plugins.splits import SPLITS, compute_splits
+from sen12ms_plugins.tfds import examples, train_split
+
+log = logging.getLogger(__name__)
+
+#: Splits written to disk; ``train`` is made of the first two (see ``train_split``).
+TRAIN_PARTS = ("train_minus_validation", "validation")
+WRITTEN_SPLITS = (*TRAIN_PARTS, "holdout")
+
+#: Feature names of the image sensors, in the order they are stacked as model input.
+IMAGE_SENSORS = ("s1", "s2")
+_DTYPES = {sensor: np.dtype(name) for sensor, name in facts.DTYPES.items()}
+
+
+@dataclasses.dataclass(eq=False)
+class Sen12msConfig(tfds.core.BuilderConfig):
+    """A SEN12MS variant: which sensors, and which of their bands, an example holds.
+
+    ``selection`` is ``((sensor, bands), ...)`` with ``bands`` None for all of the
+    sensor's bands (file order).  The masks and the patch metadata are always there.
+    """
+
+    selection: examples.BandSelection = ()
+
+
+def _config(name: str, description: str, selection: examples.BandSelection) -> Sen12msConfig:
+    return Sen12msConfig(name=name, description=description, selection=tuple(selection))
+
+
+BUILDER_CONFIGS = [
+    _config("all", "All three sensors with all their bands: s1 (2), s2 (13), lc (4).",
+            [("s1", None), ("s2", None), ("lc", None)]),
+    _config("s1_s2", "Sentinel-1 (2 bands) and Sentinel-2 (13 bands); land cover as masks only.",
+            [("s1", None), ("s2", None)]),
+    _config("s2", "Sentinel-2 only, all 13 bands; land cover as masks only.", [("s2", None)]),
+    _config("s1", "Sentinel-1 only, VV and VH; land cover as masks only.", [("s1", None)]),
+    _config("s2_rgb", f"Sentinel-2 true colour only ({', '.join(facts.RGB_BANDS)}); land cover as masks only.",
+            [("s2", facts.RGB_BANDS)]),
+]
+
+MANUAL_DOWNLOAD_INSTRUCTIONS = f"""\
+Point the builder at an extracted SEN12MS tree (the folder holding ROIs1158_spring,
+ROIs1868_summer, ROIs1970_fall, ROIs2017_winter) in one of these ways, first wins:
+  1. tfds.load("sen12ms", builder_kwargs={{"root": "/data/SEN12MS"}}) or
+     Builder(root="/data/SEN12MS");
+  2. the {ENV_VAR} environment variable;
+  3. TFDS's manual folder: tfds build --manual_dir /data/SEN12MS, or
+     DownloadConfig(manual_dir=...) (default <data_dir>/downloads/manual).
+If that folder holds no SEN12MS triplet, the sen12ms-plugins downloader fetches the 12
+archives into it (mirrors, resume, md5 checks) and extracts them: about 510 GB.
+`sen12ms download --root DIR` does the same ahead of time.
+"""
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+    """SEN12MS patch triplets with the core's splits; generation with or without Beam."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release: splits train/holdout/validation/train_minus_validation."}
+    BUILDER_CONFIGS = BUILDER_CONFIGS
+    DEFAULT_BUILDER_CONFIG_NAME = "all"
+    MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
+
+    def __init__(
+        self,
+        *,
+        root: str | None = None,
+        mirrors: Sequence[str] | None = None,
+        checksums: Any = None,
+        **kwargs: Any,
+    ):
+        """``root``: the SEN12MS folder (see the module docstring for the rule);
+        ``mirrors``/``checksums``: passed to the core downloader when it has to run."""
+        super().__init__(**kwargs)
+        self._root = None if root is None else str(root)
+        self._mirrors = None if mirrors is None else list(mirrors)
+        self._checksums = checksums
+        self._use_beam = False
+        # Pickled builders (Beam, multiprocessing) are rebuilt from this state.
+        self._original_state.update(root=self._root, mirrors=self._mirrors, checksums=checksums)
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        config: Sen12msConfig = self.builder_config
+        return self.dataset_info_from_configs(
+            features=_features(config.selection),
+            supervised_keys=_supervised_keys(config.selection),
+            homepage=facts.HOMEPAGE,
+            license=facts.LICENSE,
+        )
+
+    # --- generation -------------------------------------------------------------------
+
+    def _generate_splits(self, dl_manager, download_config):
+        # The one place that sees the download config: decide here between Beam and a
+        # plain generator, and where TFDS's manual folder is.
+        self._use_beam = download_config.beam_runner is not None or download_config.beam_options is not None
+        if self._use_beam:
+            _require_beam()
+        try:
+            self._manual_dir = dl_manager.manual_dir
+        except AssertionError:  # missing or empty: the download will fill it
+            self._manual_dir = download_config.manual_dir or dl_manager.download_dir / "manual"
+        written = {info.name: info for info in super()._generate_splits(dl_manager, download_config)}
+        written["train"] = train_split.link_split("train", [written[name] for name in TRAIN_PARTS])
+        return [written[name] for name in SPLITS]
+
+    def _split_generators(self, dl_manager):
+        root, index = self._prepare_root()
+        splits = compute_splits(index)
+        log.info("SEN12MS root %s: %s", root, {name: len(splits.members[name]) for name in SPLITS})
+        return {name: self._generate_examples(root=str(root), patch_ids=splits[name]) for name in WRITTEN_SPLITS}
+
+    def _generate_examples(self, root: str, patch_ids):
+        names = [pid.name for pid in patch_ids]
+        selection = self.builder_config.selection
+        if not self._use_beam:
+            return (examples.make_example(name, root, selection) for name in names)
+        import apache_beam as beam
+
+        return (
+            beam.Create(names)
+            # Spread the patches over the workers: Create alone makes one bundle.
+            | "Reshuffle" >> beam.Reshuffle()
+            | "Read" >> beam.Map(examples.make_example, root=root, selection=selection)
+        )
+
+    def _prepare_root(self):
+        """The root by the shared rule, and its index; download first when it holds nothing."""
+        root = resolve_root(self._root, fallback=self._manual_dir, must_exist=False)
+        index = build_index(root) if root.is_dir() else Index(root=root, triplets=())
+        if index.triplets:
+            return root, index
+        log.info("%s holds no SEN12MS triplet: downloading with the sen12ms-plugins downloader", root)
+        return root, _download(root, mirrors=self._mirrors, checksums=self._checksums)
+
+
+def _download(root, *, mirrors, checksums) -> Index:
+    try:
+        from sen12ms_plugins.download import ensure_dataset
+    except ImportError as exc:
+        raise RootError(
+            f"{root}: holds no SEN12MS triplet, and the downloader is not available ({exc})"
+        ) from None
+    index = ensure_dataset(root, mirrors=mirrors, checksums=checksums)
+    if not index.triplets:
+        raise RootError(f"{root}: still holds no SEN12MS triplet after download and extraction")
+    return index
+
+
+def _require_beam() -> None:
+    try:
+        import apache_beam  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "a Beam pipeline was configured but apache-beam is not installed: "
+            "pip install 'sen12ms-plugins[beam]' (see docs/tfds.md for the protobuf constraint)"
+        ) from None
+
+
+# --- features ------------------------------------------------------------------------
+
+
+def _features(selection: examples.BandSelection) -> tfds.features.FeaturesDict:
+    features: dict[str, tfds.features.FeatureConnector] = {
+        "id": tfds.features.Text(doc="Canonical patch id <season>_<scene>_p<patch>, e.g. ROIs1158_spring_124_p100."),
+        "season": tfds.features.ClassLabel(
+            names=list(facts.SEASON_SHORT.values()), doc="Meteorological season of the acquisition."
+        ),
+        "scene": tfds.features.Scalar(np.int32, doc="Scene (ROI) number within the season."),
+        "patch": tfds.features.Scalar(np.int32, doc="Patch number within the scene."),
+        "lon": tfds.features.Scalar(np.float64, doc="Longitude of the patch centre, WGS 84 degrees."),
+        "lat": tfds.features.Scalar(np.float64, doc="Latitude of the patch centre, WGS 84 degrees."),
+        "igbp": tfds.features.Tensor(
+            shape=(None, None), dtype=np.uint8, encoding=tfds.features.Encoding.ZLIB,
+            doc=tfds.features.Documentation(
+                desc="IGBP land-cover class of every pixel (first lc band).",
+                value_range=_class_range(labels.IGBP_CLASSES),
+            ),
+        ),
+        "dfc": tfds.features.Tensor(
+            shape=(None, None), dtype=np.uint8, encoding=tfds.features.Encoding.ZLIB,
+            doc=tfds.features.Documentation(
+                desc="Simplified IGBP (DFC2020) class of every pixel; 0 where IGBP has no class.",
+                value_range=_class_range(labels.DFC_CLASSES),
+            ),
+        ),
+    }
+    for sensor, bands in examples.band_names(selection).items():
+        features[sensor] = tfds.features.Tensor(
+            # Height and width are left open: SEN12MS patches are 256 x 256, the
+            # project's samples and crops are smaller.
+            shape=(None, None, len(bands)),
+            dtype=_DTYPES[sensor],
+            # Raw bytes keep uint16 as uint16 (encoding 'none' would widen it to int64).
+            encoding=tfds.features.Encoding.BYTES,
+            doc=f"{facts.SENSOR_TITLES[sensor]}, height x width x bands; bands {', '.join(bands)}.",
+        )
+    return tfds.features.FeaturesDict(features)
+
+
+def _class_range(classes: Mapping[int, str]) -> str:
+    return "; ".join(f"{value} {name}" for value, name in classes.items())
+
+
+def _supervised_keys(selection: examples.BandSelection):
+    """``as_supervised=True`` gives (image, IGBP mask); image is a dict when S1 and S2 are both in."""
+    images = [sensor for sensor, _ in selection if sensor in IMAGE_SENSORS]
+    inputs = images[0] if len(images) == 1 else {sensor: sensor for sensor in images}
+    return (inputs, "igbp")
