@@ -205,8 +205,8 @@ def _features(selection: examples.BandSelection) -> tfds.features.FeaturesDict:
         ),
         "scene": tfds.features.Scalar(np.int32, doc="Scene (ROI) number within the season."),
         "patch": tfds.features.Scalar(np.int32, doc="Patch number within the scene."),
-        "lon": tfds.features.Scalar(np.float64, doc="Longitude of the patch centre, WGS 84 degrees."),
-        "lat": tfds.features.Scalar(np.float64, doc="Latitude of the patch centre, WGS 84 degrees."),
+        "lon": _float64_scalar("Longitude of the patch centre, WGS 84 degrees."),
+        "lat": _float64_scalar("Latitude of the patch centre, WGS 84 degrees."),
         "igbp": tfds.features.Tensor(
             shape=(None, None), dtype=np.uint8, encoding=tfds.features.Encoding.ZLIB,
             doc=tfds.features.Documentation(
@@ -233,6 +233,12 @@ def _features(selection: examples.BandSelection) -> tfds.features.FeaturesDict:
             doc=f"{facts.SENSOR_TITLES[sensor]}, height x width x bands; bands {', '.join(bands)}.",
         )
     return tfds.features.FeaturesDict(features)
+
+
+def _float64_scalar(doc: str) -> tfds.features.Tensor:
+    # A plain float feature goes through tf.train.Example's float32 list (about 0.5 m
+    # at these longitudes); raw bytes keep the float64 the reader computed.
+    return tfds.features.Tensor(shape=(), dtype=np.float64, encoding=tfds.features.Encoding.BYTES, doc=doc)
 
 
 def _class_range(classes: Mapping[int, str]) -> str:
