@@ -25,6 +25,9 @@ from sen12ms_plugins.errors import PatchFileError
 from sen12ms_plugins.ids import PatchId, parse_patch_id
 from sen12ms_plugins.reader import georeference, read_triplet
 
+#: Namespace of the Beam counters the pipeline reports.
+BEAM_NAMESPACE = "sen12ms"
+
 #: ``((sensor, bands), ...)``: what a builder config stores; ``bands`` None means all.
 BandSelection = Sequence[tuple[str, Sequence[str] | None]]
 
@@ -61,6 +64,15 @@ def make_example(patch_id: str, root: str, selection: BandSelection) -> tuple[st
     for sensor in wanted:
         example[sensor] = np.ascontiguousarray(np.moveaxis(arrays[sensor], 0, -1))
     return pid.name, example
+
+
+def make_example_in_beam(patch_id: str, root: str, selection: BandSelection) -> tuple[str, dict[str, Any]]:
+    """:func:`make_example` inside a Beam pipeline, counted (``sen12ms/examples``) for the job's report."""
+    from apache_beam.metrics import Metrics
+
+    keyed = make_example(patch_id, root, selection)
+    Metrics.counter(BEAM_NAMESPACE, "examples").inc()
+    return keyed
 
 
 def _igbp_mask(layer: np.ndarray, pid: PatchId, root: str) -> np.ndarray:

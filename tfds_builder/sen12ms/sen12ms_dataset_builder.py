@@ -113,6 +113,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         self._mirrors = None if mirrors is None else list(mirrors)
         self._checksums = checksums
         self._use_beam = False
+        #: Beam counters of the last generation run as a pipeline, e.g. ``{"examples": 180662}``.
+        self.beam_counters: dict[str, int] = {}
         # Pickled builders (Beam, multiprocessing) are rebuilt from this state.
         self._original_state.update(root=self._root, mirrors=self._mirrors, checksums=checksums)
 
@@ -158,8 +160,18 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             beam.Create(names)
             # Spread the patches over the workers: Create alone makes one bundle.
             | "Reshuffle" >> beam.Reshuffle()
-            | "Read" >> beam.Map(examples.make_example, root=root, selection=selection)
+            | "Read" >> beam.Map(examples.make_example_in_beam, root=root, selection=selection)
         )
+
+    def _process_pipeline_result(self, pipeline_result) -> None:
+        from apache_beam.metrics.metric import MetricsFilter
+
+        query = pipeline_result.metrics().query(MetricsFilter().with_namespace(examples.BEAM_NAMESPACE))
+        self.beam_counters = {}
+        for counter in query["counters"]:  # one result per step (split) and name: add them up
+            name = counter.key.metric.name
+            self.beam_counters[name] = self.beam_counters.get(name, 0) + counter.committed
+        log.info("Beam pipeline done: %s", self.beam_counters)
 
     def _prepare_root(self):
         """The root by the shared rule, and its index; download first when it holds nothing."""
