@@ -6,10 +6,17 @@ copies it first (``copy_tree``).
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
 import pytest
+
+# TensorFlow (TFDS tests) and triton (loaded by torchvision, so by torchgeo) both embed
+# LLVM; loading triton after TensorFlow kills the process (SIGSEGV in triton's static
+# initialisers).  Loading it first, before any test imports either, avoids that.
+if importlib.util.find_spec("triton") is not None:
+    import triton  # noqa: F401
 
 from sen12ms_plugins.sample import make_sample
 
