@@ -39,5 +39,9 @@ class RootError(SEN12MSError):
     """The dataset root is missing, unusable, or was not given."""
 
 
+class NoRootGivenError(RootError):
+    """No root was passed and ``SEN12MS_ROOT`` is not set (a usage error on the command line)."""
+
+
 class EmptySplitError(SEN12MSError):
     """A split has no member in this root (for example no hold-out scene is present)."""

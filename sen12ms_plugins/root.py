@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import RootError
+from .errors import NoRootGivenError, RootError
 
 ENV_VAR = "SEN12MS_ROOT"
 
@@ -33,7 +33,7 @@ def resolve_root(
     """
     chosen = root if root not in (None, "") else os.environ.get(ENV_VAR) or fallback
     if chosen in (None, ""):
-        raise RootError(
+        raise NoRootGivenError(
             f"no SEN12MS root given: pass it explicitly (--root DIR, root=DIR) or set {ENV_VAR}"
         )
     path = Path(os.fspath(chosen)).expanduser()

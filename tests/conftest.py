@@ -6,19 +6,16 @@ copies it first (``copy_tree``).
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
 import pytest
 
-# TensorFlow (TFDS tests) and triton (loaded by torchvision, so by torchgeo) both embed
-# LLVM; loading triton after TensorFlow kills the process (SIGSEGV in triton's static
-# initialisers).  Loading it first, before any test imports either, avoids that.
-if importlib.util.find_spec("triton") is not None:
-    import triton  # noqa: F401
-
+from sen12ms_plugins._import_order import load_triton_first
 from sen12ms_plugins.sample import make_sample
+
+# Tests of several ecosystems share worker processes: TensorFlow must not come first.
+load_triton_first()
 
 #: Small patches keep the suite fast; the layout, names, dtypes and bands are the real ones.
 TEST_PATCH_SIZE = 32
@@ -60,3 +57,19 @@ def touch_tree(root: Path, relpaths) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch()
     return root
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    """With SEN12MS_FAIL_ON_SKIP=1 (set by CI) a skipped test fails the run: every
+    ecosystem must be installed and tested, not quietly left out."""
+    import os
+
+    if os.environ.get("SEN12MS_FAIL_ON_SKIP") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped and exitstatus == 0:
+        reporter.ensure_newline()
+        reporter.write_line(f"SEN12MS_FAIL_ON_SKIP=1: {len(skipped)} test(s) skipped, failing the run", red=True)
+        session.exitstatus = 1

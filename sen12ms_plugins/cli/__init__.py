@@ -15,11 +15,11 @@ import sys
 from importlib import import_module
 
 from .. import __version__
-from ..errors import SEN12MSError
+from ..errors import NoRootGivenError, SEN12MSError
 from ._common import EXIT_PROBLEMS, EXIT_USAGE, UsageError
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS = ["sample", "index", "splits"]
+COMMANDS = ["demo", "sample", "index", "splits", "stats", "map"]
 
 EPILOG = """\
 The dataset root is given with --root, or else taken from the SEN12MS_ROOT
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except UsageError as exc:
+    except (UsageError, NoRootGivenError) as exc:
         parser.exit(EXIT_USAGE, f"sen12ms {args.command}: error: {exc}\n")
     except SEN12MSError as exc:
         print(f"sen12ms {args.command}: error: {exc}", file=sys.stderr)

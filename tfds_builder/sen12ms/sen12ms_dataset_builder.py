@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from sen12ms_plugins import facts, labels
+from sen12ms_plugins._import_order import load_triton_first
 from sen12ms_plugins.errors import RootError
 from sen12ms_plugins.index import Index, build_index
 from sen12ms_plugins.root import ENV_VAR, resolve_root
@@ -39,6 +40,10 @@ from sen12ms_plugins.splits import SPLITS, compute_splits
 from sen12ms_plugins.tfds import examples, train_split
 
 log = logging.getLogger(__name__)
+
+# tensorflow_datasets imports TensorFlow only when a dataset is read (tfds.load);
+# Triton has to be loaded before that (see sen12ms_plugins._import_order).
+load_triton_first()
 
 #: Splits written to disk; ``train`` is made of the first two (see ``train_split``).
 TRAIN_PARTS = ("train_minus_validation", "validation")

@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from sen12ms_plugins import labels
+
+
+def test_igbp_to_dfc_matches_the_documented_scheme():
+    igbp = np.arange(0, 20, dtype=np.uint16)
+    dfc = labels.igbp_to_dfc(igbp)
+    expected = [0, 1, 1, 1, 1, 1, 2, 2, 3, 3, 4, 5, 6, 7, 6, 8, 9, 10, 0, 0]
+    assert dfc.tolist() == expected
+    assert labels.igbp_to_dfc(np.array([65535], dtype=np.uint16)).tolist() == [0]
+
+
+def test_label_layer_selects_band():
+    lc = np.stack([np.full((2, 2), v, np.uint16) for v in (13, 31, 9, 255)])
+    assert labels.label_layer(lc, "IGBP").tolist() == [[13, 13], [13, 13]]
+    assert labels.label_layer(lc, "DFC").tolist() == [[7, 7], [7, 7]]
+    assert labels.label_layer(lc, "LCCS_SH").tolist() == [[255, 255], [255, 255]]
+    with pytest.raises(ValueError, match="unknown label scheme"):
+        labels.label_layer(lc, "CORINE")
+
+
+def test_scene_labels_single_and_multi():
+    igbp = np.zeros((10, 10), np.uint16)
+    igbp[:6] = 12   # croplands -> 6 (60 %)
+    igbp[6:9] = 17  # water -> 10 (30 %)
+    igbp[9, :5] = 1  # forest -> 1 (5 %)
+    igbp[9, 5:] = 0  # no data: ignored
+    single, multi = labels.scene_labels(igbp)
+    assert single == 6
+    # shares over the 95 labelled pixels: 63 %, 32 %, 5 %
+    assert multi == (6, 10)
+    assert labels.scene_labels(igbp, threshold=0.05) == (6, (1, 6, 10))
+    assert labels.scene_labels(np.zeros((3, 3), np.uint16)) == (0, ())
