@@ -62,7 +62,8 @@ def make_example(patch_id: str, root: str, selection: BandSelection) -> tuple[st
     if "lc" in wanted:
         arrays["lc"] = lc[[facts.BANDS["lc"].index(b) for b in wanted["lc"]]]
     for sensor in wanted:
-        example[sensor] = np.ascontiguousarray(np.moveaxis(arrays[sensor], 0, -1))
+        # A view: TFDS copies it into bytes in C order anyway.
+        example[sensor] = np.moveaxis(arrays[sensor], 0, -1)
     return pid.name, example
 
 
