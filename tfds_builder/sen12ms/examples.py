@@ -16,7 +16,8 @@ An example holds, for patch ``ROIs1158_spring_124_p100``:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

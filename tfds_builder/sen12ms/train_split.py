@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from tensorflow_datasets.core import splits as splits_lib
 
