@@ -34,6 +34,10 @@ class PatchFileError(SEN12MSError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
+    def __reduce__(self):
+        # Rebuild from (path, problem), so the error survives a trip between processes.
+        return type(self), (self.path, self.problem)
+
 
 class RootError(SEN12MSError):
     """The dataset root is missing, unusable, or was not given."""

@@ -1,0 +1,139 @@
+"""Benchmark the Hugging Face path on 256x256 sample patches: export, read, and the raw read ceiling.
+
+Prints, in one run, for each sample size (triplets = 20 scenes x patches per scene):
+
+* raw read ceiling: ``read_example`` of every triplet (rasterio, one process) — what any
+  export or builder is bounded by;
+* export throughput: ``export_hf`` with ``--num-proc 1`` and ``2``, triplets/s, and the
+  peak resident memory of the export process tree (parent and largest worker);
+* read throughput: ``load_dataset(DIR)`` iterated with ``with_format("numpy")`` and in Arrow
+  batches converted by ``table_to_numpy``, triplets/s;
+
+then whether the export's peak memory stayed flat as the number of triplets grew.
+
+Each measurement runs in a fresh process, so peak memory is that measurement's own.
+Usage::
+
+    python benchmarks/bench_hf.py                       # 3 and 6 patches per scene (60, 120 triplets)
+    python benchmarks/bench_hf.py --patches-per-scene 3,6,12 --config s2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MEASURE = r"""
+import json, resource, sys, time
+what, root, out, config, num_proc, shard_size = sys.argv[1:7]
+shard_size = int(shard_size)
+start = time.perf_counter()
+if what == "raw":
+    from sen12ms_plugins.configs import get_config
+    from sen12ms_plugins.examples import read_example
+    from sen12ms_plugins.index import build_index
+    cfg = get_config(config)
+    index = build_index(root)
+    start = time.perf_counter()
+    n = 0
+    for pid in index.triplets:
+        read_example(root, pid, cfg)
+        n += 1
+elif what == "export":
+    from sen12ms_plugins.hf.export import export_hf
+    import datasets  # imported by the export; not timed, as a long export pays it once
+    start = time.perf_counter()
+    report = export_hf(root, out, configs=[config], num_proc=int(num_proc), shard_size=shard_size, quiet=True)
+    n = report.triplets_written
+elif what in ("numpy", "arrow"):
+    import datasets
+    from sen12ms_plugins.hf.features import table_to_numpy
+    ds = datasets.concatenate_datasets([datasets.load_dataset(out, config, split=s) for s in ("holdout", "train")])
+    start = time.perf_counter()
+    n = 0
+    while time.perf_counter() - start < 2.0:  # whole epochs, for at least 2 s
+        if what == "numpy":
+            for row in ds.with_format("numpy"):
+                n += 1
+        else:
+            for batch in ds.with_format("arrow").iter(batch_size=16):
+                n += len(table_to_numpy(batch)["id"])
+seconds = time.perf_counter() - start
+own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"n": n, "seconds": seconds, "rss_mib": own / 1024, "worker_rss_mib": children / 1024}))
+"""
+
+
+def measure(what: str, root: Path, out: Path, config: str, num_proc: int = 1, shard_size: int = 0) -> dict:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run([sys.executable, "-c", MEASURE, what, str(root), str(out), config, str(num_proc),
+                           str(shard_size)],
+                          env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{what} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--patches-per-scene", default="3,6", help="comma-separated sample sizes (default: 3,6)")
+    parser.add_argument("--config", default="all", help="configuration to export (default: all)")
+    parser.add_argument("--shard-size", type=int, default=64 * 1000**2,
+                        help="export shard size in bytes (default: 64 MB, ~20 'all' triplets, so that the small "
+                             "sample has shards enough for two workers; the export's own default is 500 MB)")
+    parser.add_argument("--workdir", type=Path, default=None, help="where to write samples and exports (default: a temp dir)")
+    args = parser.parse_args()
+
+    from sen12ms_plugins.sample import make_sample
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-hf-"))
+    work.mkdir(parents=True, exist_ok=True)
+    sizes = [int(x) for x in args.patches_per_scene.split(",")]
+    print(f"workdir {work}; config {args.config}; 256x256 px; shard size {args.shard_size / 1e6:.0f} MB; "
+          f"{os.cpu_count()} CPUs")
+    header = f"{'triplets':>8}  {'measurement':<34} {'triplets/s':>10} {'MB/s':>8} {'peak RSS MiB':>13}"
+    print(header)
+    print("-" * len(header))
+    peaks = []
+    for per_scene in sizes:
+        root = work / f"root-{per_scene}"
+        if not root.exists():
+            t = time.perf_counter()
+            make_sample(root, patch_size=256, patches_per_scene=per_scene)
+            print(f"(sample of {per_scene} patches/scene written in {time.perf_counter() - t:.1f} s)")
+        mb_per_triplet = sum(f.stat().st_size for f in root.rglob("*.tif")) / 1e6 / sum(1 for _ in root.rglob("*_s2_*.tif"))
+
+        def row(label: str, result: dict, rss: float, mb_per_triplet: float = mb_per_triplet) -> None:
+            rate = result["n"] / result["seconds"]
+            print(f"{result['n']:>8}  {label:<34} {rate:>10.1f} {rate * mb_per_triplet:>8.1f} {rss:>13.0f}")
+
+        raw = measure("raw", root, work, args.config)
+        row("raw read ceiling (read_example)", raw, raw["rss_mib"])
+        for num_proc in (1, 2):
+            out = work / f"export-{per_scene}-np{num_proc}"
+            shutil.rmtree(out, ignore_errors=True)
+            result = measure("export", root, out, args.config, num_proc, args.shard_size)
+            rss = max(result["rss_mib"], result["worker_rss_mib"])
+            row(f"export-hf --num-proc {num_proc}", result, rss)
+            if num_proc == 1:
+                peaks.append((result["n"], rss))
+        out = work / f"export-{per_scene}-np1"
+        row("read with_format('numpy')", numpy := measure("numpy", root, out, args.config), numpy["rss_mib"])
+        row("read arrow + table_to_numpy", arrow := measure("arrow", root, out, args.config), arrow["rss_mib"])
+    if len(peaks) > 1:
+        (n0, m0), (n1, m1) = peaks[0], peaks[-1]
+        print(f"\nexport peak memory: {m0:.0f} MiB for {n0} triplets, {m1:.0f} MiB for {n1} "
+              f"({n1 / n0:.1f}x the triplets, {m1 / m0:.2f}x the memory)")
+    print(f"(one triplet is {mb_per_triplet:.2f} MB of GeoTIFF; MB/s counts GeoTIFF bytes)")
+
+
+if __name__ == "__main__":
+    main()

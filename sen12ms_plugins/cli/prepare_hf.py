@@ -1,0 +1,64 @@
+"""``sen12ms prepare-hf``: make ``datasets.load_dataset("sen12ms")`` work by bare name, offline."""
+
+from __future__ import annotations
+
+from ._common import UsageError, add_root_argument, subparser
+
+DESCRIPTION = """\
+Prepare SEN12MS in the Hugging Face datasets cache (HF_DATASETS_CACHE, else
+HF_HOME/datasets, else ~/.cache/huggingface/datasets) under the name "sen12ms".
+Afterwards, with datasets 4.x or 5.x, from any working directory:
+
+  HF_HUB_OFFLINE=1 python -c 'import datasets; print(datasets.load_dataset("sen12ms", split="holdout"))'
+
+datasets looks for "sen12ms" in this order: a folder ./sen12ms in the working
+directory (it would win), the Hub (skipped with HF_HUB_OFFLINE=1, or when the Hub
+has no such repository or cannot be reached), then this cache.  Without a
+configuration name the newest preparation is loaded; "all" is kept the newest when
+it is prepared.  Name one to be sure: load_dataset("sen12ms", "s2", split="train").
+
+Running it again reuses what is prepared for this root; a different root, or a
+changed set of triplets, replaces it.
+
+examples:
+  sen12ms prepare-hf --root /data/sen12ms
+  sen12ms prepare-hf --config all --config s2 --num-proc 4
+  sen12ms prepare-hf --cache-dir /scratch/hf-cache   # then load_dataset(..., cache_dir="/scratch/hf-cache")
+
+exit codes: 0 prepared; 1 bad or incomplete data (a split is empty, a patch file is
+unreadable; the message names it); 2 usage error.
+"""
+
+
+def register(sub) -> None:
+    from ..configs import CONFIGS, DEFAULT_CONFIG
+
+    p = subparser(sub, "prepare-hf", "prepare the datasets cache for load_dataset(\"sen12ms\")", DESCRIPTION)
+    add_root_argument(p)
+    p.add_argument("--config", action="append", choices=list(CONFIGS), metavar="NAME",
+                   help=f"configuration to prepare, repeatable: {', '.join(CONFIGS)} "
+                        f"(default: the {DEFAULT_CONFIG!r} configuration)")
+    p.add_argument("--cache-dir", metavar="DIR", default=None,
+                   help="datasets cache to prepare (default: the one load_dataset uses)")
+    p.add_argument("--num-proc", type=int, default=None, metavar="N", help="worker processes (default: 1)")
+    p.add_argument("--force", action="store_true", help="regenerate even if this root is already prepared")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..configs import DEFAULT_CONFIG
+
+    if args.num_proc is not None and args.num_proc < 1:
+        raise UsageError(f"--num-proc must be at least 1, got {args.num_proc}")
+    from ..hf.prepare import prepare_hf
+
+    report = prepare_hf(args.root, configs=args.config or [DEFAULT_CONFIG], cache_dir=args.cache_dir,
+                        num_proc=args.num_proc, force=args.force)
+    for name, location in report.locations.items():
+        counts = ", ".join(f"{split} {n:,}" for split, n in report.counts[name].items())
+        print(f"{name}: {counts}\n  in {location}")
+    for path in report.removed:
+        print(f"removed an older preparation: {path}")
+    print('load it with: datasets.load_dataset("sen12ms", split="holdout")'
+          + ("" if args.cache_dir is None else f' (cache_dir="{args.cache_dir}")'))
+    return 0

@@ -1,0 +1,40 @@
+"""SEN12MS for Hugging Face ``datasets`` (3.6 with the loading script, 4.x and 5.x without).
+
+* :class:`Sen12ms` — the ``GeneratorBasedBuilder`` (``builder.download_and_prepare()``,
+  ``builder.as_dataset(split="holdout")``); ``hf_loading_script/sen12ms.py`` subclasses it.
+* :func:`export_hf` — a data-only dataset directory (Parquet shards + dataset card)
+  for ``load_dataset(DIR)`` and the Hub (``sen12ms export-hf``).
+* :func:`prepare_hf` — prepares the ``datasets`` cache so that
+  ``load_dataset("sen12ms", split="holdout")`` works by bare name, offline, from any
+  working directory (``sen12ms prepare-hf``).
+* :func:`table_to_numpy` — Arrow batches to numpy with the files' dtypes
+  (``with_format("numpy")`` widens uint16 to int64).
+
+These names import ``datasets`` and ``pyarrow`` (``pip install "sen12ms-plugins[hf]"``)
+when first used, so the CLI can read this package's defaults without them.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .builder import Sen12ms
+    from .export import export_hf
+    from .features import hf_features, table_to_numpy
+    from .prepare import prepare_hf
+
+_LAZY = {
+    "Sen12ms": "builder", "export_hf": "export",
+    "hf_features": "features", "table_to_numpy": "features", "prepare_hf": "prepare",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["Sen12ms", "export_hf", "hf_features", "prepare_hf", "table_to_numpy"]

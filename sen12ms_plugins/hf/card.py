@@ -1,0 +1,209 @@
+"""The dataset card (``README.md``) of an exported SEN12MS directory.
+
+Its YAML header is what ``datasets`` reads: ``configs:`` maps every split of every
+configuration to its Parquet shards (``train`` to the ``train_minus_validation`` and
+``validation`` shards), ``dataset_info`` gives the features and split sizes.  The body
+documents the data for people: fields, splits, dtypes, usage, licence and citation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import datasets
+import yaml
+
+from .. import __version__, facts
+from ..configs import DatasetConfig
+from ..examples import SCENE_LABEL_NAMES
+from ..fsutil import atomic_write_bytes
+from ..splits import SPLITS
+from .stored_splits import TRAIN_PARTS
+
+
+@dataclass(frozen=True)
+class ConfigSummary:
+    """One exported configuration: its features, shards and patch counts per stored split."""
+
+    config: DatasetConfig
+    features: datasets.Features
+    shards: Mapping[str, Sequence]  # split -> ShardResult list (relpath, rows, nbytes, file_bytes)
+    counts: Mapping[str, int]
+
+    def split_count(self, split: str) -> int:
+        return sum(self.counts[p] for p in TRAIN_PARTS) if split == "train" else self.counts[split]
+
+    def split_nbytes(self, split: str) -> int:
+        parts = TRAIN_PARTS if split == "train" else (split,)
+        return sum(r.nbytes for p in parts for r in self.shards[p])
+
+    def patterns(self, split: str) -> list[str]:
+        """Glob patterns of a split's shards; the ``-of-MMMMM`` part pins them to this export."""
+        parts = TRAIN_PARTS if split == "train" else (split,)
+        out = []
+        for part in parts:
+            count = len(self.shards[part])
+            out.append(f"data/{self.config.name}/{part}-*-of-{count:05d}.parquet")
+        return out
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return name
+    return "1M<n<10M"
+
+
+def card_metadata(summaries: Sequence[ConfigSummary], default: str, triplets: int) -> dict:
+    """The YAML header as a dict."""
+    default_name = default if any(s.config.name == default for s in summaries) else summaries[0].config.name
+    configs = []
+    infos = []
+    for summary in summaries:
+        data_files = []
+        for split in SPLITS:
+            patterns = summary.patterns(split)
+            data_files.append({"split": split, "path": patterns if len(patterns) > 1 else patterns[0]})
+        entry: dict = {"config_name": summary.config.name}
+        if summary.config.name == default_name:
+            entry["default"] = True
+        entry["data_files"] = data_files
+        configs.append(entry)
+        info = datasets.DatasetInfo(
+            features=summary.features,
+            splits=datasets.SplitDict(
+                {
+                    split: datasets.SplitInfo(
+                        name=split, num_bytes=summary.split_nbytes(split), num_examples=summary.split_count(split)
+                    )
+                    for split in SPLITS
+                }
+            ),
+        )
+        # datasets' own YAML form of features and splits (what push_to_hub writes)
+        yaml_info = {"config_name": summary.config.name, **info._to_yaml_dict()}
+        yaml_info["download_size"] = sum(r.file_bytes for shards in summary.shards.values() for r in shards)
+        yaml_info["dataset_size"] = sum(summary.split_nbytes(s) for s in SPLITS)
+        infos.append(yaml_info)
+    return {
+        "license": facts.LICENSE.lower(),
+        "pretty_name": "SEN12MS",
+        "task_categories": ["image-classification", "image-segmentation"],
+        "tags": ["remote-sensing", "earth-observation", "sentinel-1", "sentinel-2", "sar", "multispectral",
+                 "land-cover", "geospatial"],
+        "size_categories": [_size_category(triplets)],
+        "configs": configs,
+        "dataset_info": infos,
+    }
+
+
+def render_card(summaries: Sequence[ConfigSummary], *, default: str, patch_size: int, triplets: int) -> str:
+    """The whole ``README.md``: YAML header, then the description for people."""
+    if not summaries:
+        raise ValueError("a dataset card needs at least one configuration")
+    meta = card_metadata(summaries, default, triplets)
+    header = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
+    default_name = next(c["config_name"] for c in meta["configs"] if c.get("default"))
+    first = summaries[0]
+    config_rows = "\n".join(
+        f"| `{s.config.name}`{' (default)' if s.config.name == default_name else ''} | "
+        f"{', '.join(f'`{x}`' for x in s.config.sensors)} | {s.config.description} |"
+        for s in summaries
+    )
+    split_rows = "\n".join(
+        f"| `{split}` | {first.split_count(split):,} | {_SPLIT_TEXT[split]} |" for split in SPLITS
+    )
+    label_names = ", ".join(f"{i} {name}" for i, name in enumerate(SCENE_LABEL_NAMES))
+    return f"""---
+{header}---
+
+# SEN12MS
+
+{facts.DESCRIPTION}
+
+Homepage: {facts.HOMEPAGE} — paper: https://doi.org/{facts.PAPER_DOI} — data licence: {facts.LICENSE}.
+
+This directory was written by `sen12ms export-hf` (sen12ms-plugins {__version__}) from a root
+of {triplets:,} triplets of {patch_size}x{patch_size} pixels. It holds Parquet shards only; no
+loading script is needed (`datasets` 3.x, 4.x and 5.x).
+
+## Configurations
+
+| name | image arrays | content |
+|---|---|---|
+{config_rows}
+
+Every configuration also has the label fields below.
+
+## Splits
+
+| split | patches | what |
+|---|---:|---|
+{split_rows}
+
+`train` is stored once: it is the `train_minus_validation` shards followed by the
+`validation` shards. No scene is in two of `holdout`, `validation` and
+`train_minus_validation`.
+
+## Fields
+
+| field | type | meaning |
+|---|---|---|
+| `id` | string | patch id, e.g. `ROIs1158_spring_124_p100` |
+| `season` | string | `spring`, `summer`, `fall`, `winter` |
+| `scene`, `patch` | int32 | scene (ROI) and patch number |
+| `lon`, `lat` | float64 | patch centre, WGS 84 degrees |
+| `s1` | Array3D float32 [2, H, W] | Sentinel-1 VV, VH backscatter in dB (NaN where missing) |
+| `s2` | Array3D uint16 [13, H, W] | Sentinel-2 {" ".join(facts.BANDS["s2"])}, TOA reflectance x10000 |
+| `lc` | Array3D uint16 [4, H, W] | MODIS IGBP, LCCS land cover, LCCS land use, LCCS surface hydrology |
+| `igbp` | Array2D uint16 [H, W] | IGBP class per pixel (1-17) |
+| `dfc` | Array2D uint8 [H, W] | simplified (DFC2020) class per pixel (1-10; 0 = no data) |
+| `label` | ClassLabel | most frequent `dfc` class of the patch (Schmitt & Wu 2021) |
+| `labels` | list of ClassLabel | `dfc` classes covering at least 10% of the patch |
+
+Scene-label classes: {label_names}.
+
+## Usage
+
+```python
+from datasets import load_dataset
+
+holdout = load_dataset("PATH/TO/THIS/DIR", "{default_name}", split="holdout")
+stream = load_dataset("PATH/TO/THIS/DIR", "{default_name}", split="train", streaming=True)
+
+ds = holdout.with_format("numpy")   # integer arrays come out as int64, floats as float32
+```
+
+On disk, uint16 stays uint16. `with_format("numpy")` and `with_format("torch")` widen
+every integer array to int64 (four times the memory of uint16); to keep the files'
+dtypes, iterate in Arrow form and convert with `sen12ms_plugins.hf.table_to_numpy`:
+
+```python
+from sen12ms_plugins.hf import table_to_numpy
+
+for batch in holdout.with_format("arrow").iter(batch_size=32):
+    arrays = table_to_numpy(batch)   # arrays["s2"]: uint16 [32, 13, H, W]
+```
+
+## Citation
+
+```bibtex
+{facts.CITATION_BIBTEX.rstrip()}
+```
+"""
+
+
+_SPLIT_TEXT = {
+    "train": "every non-hold-out triplet except the damaged patch (upstream `train_list.txt`)",
+    "holdout": "the 26 official hold-out scenes (upstream `test_list.txt`, torchgeo's `test`)",
+    "validation": "whole scenes, about 10% of `train` per season (deterministic rule)",
+    "train_minus_validation": "`train` without `validation`",
+}
+
+
+def write_card(path: Path, summaries: Sequence[ConfigSummary], *, default: str, patch_size: int, triplets: int) -> None:
+    """Write the card atomically: a reader sees no card or a complete one."""
+    text = render_card(summaries, default=default, patch_size=patch_size, triplets=triplets)
+    atomic_write_bytes(path, text.encode("utf-8"))

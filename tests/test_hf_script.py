@@ -1,0 +1,95 @@
+"""The classic loading script ``hf_loading_script/sen12ms.py``, and what works without it.
+
+With ``datasets<4`` (CI runs this file in a second environment with datasets 3.6,
+the last version that runs scripts) the script loads every split and configuration.
+With ``datasets>=4`` the same file checks what users meet there: the script is
+refused, and the builder it names is the package's.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+
+from sen12ms_plugins.configs import CONFIGS
+from sen12ms_plugins.ids import parse_patch_id
+from sen12ms_plugins.index import build_index
+from sen12ms_plugins.reader import read_triplet
+from sen12ms_plugins.splits import SPLITS, compute_splits
+
+SCRIPT = Path(__file__).resolve().parents[1] / "hf_loading_script" / "sen12ms.py"
+SCRIPTS_SUPPORTED = int(datasets.__version__.split(".")[0]) < 4
+
+
+def test_script_names_the_package_builder():
+    spec = importlib.util.spec_from_file_location("sen12ms_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from sen12ms_plugins.hf.builder import Sen12ms
+
+    assert issubclass(module.Sen12ms, Sen12ms) and module.Sen12ms is not Sen12ms
+    assert [c.name for c in module.Sen12ms.BUILDER_CONFIGS] == list(CONFIGS)
+    assert module.Sen12ms.DEFAULT_CONFIG_NAME == "all"
+
+
+def _load(**kwargs):
+    return datasets.load_dataset(str(SCRIPT), trust_remote_code=True, **kwargs)
+
+
+def test_script_by_datasets_version(sample_root, tmp_path):
+    if not SCRIPTS_SUPPORTED:
+        with pytest.raises(RuntimeError, match="Dataset scripts are no longer supported"):
+            datasets.load_dataset(str(SCRIPT), data_dir=str(sample_root), split="holdout", cache_dir=str(tmp_path))
+        return
+    core = compute_splits(build_index(sample_root))
+    loaded = _load(data_dir=str(sample_root), cache_dir=str(tmp_path))
+    assert list(loaded) == list(SPLITS)
+    for split in SPLITS:
+        assert sorted(loaded[split]["id"]) == sorted(p.name for p in core[split])
+    holdout = loaded["holdout"]
+    assert holdout["id"] == [p.name for p in core["holdout"]]
+    assert holdout.features["s2"].dtype == "uint16"
+    for row in holdout.with_format("numpy"):
+        truth = read_triplet(sample_root, parse_patch_id(row["id"]))
+        for sensor in ("s1", "s2", "lc"):
+            np.testing.assert_array_equal(row[sensor], truth[sensor])
+
+
+def test_script_configs_split_argument_and_streaming(sample_root, tmp_path):
+    if not SCRIPTS_SUPPORTED:
+        # the same builder, used as a package on datasets 4/5
+        from sen12ms_plugins.hf import Sen12ms
+
+        builder = Sen12ms(config_name="s1s2", data_dir=str(sample_root), cache_dir=str(tmp_path))
+        builder.download_and_prepare()
+        assert len(builder.as_dataset(split="holdout")) == len(compute_splits(build_index(sample_root))["holdout"])
+        return
+    core = compute_splits(build_index(sample_root))
+    for name in CONFIGS:
+        ds = _load(name=name, data_dir=str(sample_root), split="validation", cache_dir=str(tmp_path))
+        assert ds["id"] == [p.name for p in core["validation"]]
+        assert ds.info.config_name == name
+    stream = _load(data_dir=str(sample_root), split="train", streaming=True, cache_dir=str(tmp_path))
+    assert sorted(r["id"] for r in stream) == sorted(p.name for p in core["train"])
+    # the root rule: root= beats data_dir
+    ds = _load(root=str(sample_root), data_dir=str(tmp_path / "nowhere"), split="holdout", cache_dir=str(tmp_path))
+    assert ds["id"] == [p.name for p in core["holdout"]]
+
+
+def test_exported_directory_loads_in_this_datasets_version(sample_root, tmp_path):
+    """The data-only export needs no script: it loads with datasets 3.6 as with 5.x."""
+    from sen12ms_plugins.hf import export_hf
+
+    out = tmp_path / "export"
+    export_hf(sample_root, out, configs=["s2"], quiet=True)
+    core = compute_splits(build_index(sample_root))
+    loaded = datasets.load_dataset(str(out), "s2", cache_dir=str(tmp_path / "cache"))
+    assert list(loaded) == list(SPLITS)
+    assert {s: sorted(loaded[s]["id"]) for s in SPLITS} == {s: sorted(p.name for p in core[s]) for s in SPLITS}
+    assert loaded["holdout"].features["s2"].dtype == "uint16"
+    stream = datasets.load_dataset(str(out), "s2", split="validation", streaming=True)
+    assert [r["id"] for r in stream] == [p.name for p in core["validation"]]
