@@ -4,7 +4,8 @@ Not a test: it prints figures.  On a built-in sample of real-size (256x256 px)
 patches, in one run:
 
 * the raw read ceiling: ``read_triplet`` of every triplet (rasterio only), and
-  ``make_example`` (the same plus georeference and masks: what generation must do);
+  ``make_example`` (the same plus georeference, masks and scene labels: what generation
+  must do);
 * generation with the plain generator (TFDS's default tfrecord format, and
   array_record), and as a Beam pipeline on 2 worker processes (the FnApiRunner, the
   local engine of Beam's DirectRunner; skipped with a note when apache-beam is missing).
@@ -66,15 +67,13 @@ def _timed(items, work) -> tuple[int, float]:
 def _ceilings(root: Path) -> None:
     from sen12ms_plugins.index import build_index
     from sen12ms_plugins.reader import read_triplet
-    from sen12ms_plugins.tfds.examples import make_example
-    from sen12ms_plugins.tfds.sen12ms_dataset_builder import BUILDER_CONFIGS
+    from sen12ms_plugins.tfds.generation import make_example
 
     triplets = build_index(root).triplets
     read = _best(lambda: _timed(triplets, lambda pid: read_triplet(root, pid)))
     print(f"  read_triplet (raw read ceiling)      {_rate(*read)}")
-    selection = BUILDER_CONFIGS[0].selection
-    made = _best(lambda: _timed(triplets, lambda pid: make_example(pid.name, str(root), selection)))
-    print(f"  make_example (+ georeference, masks) {_rate(*made)}")
+    made = _best(lambda: _timed(triplets, lambda pid: make_example(pid.name, str(root), "all")))
+    print(f"  make_example (+ georeference, labels) {_rate(*made)}")
 
 
 def _generate(root: Path, data_dir: Path, label: str | None = None, **prepare) -> tuple[int, float]:
@@ -126,7 +125,7 @@ def main() -> None:
         root = _sample(base, args.patches_per_scene)
         small = _sample(base, 1)
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-        print(f"\n{os.cpu_count()} CPUs, load average {load}; config 'all' (s1, s2, lc, masks, metadata)")
+        print(f"\n{os.cpu_count()} CPUs, load average {load}; config 'all' (s1, s2, lc, masks, labels, metadata)")
         started = time.perf_counter()
         import tensorflow  # noqa: F401  (the tfrecord writer and tfds.load need it: not part of any rate)
 

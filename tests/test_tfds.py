@@ -110,27 +110,30 @@ def test_pixels_and_metadata_equal_the_reader(tfrecord_dir, sample_root, core_sp
             np.testing.assert_array_equal(example[sensor], np.moveaxis(arrays[sensor], 0, -1), err_msg=pid.name)
         np.testing.assert_array_equal(example["igbp"], labels.label_layer(arrays["lc"], "IGBP"))
         np.testing.assert_array_equal(example["dfc"], labels.label_layer(arrays["lc"], "DFC"))
+        single, multi = labels.scene_labels(arrays["lc"])
+        assert (example["label"], tuple(example["labels"])) == (single, multi)
         geo = georeference(sample_root, pid)
         assert (example["lon"], example["lat"]) == (geo.center_lon, geo.center_lat)
         assert (seasons[example["season"]], example["scene"], example["patch"]) == (
             facts.SEASON_SHORT[pid.season], pid.scene, pid.patch)
 
 
-def test_band_subset_config_keeps_the_named_bands_in_order(tmp_path, sample_root, core_splits):
-    _prepare(tmp_path, sample_root, config="s2_rgb")
-    example = _load(tmp_path, "validation", config="s2_rgb")[0]
+def test_s2_config_holds_only_s2_and_the_labels(tmp_path, sample_root, core_splits):
+    _prepare(tmp_path, sample_root, config="s2")
+    example = _load(tmp_path, "validation", config="s2")[0]
     pid = next(p for p in core_splits["validation"] if p.name == example["id"].decode())
-    rgb = read_triplet(sample_root, pid, {"s2": facts.RGB_BANDS})["s2"]
-    assert example["s2"].shape[-1] == len(facts.RGB_BANDS)
-    np.testing.assert_array_equal(example["s2"], np.moveaxis(rgb, 0, -1))
-    assert "s1" not in example and "lc" not in example and "igbp" in example
+    arrays = read_triplet(sample_root, pid)
+    np.testing.assert_array_equal(example["s2"], np.moveaxis(arrays["s2"], 0, -1))
+    np.testing.assert_array_equal(example["igbp"], arrays["lc"][0])
+    assert "s1" not in example and "lc" not in example
+    assert {"label", "labels", "dfc", "lon"} <= set(example)
 
 
 def test_integers_are_not_widened(tfrecord_dir, array_record_dir):
     builder = tfds.builder("sen12ms", data_dir=tfrecord_dir)
     spec = tfds.load("sen12ms", split="holdout", data_dir=tfrecord_dir).element_spec
     assert (spec["s2"].dtype.name, spec["lc"].dtype.name, spec["s1"].dtype.name) == ("uint16", "uint16", "float32")
-    assert (spec["igbp"].dtype.name, spec["dfc"].dtype.name) == ("uint8", "uint8")
+    assert (spec["igbp"].dtype.name, spec["dfc"].dtype.name) == ("uint16", "uint8")
     # On disk: the feature description records uint16 stored as raw bytes, not int64.
     stored = json.loads((Path(builder.data_dir) / "features.json").read_text())
     s2 = stored["featuresDict"]["features"]["s2"]["tensor"]
@@ -142,7 +145,7 @@ def test_integers_are_not_widened(tfrecord_dir, array_record_dir):
 def test_supervised_keys(tfrecord_dir, tmp_path, sample_root):
     inputs, mask = next(iter(tfds.as_numpy(
         tfds.load("sen12ms", split="holdout", data_dir=tfrecord_dir, as_supervised=True))))
-    assert set(inputs) == {"s1", "s2"} and mask.dtype == np.uint8 and mask.shape == inputs["s2"].shape[:2]
+    assert set(inputs) == {"s1", "s2"} and mask.dtype == np.uint16 and mask.shape == inputs["s2"].shape[:2]
     _prepare(tmp_path, sample_root, config="s2")
     image, mask = next(iter(tfds.as_numpy(
         tfds.load("sen12ms/s2", split="holdout", data_dir=tmp_path, as_supervised=True))))
@@ -276,7 +279,7 @@ def test_root_rule(tmp_path, monkeypatch, small_roots, given, expected):
     if "environment" in given:
         monkeypatch.setenv(ENV_VAR, str(small_roots["environment"]))
     root = str(small_roots["explicit"]) if "explicit" in given else None
-    builder = tfds.builder("sen12ms/s1", data_dir=tmp_path, root=root)
+    builder = tfds.builder("sen12ms/s2", data_dir=tmp_path, root=root)
     builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(manual_dir=str(small_roots["manual"]))
     )

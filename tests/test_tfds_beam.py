@@ -23,7 +23,7 @@ import tensorflow_datasets as tfds
 import sen12ms_plugins.tfds  # noqa: F401  (registers the builder)
 from sen12ms_plugins.root import ENV_VAR
 from sen12ms_plugins.splits import SPLITS
-from sen12ms_plugins.tfds import examples
+from sen12ms_plugins.tfds import generation
 
 REPO = Path(__file__).resolve().parent.parent
 TWO_PROCESSES = ["runner=FnApiRunner", "direct_num_workers=2", "direct_running_mode=multi_processing"]
@@ -71,14 +71,14 @@ def plain_dir(sample_root, tmp_path_factory) -> Path:
 
 def test_beam_pipeline_in_two_processes_gives_the_plain_dataset(plain_dir, sample_root, tmp_path, monkeypatch):
     calls_here = []
-    original = examples.make_example
+    original = generation.make_example
 
     def counting(*args, **kwargs):
         calls_here.append(args[0])
         return original(*args, **kwargs)
 
     # The workers import the module afresh; only this process sees the patch.
-    monkeypatch.setattr(examples, "make_example", counting)
+    monkeypatch.setattr(generation, "make_example", counting)
     from apache_beam.options.pipeline_options import PipelineOptions
 
     builder = tfds.builder("sen12ms", data_dir=tmp_path, root=str(sample_root))

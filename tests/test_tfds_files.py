@@ -64,7 +64,7 @@ def _build_wheel(tmp_path: Path) -> Path:
 def test_wheel_carries_the_builder_and_its_metadata(tmp_path):
     wheel = _build_wheel(tmp_path)
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in TFDS_LAYOUT + ["examples.py", "train_split.py"]:
+    for name in TFDS_LAYOUT + ["generation.py", "train_split.py"]:
         assert f"sen12ms_plugins/tfds/{name}" in names, name
     assert not any("dummy_data" in n for n in names)
 

@@ -57,7 +57,8 @@ Splits, the same in torchgeo, TensorFlow Datasets and Hugging Face `datasets`
 
 Configs choose the sensors and bands stored ({configs});
 every example also holds its patch id, season, scene, patch number, centre
-longitude/latitude and the IGBP and simplified (DFC2020) land-cover masks.
+longitude/latitude, the IGBP and simplified (DFC2020) land-cover masks and the scene
+labels (single and multi-label, Schmitt & Wu 2021).
 
 Paper: https://doi.org/{facts.PAPER_DOI}. Licence of the data: {facts.LICENSE}.
 """

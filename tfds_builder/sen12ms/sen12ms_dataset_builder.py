@@ -17,6 +17,10 @@ default ``<data_dir>/downloads/manual``).  When that folder holds no SEN12MS
 triplet, the core downloader (``sen12ms_plugins.download.ensure_dataset``: mirrors,
 resume, md5 checks, extraction) fills it first.
 
+Configurations and example fields are the core's (``sen12ms_plugins.configs``,
+``sen12ms_plugins.examples``), as in the Hugging Face builder; images are stored
+height x width x bands.
+
 Generation runs as an Apache Beam pipeline when a Beam runner or pipeline options
 are configured (``tfds build --beam_pipeline_options=...``), else as a plain
 generator.
@@ -24,7 +28,6 @@ generator.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -34,11 +37,13 @@ import tensorflow_datasets as tfds
 
 from sen12ms_plugins import facts, labels
 from sen12ms_plugins._import_order import load_triton_first
+from sen12ms_plugins.configs import CONFIGS, DEFAULT_CONFIG, DatasetConfig, get_config
 from sen12ms_plugins.errors import RootError
+from sen12ms_plugins.examples import MASK_DTYPES, SCENE_LABEL_NAMES
 from sen12ms_plugins.index import Index, build_index
 from sen12ms_plugins.root import ENV_VAR, resolve_root
 from sen12ms_plugins.splits import SPLITS, compute_splits
-from sen12ms_plugins.tfds import examples, train_split
+from sen12ms_plugins.tfds import generation, train_split
 
 log = logging.getLogger(__name__)
 
@@ -50,36 +55,11 @@ load_triton_first()
 TRAIN_PARTS = ("train_minus_validation", "validation")
 WRITTEN_SPLITS = (*TRAIN_PARTS, "holdout")
 
-#: Feature names of the image sensors, in the order they are stacked as model input.
+#: Image sensors an as_supervised input is made of (lc is the label's source, not an input).
 IMAGE_SENSORS = ("s1", "s2")
-_DTYPES = {sensor: np.dtype(name) for sensor, name in facts.DTYPES.items()}
 
-
-@dataclasses.dataclass(eq=False)
-class Sen12msConfig(tfds.core.BuilderConfig):
-    """A SEN12MS variant: which sensors, and which of their bands, an example holds.
-
-    ``selection`` is ``((sensor, bands), ...)`` with ``bands`` None for all of the
-    sensor's bands (file order).  The masks and the patch metadata are always there.
-    """
-
-    selection: examples.BandSelection = ()
-
-
-def _config(name: str, description: str, selection: examples.BandSelection) -> Sen12msConfig:
-    return Sen12msConfig(name=name, description=description, selection=tuple(selection))
-
-
-BUILDER_CONFIGS = [
-    _config("all", "All three sensors with all their bands: s1 (2), s2 (13), lc (4).",
-            [("s1", None), ("s2", None), ("lc", None)]),
-    _config("s1_s2", "Sentinel-1 (2 bands) and Sentinel-2 (13 bands); land cover as masks only.",
-            [("s1", None), ("s2", None)]),
-    _config("s2", "Sentinel-2 only, all 13 bands; land cover as masks only.", [("s2", None)]),
-    _config("s1", "Sentinel-1 only, VV and VH; land cover as masks only.", [("s1", None)]),
-    _config("s2_rgb", f"Sentinel-2 true colour only ({', '.join(facts.RGB_BANDS)}); land cover as masks only.",
-            [("s2", facts.RGB_BANDS)]),
-]
+#: One TFDS config per core configuration, same name and description.
+BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=c.name, description=c.description) for c in CONFIGS.values()]
 
 MANUAL_DOWNLOAD_INSTRUCTIONS = f"""\
 Point the builder at an extracted SEN12MS tree (the folder holding ROIs1158_spring,
@@ -101,7 +81,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release: splits train/holdout/validation/train_minus_validation."}
     BUILDER_CONFIGS = BUILDER_CONFIGS
-    DEFAULT_BUILDER_CONFIG_NAME = "all"
+    DEFAULT_BUILDER_CONFIG_NAME = DEFAULT_CONFIG
     MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
 
     def __init__(
@@ -125,10 +105,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         self._original_state.update(root=self._root, mirrors=self._mirrors, checksums=checksums)
 
     def _info(self) -> tfds.core.DatasetInfo:
-        config: Sen12msConfig = self.builder_config
+        config = get_config(self.builder_config.name)
         return self.dataset_info_from_configs(
-            features=_features(config.selection),
-            supervised_keys=_supervised_keys(config.selection),
+            features=_features(config),
+            supervised_keys=_supervised_keys(config),
             homepage=facts.HOMEPAGE,
             license=facts.LICENSE,
         )
@@ -157,22 +137,22 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self, root: str, patch_ids):
         names = [pid.name for pid in patch_ids]
-        selection = self.builder_config.selection
+        config = self.builder_config.name
         if not self._use_beam:
-            return (examples.make_example(name, root, selection) for name in names)
+            return (generation.make_example(name, root, config) for name in names)
         import apache_beam as beam
 
         return (
             beam.Create(names)
             # Spread the patches over the workers: Create alone makes one bundle.
             | "Reshuffle" >> beam.Reshuffle()
-            | "Read" >> beam.Map(examples.make_example_in_beam, root=root, selection=selection)
+            | "Read" >> beam.Map(generation.make_example_in_beam, root=root, config=config)
         )
 
     def _process_pipeline_result(self, pipeline_result) -> None:
         from apache_beam.metrics.metric import MetricsFilter
 
-        query = pipeline_result.metrics().query(MetricsFilter().with_namespace(examples.BEAM_NAMESPACE))
+        query = pipeline_result.metrics().query(MetricsFilter().with_namespace(generation.BEAM_NAMESPACE))
         self.beam_counters = {}
         for counter in query["counters"]:  # one result per step (split) and name: add them up
             name = counter.key.metric.name
@@ -215,7 +195,9 @@ def _require_beam() -> None:
 # --- features ------------------------------------------------------------------------
 
 
-def _features(selection: examples.BandSelection) -> tfds.features.FeaturesDict:
+def _features(config: DatasetConfig) -> tfds.features.FeaturesDict:
+    """The fields of ``sen12ms_plugins.examples`` as TFDS features, images in HWC order."""
+    scene_label = {"names": list(SCENE_LABEL_NAMES)}
     features: dict[str, tfds.features.FeatureConnector] = {
         "id": tfds.features.Text(doc="Canonical patch id <season>_<scene>_p<patch>, e.g. ROIs1158_spring_124_p100."),
         "season": tfds.features.ClassLabel(
@@ -225,32 +207,39 @@ def _features(selection: examples.BandSelection) -> tfds.features.FeaturesDict:
         "patch": tfds.features.Scalar(np.int32, doc="Patch number within the scene."),
         "lon": _float64_scalar("Longitude of the patch centre, WGS 84 degrees."),
         "lat": _float64_scalar("Latitude of the patch centre, WGS 84 degrees."),
-        "igbp": tfds.features.Tensor(
-            shape=(None, None), dtype=np.uint8, encoding=tfds.features.Encoding.ZLIB,
-            doc=tfds.features.Documentation(
-                desc="IGBP land-cover class of every pixel (first lc band).",
-                value_range=_class_range(labels.IGBP_CLASSES),
-            ),
-        ),
-        "dfc": tfds.features.Tensor(
-            shape=(None, None), dtype=np.uint8, encoding=tfds.features.Encoding.ZLIB,
-            doc=tfds.features.Documentation(
-                desc="Simplified IGBP (DFC2020) class of every pixel; 0 where IGBP has no class.",
-                value_range=_class_range(labels.DFC_CLASSES),
-            ),
-        ),
     }
-    for sensor, bands in examples.band_names(selection).items():
+    for sensor in config.sensors:
+        bands = config.bands[sensor]
         features[sensor] = tfds.features.Tensor(
             # Height and width are left open: SEN12MS patches are 256 x 256, the
-            # project's samples and crops are smaller.
+            # project's samples are smaller.
             shape=(None, None, len(bands)),
-            dtype=_DTYPES[sensor],
+            dtype=np.dtype(facts.DTYPES[sensor]),
             # Raw bytes keep uint16 as uint16 (encoding 'none' would widen it to int64).
             encoding=tfds.features.Encoding.BYTES,
             doc=f"{facts.SENSOR_TITLES[sensor]}, height x width x bands; bands {', '.join(bands)}.",
         )
+    features["igbp"] = _mask("igbp", "IGBP land-cover class of every pixel (first lc band).", labels.IGBP_CLASSES)
+    features["dfc"] = _mask("dfc", "Simplified IGBP (DFC2020) class of every pixel; 0 where IGBP has no class.",
+                            labels.DFC_CLASSES)
+    features["label"] = tfds.features.ClassLabel(
+        **scene_label, doc="Scene label: the most frequent dfc class (Schmitt & Wu 2021); 0 = no labelled pixel."
+    )
+    features["labels"] = tfds.features.Sequence(
+        tfds.features.ClassLabel(**scene_label),
+        doc=f"Multi-label: every dfc class covering at least {labels.MULTI_LABEL_THRESHOLD:.0%} of the patch.",
+    )
     return tfds.features.FeaturesDict(features)
+
+
+def _mask(name: str, desc: str, classes: Mapping[int, str]) -> tfds.features.Tensor:
+    # zlib: masks are large uniform regions and compress well.
+    return tfds.features.Tensor(
+        shape=(None, None), dtype=np.dtype(MASK_DTYPES[name]), encoding=tfds.features.Encoding.ZLIB,
+        doc=tfds.features.Documentation(
+            desc=desc, value_range="; ".join(f"{value} {label}" for value, label in classes.items())
+        ),
+    )
 
 
 def _float64_scalar(doc: str) -> tfds.features.Tensor:
@@ -259,12 +248,8 @@ def _float64_scalar(doc: str) -> tfds.features.Tensor:
     return tfds.features.Tensor(shape=(), dtype=np.float64, encoding=tfds.features.Encoding.BYTES, doc=doc)
 
 
-def _class_range(classes: Mapping[int, str]) -> str:
-    return "; ".join(f"{value} {name}" for value, name in classes.items())
-
-
-def _supervised_keys(selection: examples.BandSelection):
+def _supervised_keys(config: DatasetConfig):
     """``as_supervised=True`` gives (image, IGBP mask); image is a dict when S1 and S2 are both in."""
-    images = [sensor for sensor, _ in selection if sensor in IMAGE_SENSORS]
+    images = [sensor for sensor in config.sensors if sensor in IMAGE_SENSORS]
     inputs = images[0] if len(images) == 1 else {sensor: sensor for sensor in images}
     return (inputs, "igbp")
