@@ -42,6 +42,13 @@ class Progress:
                 self._last = now
                 self._log()
 
+    def set_total(self, total: float | None) -> None:
+        """Change the total, e.g. once the size of a download is known."""
+        self.total = total
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.refresh()
+
     def _fmt(self, value: float) -> str:
         if self.unit != "B":
             return f"{value:,.0f}"

@@ -19,7 +19,8 @@ from ..errors import NoRootGivenError, SEN12MSError
 from ._common import EXIT_PROBLEMS, EXIT_USAGE, UsageError
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS = ["demo", "sample", "index", "splits", "stats", "map", "export-hf", "prepare-hf"]
+COMMANDS = ["demo", "sample", "download", "extract", "verify", "index", "splits", "stats", "map", "export-hf",
+            "prepare-hf"]
 
 EPILOG = """\
 The dataset root is given with --root, or else taken from the SEN12MS_ROOT
