@@ -20,7 +20,7 @@ import tensorflow_datasets as tfds
 
 import sen12ms_plugins.tfds  # noqa: F401  (registers the builder)
 from sen12ms_plugins import facts, labels
-from sen12ms_plugins.errors import PatchFileError, RootError
+from sen12ms_plugins.errors import PatchFileError
 from sen12ms_plugins.ids import PatchId
 from sen12ms_plugins.index import build_index
 from sen12ms_plugins.reader import georeference, read_triplet
@@ -298,13 +298,4 @@ def test_corrupt_patch_fails_naming_the_file_and_leaves_no_dataset(tmp_path, sam
     with pytest.raises(PatchFileError, match=str(victim)):
         builder.download_and_prepare()
     assert not Path(builder.data_dir).exists()
-    assert not builder.is_prepared()
-
-
-def test_empty_root_without_downloader_is_a_clear_error(tmp_path):
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    builder = tfds.builder("sen12ms", data_dir=tmp_path / "out", root=str(empty))
-    with pytest.raises(RootError, match="holds no SEN12MS triplet"):
-        builder.download_and_prepare()
     assert not builder.is_prepared()

@@ -14,8 +14,9 @@ Splits (the core's, ``sen12ms_plugins.splits``): ``train`` (162,555),
 Where the data comes from (one rule for every ecosystem): the ``root`` builder
 argument, else ``$SEN12MS_ROOT``, else TFDS's manual folder (``--manual_dir``,
 default ``<data_dir>/downloads/manual``).  When that folder holds no SEN12MS
-triplet, the core downloader (``sen12ms_plugins.download.ensure_dataset``: mirrors,
-resume, md5 checks, extraction) fills it first.
+triplet, or an unfinished download, the core downloader
+(``sen12ms_plugins.download.ensure_dataset``: mirrors, resume, md5 checks,
+extraction) fills it first.
 
 Configurations and example fields are the core's (``sen12ms_plugins.configs``,
 ``sen12ms_plugins.examples``), as in the Hugging Face builder; images are stored
@@ -35,7 +36,7 @@ from typing import Any
 import numpy as np
 import tensorflow_datasets as tfds
 
-from sen12ms_plugins import facts, labels
+from sen12ms_plugins import facts, labels, records
 from sen12ms_plugins._import_order import load_triton_first
 from sen12ms_plugins.configs import CONFIGS, DEFAULT_CONFIG, DatasetConfig, get_config
 from sen12ms_plugins.errors import RootError
@@ -69,8 +70,9 @@ ROIs1868_summer, ROIs1970_fall, ROIs2017_winter) in one of these ways, first win
   2. the {ENV_VAR} environment variable;
   3. TFDS's manual folder: tfds build --manual_dir /data/SEN12MS, or
      DownloadConfig(manual_dir=...) (default <data_dir>/downloads/manual).
-If that folder holds no SEN12MS triplet, the sen12ms-plugins downloader fetches the 12
-archives into it (mirrors, resume, md5 checks) and extracts them: about 510 GB.
+If that folder holds no SEN12MS triplet (or an unfinished download), the sen12ms-plugins
+downloader fetches the 12 archives into it (mirrors, resume, md5 checks) and extracts
+them: about 510 GB.
 `sen12ms download --root DIR` does the same ahead of time.
 """
 
@@ -160,22 +162,31 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         log.info("Beam pipeline done: %s", self.beam_counters)
 
     def _prepare_root(self):
-        """The root by the shared rule, and its index; download first when it holds nothing."""
+        """The root by the shared rule, and its index; the core downloader runs first when the
+        root holds no triplet, or holds an unfinished download (see :func:`_download_unfinished`)."""
         root = resolve_root(self._root, fallback=self._manual_dir, must_exist=False)
         index = build_index(root) if root.is_dir() else Index(root=root, triplets=())
-        if index.triplets:
+        if index.triplets and not _download_unfinished(root):
             return root, index
-        log.info("%s holds no SEN12MS triplet: downloading with the sen12ms-plugins downloader", root)
+        log.info("%s: completing SEN12MS with the sen12ms-plugins downloader", root)
         return root, _download(root, mirrors=self._mirrors, checksums=self._checksums)
 
 
+def _download_unfinished(root) -> bool:
+    """True when the core downloader extracted some of the 12 archives into ``root`` but not all.
+
+    That is what an interrupted download leaves (each archive is extracted whole or not
+    at all): building from it would silently give a partial dataset.  A tree without
+    the downloader's extraction markers (extracted by hand, the project's sample, a
+    torchgeo folder) is used as it is.
+    """
+    extracted = [name for name in facts.ARCHIVE_MD5 if records.read_marker(root, name) is not None]
+    return 0 < len(extracted) < len(facts.ARCHIVE_MD5)
+
+
 def _download(root, *, mirrors, checksums) -> Index:
-    try:
-        from sen12ms_plugins.download import ensure_dataset
-    except ImportError as exc:
-        raise RootError(
-            f"{root}: holds no SEN12MS triplet, and the downloader is not available ({exc})"
-        ) from None
+    from sen12ms_plugins.download import ensure_dataset
+
     index = ensure_dataset(root, mirrors=mirrors, checksums=checksums)
     if not index.triplets:
         raise RootError(f"{root}: still holds no SEN12MS triplet after download and extraction")
