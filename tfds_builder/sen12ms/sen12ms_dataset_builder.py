@@ -100,7 +100,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         self._root = None if root is None else str(root)
         self._mirrors = None if mirrors is None else list(mirrors)
         self._checksums = checksums
+        # Both are settled by _generate_splits, the first step that sees the download config.
         self._use_beam = False
+        self._manual_dir = None
         #: Beam counters of the last generation run as a pipeline, e.g. ``{"examples": 180662}``.
         self.beam_counters: dict[str, int] = {}
         # Pickled builders (Beam, multiprocessing) are rebuilt from this state.
