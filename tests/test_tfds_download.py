@@ -1,6 +1,6 @@
 """The TFDS builder without a local copy: it fills the root with the core downloader
-(a real HTTP mirror of the sample archives on loopback, the sample's md5s), then
-prepares from it.
+(a real HTTP mirror of the sample archives on loopback: the shared ``http_mirror``
+fixture; the sample's md5s), then prepares from it.
 """
 
 from __future__ import annotations
@@ -18,18 +18,10 @@ from sen12ms_plugins.root import ENV_VAR
 from sen12ms_plugins.sample import MANIFEST_NAME
 from sen12ms_plugins.splits import SPLITS, compute_splits
 
-from .servers import FaultyHTTPServer
-
 
 @pytest.fixture(autouse=True)
 def _no_root_from_environment(monkeypatch):
     monkeypatch.delenv(ENV_VAR, raising=False)
-
-
-@pytest.fixture
-def mirror(sample_archives):
-    with FaultyHTTPServer(sample_archives) as server:
-        yield server
 
 
 def _from(mirror) -> dict:
@@ -46,33 +38,33 @@ def _assert_prepared_from(builder, root: Path, sample_root: Path) -> None:
     assert {s: builder.info.splits[s].num_examples for s in SPLITS} == {s: len(splits[s]) for s in SPLITS}
 
 
-def test_missing_root_is_filled_by_the_core_downloader(tmp_path, mirror, sample_root):
+def test_missing_root_is_filled_by_the_core_downloader(tmp_path, http_mirror, sample_root):
     root = tmp_path / "SEN12MS"  # does not exist yet
-    builder = tfds.builder("sen12ms/s2", data_dir=tmp_path / "tfds", root=str(root), **_from(mirror))
+    builder = tfds.builder("sen12ms/s2", data_dir=tmp_path / "tfds", root=str(root), **_from(http_mirror))
     builder.download_and_prepare()
-    assert _archive_requests(mirror) == sorted(facts.ARCHIVE_MD5)  # every archive, once
+    assert _archive_requests(http_mirror) == sorted(facts.ARCHIVE_MD5)  # every archive, once
     _assert_prepared_from(builder, root, sample_root)
 
     # The root now holds the whole tree: another preparation transfers nothing.
-    mirror.clear()
-    again = tfds.builder("sen12ms/s1s2", data_dir=tmp_path / "tfds", root=str(root), **_from(mirror))
+    http_mirror.clear()
+    again = tfds.builder("sen12ms/s1s2", data_dir=tmp_path / "tfds", root=str(root), **_from(http_mirror))
     again.download_and_prepare()
-    assert _archive_requests(mirror) == []
+    assert _archive_requests(http_mirror) == []
     assert again.info.splits["holdout"].num_examples == builder.info.splits["holdout"].num_examples
 
 
-def test_empty_manual_folder_is_the_download_target(tmp_path, mirror, sample_root):
+def test_empty_manual_folder_is_the_download_target(tmp_path, http_mirror, sample_root):
     manual = tmp_path / "manual"
-    builder = tfds.builder("sen12ms/s2", data_dir=tmp_path / "tfds", **_from(mirror))
+    builder = tfds.builder("sen12ms/s2", data_dir=tmp_path / "tfds", **_from(http_mirror))
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
     _assert_prepared_from(builder, manual, sample_root)
 
 
-def test_interrupted_download_fails_then_is_completed_not_built_partially(tmp_path, mirror, sample_root):
+def test_interrupted_download_fails_then_is_completed_not_built_partially(tmp_path, http_mirror, sample_root):
     broken = "ROIs1970_fall_s2.tar.gz"
     root = tmp_path / "SEN12MS"
-    mirror.add_fault(broken, "status", times=None, status=404)
-    builder = tfds.builder("sen12ms/s2", data_dir=tmp_path / "tfds", root=str(root), **_from(mirror))
+    http_mirror.add_fault(broken, "status", times=None, status=404)
+    builder = tfds.builder("sen12ms/s2", data_dir=tmp_path / "tfds", root=str(root), **_from(http_mirror))
     with pytest.raises(DownloadError, match=broken):
         builder.download_and_prepare()
     assert not builder.is_prepared()
@@ -82,8 +74,8 @@ def test_interrupted_download_fails_then_is_completed_not_built_partially(tmp_pa
 
     # Next time the mirror delivers: the builder finishes the download instead of
     # building from the partial tree, and fetches only what is missing.
-    mirror.clear()
-    builder = tfds.builder("sen12ms/s2", data_dir=tmp_path / "tfds", root=str(root), **_from(mirror))
+    http_mirror.clear()
+    builder = tfds.builder("sen12ms/s2", data_dir=tmp_path / "tfds", root=str(root), **_from(http_mirror))
     builder.download_and_prepare()
-    assert _archive_requests(mirror) == [broken]
+    assert _archive_requests(http_mirror) == [broken]
     _assert_prepared_from(builder, root, sample_root)
