@@ -1,0 +1,14 @@
+"""SEN12MS for TensorFlow Datasets.
+
+``import sen12ms_plugins.tfds`` registers the ``sen12ms`` builder, after which
+``tfds.load("sen12ms", split="holdout")`` works.  This folder is also the
+``tfds new`` layout (``tfds_builder/sen12ms`` in the repository); the installed
+package reaches it as ``sen12ms_plugins.tfds`` through a symbolic link.
+"""
+
+# Always through the installed name, even when this folder is imported under
+# another one (pytest, ``tfds build tfds_builder/sen12ms``): the builder must be
+# defined once, and Beam workers find its helpers by that name.
+from sen12ms_plugins.tfds.sen12ms_dataset_builder import Builder
+
+__all__ = ["Builder"]

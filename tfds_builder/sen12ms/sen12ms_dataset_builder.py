@@ -1,0 +1,268 @@
+"""SEN12MS for TensorFlow Datasets: the ``sen12ms`` builder.
+
+Dataset facts (from ``sen12ms_plugins.facts``): 180,662 co-registered triplets of
+256 x 256 px patches at 10 m -- Sentinel-1 SAR (VV, VH; float32 dB), Sentinel-2
+(13 bands; uint16 reflectance x 10000) and MODIS land cover (IGBP + 3 LCCS
+layers; uint16) -- from 252 scenes in 4 seasons; about 510 GB of GeoTIFF.
+
+Splits (the core's, ``sen12ms_plugins.splits``): ``train`` (162,555),
+``holdout`` (18,106; the official hold-out scenes, torchgeo's ``test``),
+``validation`` (a scene-level ~10% of ``train``) and ``train_minus_validation``.
+``train`` is not written twice: its shards are links to those of
+``train_minus_validation`` and ``validation`` (see ``train_split``).
+
+Where the data comes from (one rule for every ecosystem): the ``root`` builder
+argument, else ``$SEN12MS_ROOT``, else TFDS's manual folder (``--manual_dir``,
+default ``<data_dir>/downloads/manual``).  When that folder holds no SEN12MS
+triplet, or an unfinished download, the core downloader
+(``sen12ms_plugins.download.ensure_dataset``: mirrors, resume, md5 checks,
+extraction) fills it first.
+
+Configurations and example fields are the core's (``sen12ms_plugins.configs``,
+``sen12ms_plugins.examples``), as in the Hugging Face builder; images are stored
+height x width x bands.
+
+Generation runs as an Apache Beam pipeline when a Beam runner or pipeline options
+are configured (``tfds build --beam_pipeline_options=...``), else as a plain
+generator.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from sen12ms_plugins import facts, labels, records
+from sen12ms_plugins._import_order import load_triton_first
+from sen12ms_plugins.configs import CONFIGS, DEFAULT_CONFIG, DatasetConfig, get_config
+from sen12ms_plugins.errors import RootError
+from sen12ms_plugins.examples import MASK_DTYPES, SCENE_LABEL_NAMES
+from sen12ms_plugins.index import Index, build_index
+from sen12ms_plugins.root import ENV_VAR, resolve_root
+from sen12ms_plugins.splits import SPLITS, compute_splits
+from sen12ms_plugins.tfds import generation, train_split
+
+log = logging.getLogger(__name__)
+
+# tensorflow_datasets imports TensorFlow only when a dataset is read (tfds.load);
+# Triton has to be loaded before that (see sen12ms_plugins._import_order).
+load_triton_first()
+
+#: Splits written to disk; ``train`` is made of the first two (see ``train_split``).
+TRAIN_PARTS = ("train_minus_validation", "validation")
+WRITTEN_SPLITS = (*TRAIN_PARTS, "holdout")
+
+#: Image sensors an as_supervised input is made of (lc is the label's source, not an input).
+IMAGE_SENSORS = ("s1", "s2")
+
+#: One TFDS config per core configuration, same name and description.
+BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=c.name, description=c.description) for c in CONFIGS.values()]
+
+MANUAL_DOWNLOAD_INSTRUCTIONS = f"""\
+Point the builder at an extracted SEN12MS tree (the folder holding ROIs1158_spring,
+ROIs1868_summer, ROIs1970_fall, ROIs2017_winter) in one of these ways, first wins:
+  1. tfds.load("sen12ms", builder_kwargs={{"root": "/data/SEN12MS"}}) or
+     Builder(root="/data/SEN12MS");
+  2. the {ENV_VAR} environment variable;
+  3. TFDS's manual folder: tfds build --manual_dir /data/SEN12MS, or
+     DownloadConfig(manual_dir=...) (default <data_dir>/downloads/manual).
+If that folder holds no SEN12MS triplet (or an unfinished download), the sen12ms-plugins
+downloader fetches the 12 archives into it (mirrors, resume, md5 checks) and extracts
+them: about 510 GB.
+`sen12ms download --root DIR` does the same ahead of time.
+"""
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+    """SEN12MS patch triplets with the core's splits; generation with or without Beam."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release: splits train/holdout/validation/train_minus_validation."}
+    BUILDER_CONFIGS = BUILDER_CONFIGS
+    DEFAULT_BUILDER_CONFIG_NAME = DEFAULT_CONFIG
+    MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
+
+    def __init__(
+        self,
+        *,
+        root: str | None = None,
+        mirrors: Sequence[str] | None = None,
+        checksums: Any = None,
+        **kwargs: Any,
+    ):
+        """``root``: the SEN12MS folder (see the module docstring for the rule);
+        ``mirrors``/``checksums``: passed to the core downloader when it has to run."""
+        super().__init__(**kwargs)
+        self._root = None if root is None else str(root)
+        self._mirrors = None if mirrors is None else list(mirrors)
+        self._checksums = checksums
+        # Both are settled by _generate_splits, the first step that sees the download config.
+        self._use_beam = False
+        self._manual_dir = None
+        #: Beam counters of the last generation run as a pipeline, e.g. ``{"examples": 180662}``.
+        self.beam_counters: dict[str, int] = {}
+        # Pickled builders (Beam, multiprocessing) are rebuilt from this state.
+        self._original_state.update(root=self._root, mirrors=self._mirrors, checksums=checksums)
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        config = get_config(self.builder_config.name)
+        return self.dataset_info_from_configs(
+            features=_features(config),
+            supervised_keys=_supervised_keys(config),
+            homepage=facts.HOMEPAGE,
+            license=facts.LICENSE,
+        )
+
+    # --- generation -------------------------------------------------------------------
+
+    def _generate_splits(self, dl_manager, download_config):
+        # The one place that sees the download config: decide here between Beam and a
+        # plain generator, and where TFDS's manual folder is.
+        self._use_beam = download_config.beam_runner is not None or download_config.beam_options is not None
+        if self._use_beam:
+            _require_beam()
+        try:
+            self._manual_dir = dl_manager.manual_dir
+        except AssertionError:  # missing or empty: the download will fill it
+            self._manual_dir = download_config.manual_dir or dl_manager.download_dir / "manual"
+        written = {info.name: info for info in super()._generate_splits(dl_manager, download_config)}
+        written["train"] = train_split.link_split("train", [written[name] for name in TRAIN_PARTS])
+        return [written[name] for name in SPLITS]
+
+    def _split_generators(self, dl_manager):
+        root, index = self._prepare_root()
+        splits = compute_splits(index)
+        log.info("SEN12MS root %s: %s", root, {name: len(splits.members[name]) for name in SPLITS})
+        return {name: self._generate_examples(root=str(root), patch_ids=splits[name]) for name in WRITTEN_SPLITS}
+
+    def _generate_examples(self, root: str, patch_ids):
+        names = [pid.name for pid in patch_ids]
+        config = self.builder_config.name
+        if not self._use_beam:
+            return (generation.make_example(name, root, config) for name in names)
+        import apache_beam as beam
+
+        return (
+            beam.Create(names)
+            # Spread the patches over the workers: Create alone makes one bundle.
+            | "Reshuffle" >> beam.Reshuffle()
+            | "Read" >> beam.Map(generation.make_example_in_beam, root=root, config=config)
+        )
+
+    def _process_pipeline_result(self, pipeline_result) -> None:
+        from apache_beam.metrics.metric import MetricsFilter
+
+        query = pipeline_result.metrics().query(MetricsFilter().with_namespace(generation.BEAM_NAMESPACE))
+        self.beam_counters = {}
+        for counter in query["counters"]:  # one result per step (split) and name: add them up
+            name = counter.key.metric.name
+            self.beam_counters[name] = self.beam_counters.get(name, 0) + counter.committed
+        log.info("Beam pipeline done: %s", self.beam_counters)
+
+    def _prepare_root(self):
+        """The root by the shared rule, and its index; the core downloader runs first when the
+        root holds no triplet, or holds an unfinished download (see :func:`_download_unfinished`)."""
+        root = resolve_root(self._root, fallback=self._manual_dir, must_exist=False)
+        index = build_index(root) if root.is_dir() else Index(root=root, triplets=())
+        if index.triplets and not _download_unfinished(root):
+            return root, index
+        log.info("%s: completing SEN12MS with the sen12ms-plugins downloader", root)
+        return root, _download(root, mirrors=self._mirrors, checksums=self._checksums)
+
+
+def _download_unfinished(root) -> bool:
+    """True when the core downloader extracted some of the 12 archives into ``root`` but not all.
+
+    That is what an interrupted download leaves (each archive is extracted whole or not
+    at all): building from it would silently give a partial dataset.  A tree without
+    the downloader's extraction markers (extracted by hand, the project's sample, a
+    torchgeo folder) is used as it is.
+    """
+    extracted = [name for name in facts.ARCHIVE_MD5 if records.read_marker(root, name) is not None]
+    return 0 < len(extracted) < len(facts.ARCHIVE_MD5)
+
+
+def _download(root, *, mirrors, checksums) -> Index:
+    from sen12ms_plugins.download import ensure_dataset
+
+    index = ensure_dataset(root, mirrors=mirrors, checksums=checksums)
+    if not index.triplets:
+        raise RootError(f"{root}: still holds no SEN12MS triplet after download and extraction")
+    return index
+
+
+def _require_beam() -> None:
+    try:
+        import apache_beam  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "a Beam pipeline was configured but apache-beam is not installed: "
+            "pip install 'sen12ms-plugins[beam]' (see docs/tfds.md for the protobuf constraint)"
+        ) from None
+
+
+# --- features ------------------------------------------------------------------------
+
+
+def _features(config: DatasetConfig) -> tfds.features.FeaturesDict:
+    """The fields of ``sen12ms_plugins.examples`` as TFDS features, images in HWC order."""
+    scene_label = {"names": list(SCENE_LABEL_NAMES)}
+    features: dict[str, tfds.features.FeatureConnector] = {
+        "id": tfds.features.Text(doc="Canonical patch id <season>_<scene>_p<patch>, e.g. ROIs1158_spring_124_p100."),
+        "season": tfds.features.ClassLabel(
+            names=list(facts.SEASON_SHORT.values()), doc="Meteorological season of the acquisition."
+        ),
+        "scene": tfds.features.Scalar(np.int32, doc="Scene (ROI) number within the season."),
+        "patch": tfds.features.Scalar(np.int32, doc="Patch number within the scene."),
+        "lon": _float64_scalar("Longitude of the patch centre, WGS 84 degrees."),
+        "lat": _float64_scalar("Latitude of the patch centre, WGS 84 degrees."),
+    }
+    for sensor in config.sensors:
+        bands = config.bands[sensor]
+        features[sensor] = tfds.features.Tensor(
+            # Height and width are left open: SEN12MS patches are 256 x 256, the
+            # project's samples are smaller.
+            shape=(None, None, len(bands)),
+            dtype=np.dtype(facts.DTYPES[sensor]),
+            # Raw bytes keep uint16 as uint16 (encoding 'none' would widen it to int64).
+            encoding=tfds.features.Encoding.BYTES,
+            doc=f"{facts.SENSOR_TITLES[sensor]}, height x width x bands; bands {', '.join(bands)}.",
+        )
+    features["igbp"] = _mask("igbp", "IGBP land-cover class of every pixel (first lc band).", labels.IGBP_CLASSES)
+    features["dfc"] = _mask("dfc", "Simplified IGBP (DFC2020) class of every pixel; 0 where IGBP has no class.",
+                            labels.DFC_CLASSES)
+    features["label"] = tfds.features.ClassLabel(
+        **scene_label, doc="Scene label: the most frequent dfc class (Schmitt & Wu 2021); 0 = no labelled pixel."
+    )
+    features["labels"] = tfds.features.Sequence(
+        tfds.features.ClassLabel(**scene_label),
+        doc=f"Multi-label: every dfc class covering at least {labels.MULTI_LABEL_THRESHOLD:.0%} of the patch.",
+    )
+    return tfds.features.FeaturesDict(features)
+
+
+def _mask(name: str, desc: str, classes: Mapping[int, str]) -> tfds.features.Tensor:
+    # zlib: masks are large uniform regions and compress well.
+    return tfds.features.Tensor(
+        shape=(None, None), dtype=np.dtype(MASK_DTYPES[name]), encoding=tfds.features.Encoding.ZLIB,
+        doc=tfds.features.Documentation(
+            desc=desc, value_range="; ".join(f"{value} {label}" for value, label in classes.items())
+        ),
+    )
+
+
+def _float64_scalar(doc: str) -> tfds.features.Tensor:
+    # A plain float feature goes through tf.train.Example's float32 list (about 0.5 m
+    # at these longitudes); raw bytes keep the float64 the reader computed.
+    return tfds.features.Tensor(shape=(), dtype=np.float64, encoding=tfds.features.Encoding.BYTES, doc=doc)
+
+
+def _supervised_keys(config: DatasetConfig):
+    """``as_supervised=True`` gives (image, IGBP mask); image is a dict when S1 and S2 are both in."""
+    images = [sensor for sensor in config.sensors if sensor in IMAGE_SENSORS]
+    inputs = images[0] if len(images) == 1 else {sensor: sensor for sensor in images}
+    return (inputs, "igbp")
