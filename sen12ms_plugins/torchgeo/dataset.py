@@ -68,9 +68,10 @@ class SEN12MS(UpstreamSEN12MS):
     come from an index of the files present (cached in ``root/.sen12ms``), ordered
     as upstream's lists order them (by S2 file name).
 
-    ``checksum=True`` verifies the archives in ``root`` once and remembers them by
-    size and modification time (or, when only the extracted tree is there, checks
-    the tree), and md5-checks the patch lists that are present, as upstream does.
+    ``checksum=True`` runs the core's check (:func:`sen12ms_plugins.verify.check_root`):
+    the archives in ``root`` are md5-verified once and remembered while unchanged
+    (size, modification time, inode), and the extracted tree is checked for missing
+    files; the patch lists present are md5-checked, as upstream does.
 
     Beyond upstream, keyword-only:
 
