@@ -7,13 +7,20 @@ from pathlib import Path
 from ._common import add_quiet_argument, subparser
 
 DESCRIPTION = """\
-Run the whole pipeline on the built-in sample and check it: build the sample,
-index it, split it, and print the patch counts per split and season.  Ends with
-OK (exit 0) or FAILED (exit 1).
+Run the whole pipeline on the built-in sample and check it, as a new user would
+with the real dataset: build the sample as the 12 archives, serve them over HTTP
+on 127.0.0.1, download them with the real downloader (md5-checked) into a fresh
+root, extract, verify, index and split; load every split through torchgeo,
+TensorFlow Datasets and Hugging Face datasets; write class statistics and the
+world map.  Prints per split and ecosystem the patch count, the first ids and a
+checksum of the pixels, and ends with OK (exit 0) only if every ecosystem gave
+exactly the core's patches, else FAILED (exit 1).  The server is stopped and the
+temporary work folder removed at the end; your datasets/TFDS caches are not used.
 
 examples:
   sen12ms demo
-  sen12ms demo --workdir /tmp/sen12ms-demo --keep
+  sen12ms demo --keep
+  sen12ms demo --workdir /tmp/sen12ms-demo --patch-size 64 --report /tmp/demo.json
 """
 
 
@@ -26,6 +33,7 @@ def register(sub) -> None:
     p.add_argument("--patch-size", type=int, default=facts.PATCH_SIZE,
                    help=f"sample patch size in pixels (default: {facts.PATCH_SIZE}, as the real data)")
     p.add_argument("--patches-per-scene", type=int, default=2, help="sample triplets per scene (default: 2)")
+    p.add_argument("--report", type=Path, metavar="FILE", help="also write the outcome as JSON to FILE")
     add_quiet_argument(p)
     p.set_defaults(func=run)
 
@@ -34,5 +42,5 @@ def run(args) -> int:
     from ..demo import run_demo
 
     ok = run_demo(args.workdir, patch_size=args.patch_size, patches_per_scene=args.patches_per_scene,
-                  keep=args.keep, quiet=args.quiet)
+                  keep=args.keep, quiet=args.quiet, report=args.report)
     return 0 if ok else 1

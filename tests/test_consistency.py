@@ -1,0 +1,115 @@
+"""One truth across the three ecosystems: the demo, run as a user runs it, and what it found.
+
+``sen12ms demo`` builds the sample as archives, serves them on 127.0.0.1, downloads,
+verifies, extracts, indexes and splits them, then reads every split through torchgeo,
+TFDS and Hugging Face.  Here it runs in its own process (as the README's command
+does) with a JSON report, and the tests check, independently of the demo's own
+verdict, that every ecosystem returned the core's ids and byte-identical pixels.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import rasterio
+
+from sen12ms_plugins.crosscheck import ECOSYSTEMS
+from sen12ms_plugins.ids import parse_patch_id
+from sen12ms_plugins.index import build_index
+from sen12ms_plugins.splits import SPLITS, compute_splits
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    work = tmp_path_factory.mktemp("demo")
+    report = work / "report.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sen12ms_plugins.cli", "demo", "--workdir", str(work / "w"), "--patch-size", "32",
+         "--patches-per-scene", "3", "--report", str(report)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    proc.stdout_text, proc.stderr_text = proc.communicate(timeout=900)
+    return proc, json.loads(report.read_text()), work / "w"
+
+
+def _leftover_processes(session: int) -> list[str]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:  # the session id of the demo's process group
+            found.append(pid)
+    return found
+
+
+def test_demo_ends_ok_and_leaves_nothing_running(demo):
+    proc, report, work = demo
+    assert proc.returncode == 0, proc.stdout_text[-3000:] + proc.stderr_text[-3000:]
+    assert proc.stdout_text.rstrip().splitlines()[-1].startswith("OK")
+    assert report["ok"] and not report["problems"]
+    assert [s["ok"] for s in report["steps"]] == [True] * 8
+    assert _leftover_processes(proc.pid) == []  # start_new_session: the demo's pid is its session id
+
+
+def test_default_work_folder_is_removed(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "sen12ms_plugins.cli", "demo", "--patch-size", "16",
+                           "--patches-per-scene", "1", "--quiet"],
+                          capture_output=True, text=True, env={**os.environ, "TMPDIR": str(tmp_path)}, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert not list(tmp_path.glob("sen12ms-demo-*"))
+
+
+def test_every_ecosystem_returns_the_core_ids(demo):
+    _, report, work = demo
+    splits = compute_splits(build_index(work / "SEN12MS"))
+    for split in SPLITS:
+        expected = sorted(p.name for p in splits[split])
+        for ecosystem in ECOSYSTEMS:
+            got = report["results"][split][ecosystem]
+            assert got["ids"] == expected, (split, ecosystem)
+            assert got["count"] == len(expected)
+
+
+def test_pixels_are_byte_identical(demo):
+    _, report, _ = demo
+    for split in SPLITS:
+        results = report["results"][split]
+        for ecosystem in ECOSYSTEMS:
+            assert results[ecosystem]["difference"] is None, (split, ecosystem, results[ecosystem]["difference"])
+            assert results[ecosystem]["sha256"] == results["core"]["sha256"]
+        # all four land-cover layers were compared where the ecosystem carries them
+        assert results["tfds"]["fields"] == results["hf"]["fields"] == ["igbp", "lc", "s1", "s2"]
+        assert results["torchgeo"]["fields"] == ["igbp", "s1", "s2"]
+
+
+def test_reference_pixels_are_the_files(demo):
+    """The core side of the comparison is what rasterio reads from the downloaded files."""
+    from sen12ms_plugins.crosscheck import _digest, fingerprint, from_core
+
+    _, report, work = demo
+    root = work / "SEN12MS"
+    ids = [parse_patch_id(i) for i in report["results"]["holdout"]["core"]["ids"]]
+    by_core = fingerprint(from_core(root, ids))
+    for pid in ids[:5]:
+        with rasterio.open(pid.path(root, "s2")) as src:
+            s2 = src.read()
+        with rasterio.open(pid.path(root, "lc")) as src:
+            igbp = src.read(1)
+        assert by_core.digests[pid.name]["s2"] == _digest(s2)
+        assert by_core.digests[pid.name]["igbp"] == _digest(igbp.astype(np.uint16))
+    assert by_core.sha256 == report["results"]["holdout"]["core"]["sha256"]
+
+
+def test_demo_failure_is_reported(tmp_path):
+    """A demo that cannot work (a non-empty work folder) says so and exits 1."""
+    (tmp_path / "x").touch()
+    proc = subprocess.run([sys.executable, "-m", "sen12ms_plugins.cli", "demo", "--workdir", str(tmp_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "work folder must be empty" in proc.stderr
