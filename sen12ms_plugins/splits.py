@@ -34,7 +34,7 @@ from typing import Final, Mapping
 
 from . import facts
 from .errors import EmptySplitError
-from .ids import PatchId, SceneId, read_scene_list
+from .ids import PatchId, SceneId, read_patch_list, read_scene_list
 from .index import Index
 
 SPLITS: Final = ("train", "holdout", "validation", "train_minus_validation")
@@ -44,6 +44,9 @@ VALIDATION_FRACTION: Final = 0.10
 VALIDATION_SALT: Final = "sen12ms-plugins/validation/v1"
 
 # ``split_lists`` is a link to the repository's ``splits/`` folder, so the lists exist once.
+#: Upstream's patch lists, as torchgeo reads them from the root: split -> file name.
+UPSTREAM_LISTS: Final[Mapping[str, str]] = {"train": "train_list.txt", "holdout": "test_list.txt"}
+
 SPLITS_DIR: Final = Path(__file__).resolve().parent / "split_lists"
 HOLDOUT_SCENES_FILE: Final = SPLITS_DIR / "SEN12MS_holdOutScenes.txt"
 
@@ -168,3 +171,54 @@ def compute_splits(index: Index) -> Splits:
         },
         validation_scenes=validation_scenes,
     )
+
+
+@dataclass(frozen=True)
+class ListComparison:
+    """How an upstream patch list in the root compares with the split it names."""
+
+    path: Path
+    split: str
+    listed: int
+    #: Listed, but not a complete triplet of this root (missing files, or not downloaded).
+    not_here: tuple[PatchId, ...]
+    #: Members of the split that the list leaves out.
+    not_listed: tuple[PatchId, ...]
+
+    @property
+    def agrees(self) -> bool:
+        return not self.not_here and not self.not_listed
+
+    def __str__(self) -> str:
+        if self.agrees:
+            return f"{self.path}: {self.listed:,} patches, the same as split {self.split!r}"
+        parts = []
+        if self.not_here:
+            parts.append(f"{len(self.not_here):,} listed patches are not complete triplets here "
+                         f"(first: {self.not_here[0].filename('s2')})")
+        if self.not_listed:
+            parts.append(f"{len(self.not_listed):,} patches of split {self.split!r} are not listed "
+                         f"(first: {self.not_listed[0].filename('s2')})")
+        return f"{self.path}: differs from split {self.split!r}: " + "; ".join(parts)
+
+
+def compare_upstream_lists(splits: Splits) -> list[ListComparison]:
+    """Compare each upstream list present in the root (``train_list.txt``, ``test_list.txt``)
+    with its split.  A malformed line raises :class:`~sen12ms_plugins.errors.MalformedLineError`
+    naming the file and line."""
+    comparisons = []
+    for split, name in UPSTREAM_LISTS.items():
+        path = splits.index.root / name
+        if not path.is_file():
+            continue
+        listed = read_patch_list(path)
+        members = set(splits.members[split])
+        listed_set = set(listed)
+        comparisons.append(ListComparison(
+            path=path,
+            split=split,
+            listed=len(listed),
+            not_here=tuple(sorted(listed_set - members)),
+            not_listed=tuple(sorted(members - listed_set)),
+        ))
+    return comparisons

@@ -143,3 +143,27 @@ def test_split_names():
     assert canonical_split("test") == "holdout"
     with pytest.raises(ValueError, match="unknown split 'val'"):
         canonical_split("val")
+
+
+def test_upstream_lists_are_compared(upstream_tree, capsys):
+    from sen12ms_plugins.cli import main
+    from sen12ms_plugins.splits import compare_upstream_lists
+
+    root, raw, holdout, others = upstream_tree
+    (comparison,) = compare_upstream_lists(compute_splits(build_index(root)))
+    assert comparison.agrees and comparison.listed == facts.HOLDOUT_PATCHES
+    assert main(["splits", "--root", str(root)]) == 0
+    assert "test_list.txt: 18,106 patches, the same as split 'holdout'" in capsys.readouterr().out
+
+
+def test_upstream_list_that_differs(tmp_path, capsys):
+    from sen12ms_plugins.cli import main
+
+    kept = PatchId("ROIs1158_spring", 124, 505)
+    touch_tree(tmp_path, [kept.relpath(s) for s in facts.SENSORS] +
+               [PatchId("ROIs1970_fall", 1, 514).relpath(s) for s in facts.SENSORS])
+    (tmp_path / "test_list.txt").write_bytes(b"ROIs1158_spring_s2_124_p505.tif\r\nROIs1158_spring_s2_124_p697.tif\r\n")
+    assert main(["splits", "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "test_list.txt: differs from split 'holdout': 1 listed patches are not complete triplets here" in err
+    assert "ROIs1158_spring_s2_124_p697.tif" in err

@@ -14,9 +14,12 @@ Compute the named splits of a root and print their patch counts per season:
   train_minus_validation  train without validation
 With --write-lists DIR, also write <split>_list.txt for each split in upstream's
 format (S2 file names, CRLF), plus test_list.txt (the hold-out under torchgeo's name).
+When ROOT holds upstream's train_list.txt or test_list.txt (torchgeo reads them),
+each is compared with its split (train, holdout).
 
-exit codes: 0 every split has patches; 1 a split is empty (the reason is printed);
-2 usage error.
+exit codes: 0 every split has patches and the upstream lists present agree with
+them; 1 a split is empty, or a list differs or has a malformed line (the reason
+is printed); 2 usage error.
 """
 
 
@@ -35,9 +38,10 @@ def run(args) -> int:
     from ..errors import EmptySplitError
     from ..ids import write_patch_list
     from ..index import build_index
-    from ..splits import ALIASES, SPLITS, compute_splits
+    from ..splits import ALIASES, SPLITS, compare_upstream_lists, compute_splits
 
     splits = compute_splits(build_index(args.root))
+    comparisons = compare_upstream_lists(splits)  # a malformed line stops here, naming file and line
     counts = splits.counts()
     problems = []
     for name in SPLITS:
@@ -45,15 +49,22 @@ def run(args) -> int:
             splits[name]
         except EmptySplitError as exc:
             problems.append(str(exc))
+    problems += [str(c) for c in comparisons if not c.agrees]
     if args.json:
         print_json({
             "root": str(splits.index.root),
             "counts": counts,
             "validation_scenes": [s.line("s1") for s in splits.validation_scenes],
+            "upstream_lists": {c.path.name: {"split": c.split, "listed": c.listed, "agrees": c.agrees,
+                                             "not_here": len(c.not_here), "not_listed": len(c.not_listed)}
+                               for c in comparisons},
         })
     else:
         print_table(["split", *(facts.SEASON_SHORT[s] for s in facts.SEASONS), "total"],
                     [[name, *counts[name].values()] for name in SPLITS])
+        for comparison in comparisons:
+            if comparison.agrees:
+                print(f"\n{comparison}")
     if args.write_lists:
         args.write_lists.mkdir(parents=True, exist_ok=True)
         names = [*SPLITS, *ALIASES]

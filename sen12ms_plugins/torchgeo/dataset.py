@@ -19,7 +19,7 @@ from ..errors import SEN12MSError
 from ..ids import PatchId, read_patch_list
 from ..index import build_index
 from ..reader import georeference, read_file
-from ..splits import ALIASES, SPLITS, canonical_split, compute_splits
+from ..splits import ALIASES, SPLITS, UPSTREAM_LISTS, canonical_split, compute_splits
 
 Sample = dict[str, Any]
 
@@ -36,8 +36,6 @@ _DEFAULTS = {name: p.default for name, p in inspect.signature(UpstreamSEN12MS.__
 
 #: Split names the torchgeo class accepts: the core's, plus torchgeo's ``test``.
 SPLIT_NAMES = (*SPLITS, *ALIASES)
-#: Which splits an upstream patch list in the root defines, as torchgeo reads them.
-_LIST_FILES = {"train": "train_list.txt", "holdout": "test_list.txt"}
 SCENE_LABELS = ("single", "multi")
 
 
@@ -176,7 +174,7 @@ class SEN12MS(UpstreamSEN12MS):
         self.ids: list[str] = [pid.filename("s2") for pid in self.patch_ids]
 
     def _members(self, name: str) -> tuple[PatchId, ...]:
-        list_file = _LIST_FILES.get(name)
+        list_file = UPSTREAM_LISTS.get(name)
         if list_file is not None and os.path.isfile(os.path.join(self.root, list_file)):
             return tuple(read_patch_list(os.path.join(self.root, list_file)))
         index = build_index(self.root)
@@ -192,7 +190,7 @@ class SEN12MS(UpstreamSEN12MS):
         """What ``checksum=True`` finds wrong with ``root`` (empty when it verifies)."""
         expected = dict(zip(self.filenames, self.md5s))
         problems = []
-        for name in _LIST_FILES.values():
+        for name in UPSTREAM_LISTS.values():
             path = os.path.join(self.root, name)
             if name in expected and os.path.isfile(path):
                 with open(path, "rb") as f:
