@@ -70,7 +70,7 @@ class Fingerprint:
     def first_ids(self, n: int = 2) -> str:
         return ", ".join(self.ids[:n]) + (" …" if self.count > n else "")
 
-    def difference(self, reference: "Fingerprint") -> str | None:
+    def difference(self, reference: Fingerprint) -> str | None:
         """The first way this differs from ``reference`` (ids, then any field both carry), or None."""
         if set(self.digests) != set(reference.digests):
             missing = sorted(set(reference.digests) - set(self.digests))
@@ -110,8 +110,9 @@ def from_core(root: str | os.PathLike[str], ids: Iterable[PatchId]) -> Iterator[
 
 def from_torchgeo(root: str | os.PathLike[str], split: str) -> Iterator[Canonical]:
     """``torchgeo.datasets.SEN12MS(root, split)`` after registering the plugin (all 15 bands, IGBP mask)."""
-    import sen12ms_plugins.torchgeo  # noqa: F401  (registers the plugin's class under torchgeo's name)
     import torchgeo.datasets
+
+    import sen12ms_plugins.torchgeo  # noqa: F401  (registers the plugin's class under torchgeo's name)
 
     dataset = torchgeo.datasets.SEN12MS(str(root), split=split, metadata=True)
     n_s1 = len(facts.BANDS["s1"])
@@ -125,8 +126,9 @@ def from_torchgeo(root: str | os.PathLike[str], split: str) -> Iterator[Canonica
 
 def from_tfds(root: str | os.PathLike[str], split: str, data_dir: str | os.PathLike[str]) -> Iterator[Canonical]:
     """``tfds.load("sen12ms", split=split)`` (config ``all``), prepared from ``root`` into ``data_dir``."""
-    import sen12ms_plugins.tfds  # noqa: F401  (registers the builder; loads Triton before TensorFlow)
     import tensorflow_datasets as tfds
+
+    import sen12ms_plugins.tfds  # noqa: F401  (registers the builder; loads Triton before TensorFlow)
 
     ds = tfds.load("sen12ms", split=split, data_dir=str(data_dir), builder_kwargs={"root": str(root)})
     for ex in tfds.as_numpy(ds):

@@ -284,7 +284,7 @@ def run_demo(workdir: str | Path | None = None, *, patch_size: int = facts.PATCH
                 t = time.perf_counter()
                 try:
                     detail = step(ctx)
-                except Exception as exc:  # the demo reports any failure, then stops
+                except Exception as exc:  # noqa: BLE001  (the demo reports any failure, then stops)
                     done.append({"step": title, "ok": False, "error": f"{type(exc).__name__}: {exc}"})
                     print(f"      FAILED: {type(exc).__name__}: {exc}", flush=True)
                     if not quiet:

@@ -47,6 +47,7 @@ from . import checksums as checksums_mod
 from . import facts, records
 from .errors import SEN12MSError
 from .extract import DISK_FULL_ERRNOS, DiskFullError, ExtractError, Staged, extract_archive, remove_stale_temps, stage
+from .fsutil import make_writable_dir
 from .hashing import ChecksumMismatchError, md5_file, new_md5
 from .progress import Progress
 from .root import resolve_root
@@ -536,6 +537,8 @@ class _Run:
                     break
         finally:
             sink.close()
+            if part.is_file() and part.stat().st_size == 0:
+                part.unlink()  # nothing to resume from: leave no empty part behind
         raise DownloadError(f"{name}: no mirror delivered it intact:\n  " + "\n  ".join(failures))
 
     def _stream(self, name: str, md5: str, result: ArchiveResult) -> None:
@@ -758,7 +761,7 @@ def download(
     started = time.monotonic()
     root = resolve_root(root, must_exist=False)
     if not dry_run:
-        root.mkdir(parents=True, exist_ok=True)
+        make_writable_dir(root, "SEN12MS root")
     if root.is_dir():
         sums = checksums_mod.for_root(root, checksums, timeout=timeout)
     else:

@@ -42,6 +42,7 @@ from typing import BinaryIO
 from . import checksums as checksums_mod
 from . import facts, records
 from .errors import SEN12MSError
+from .fsutil import make_writable_dir
 from .gzipio import decode_errors, open_gzip
 from .hashing import ChecksumMismatchError, new_md5
 from .progress import Progress
@@ -355,7 +356,7 @@ def extract_archives(
     place.  Raises the archive's error when one fails (after trying the others, except on
     a full disk), :class:`ExtractError` naming all of them when several fail.
     """
-    root = resolve_root(root)
+    root = make_writable_dir(resolve_root(root), "SEN12MS root")
     explicit = names is not None
     wanted = list(dict.fromkeys(names)) if explicit else list(facts.ARCHIVE_MD5)
     for name in wanted:

@@ -43,6 +43,8 @@ _STRIP_BYTE_COUNTS = 279
 _PLANAR_CONFIG = 284
 _PREDICTOR = 317
 _TILE_WIDTH = 322
+_TILE_OFFSETS = 324
+_TILE_BYTE_COUNTS = 325
 _SAMPLE_FORMAT = 339
 
 # The first read covers the header of every GDAL-written patch (its IFD sits at
@@ -284,6 +286,31 @@ def read_layout(path: str | os.PathLike[str]) -> Layout | None:
             return _layout(_Header(file))
         except (_Unhandled, struct.error):
             return None
+
+
+def truncation(path: str | os.PathLike[str]) -> str | None:
+    """Why the file is cut short, or None: whether the image data its first IFD points to
+    (strips or tiles, compressed or not) lies within the file.
+
+    A header-only check (no pixel is read) that finds truncated patch files, which
+    opening the header alone does not.  Files this module cannot parse (big-endian,
+    BigTIFF) give None.
+    """
+    with open(path, "rb", buffering=0) as file:
+        header = _Header(file)
+        try:
+            tags = _parse_ifd(header)
+            tiled = _TILE_WIDTH in tags
+            offsets = _array(header, tags, _TILE_OFFSETS if tiled else _STRIP_OFFSETS)
+            sizes = _array(header, tags, _TILE_BYTE_COUNTS if tiled else _STRIP_BYTE_COUNTS)
+        except _Unhandled as exc:
+            return str(exc) if "ends before" in str(exc) else None
+        except struct.error:
+            return None
+    end = int((offsets + sizes[: len(offsets)]).max(initial=0))
+    if end > header.size:
+        return f"truncated: its image data ends at byte {end:,}, the file has {header.size:,} bytes"
+    return None
 
 
 def read_bands(

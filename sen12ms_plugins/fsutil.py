@@ -42,6 +42,26 @@ def is_writable_dir(path: str | os.PathLike[str]) -> bool:
     return True
 
 
+def make_writable_dir(path: str | os.PathLike[str], what: str) -> Path:
+    """Create ``path`` (and its parents) if missing and check that files can be written in it.
+
+    Raises :class:`~sen12ms_plugins.errors.RootError` naming the folder and the reason,
+    before any work starts (``what`` says which folder it is, e.g. "SEN12MS root").
+    """
+    from .errors import RootError
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise RootError(f"{path}: {what} is not a folder") from None
+    except OSError as exc:
+        raise RootError(f"{path}: cannot create the {what}: {exc.strerror}") from None
+    if not is_writable_dir(path):
+        raise RootError(f"{path}: cannot write into the {what} (read-only or no permission)")
+    return path
+
+
 def user_cache_dir() -> Path:
     """``$SEN12MS_CACHE_DIR``, else ``$XDG_CACHE_HOME/sen12ms-plugins``, else ``~/.cache/sen12ms-plugins``."""
     explicit = os.environ.get("SEN12MS_CACHE_DIR")

@@ -35,6 +35,7 @@ import numpy as np
 
 from . import facts
 from .errors import RootError
+from .fsutil import make_writable_dir
 from .ids import PatchId
 from .manifest import write_manifest
 
@@ -259,7 +260,7 @@ def make_sample(
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RootError(f"{out}: sample output folder must be missing or empty")
-    out.mkdir(parents=True, exist_ok=True)
+    make_writable_dir(out, "sample output folder")
 
     tree_root = out if tree else out / ".sample-tree.tmp"
     jobs = [

@@ -27,10 +27,11 @@ belongs to no split.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Final, Mapping
+from typing import Final
 
 from . import facts
 from .errors import EmptySplitError
@@ -51,7 +52,7 @@ SPLITS_DIR: Final = Path(__file__).resolve().parent / "split_lists"
 HOLDOUT_SCENES_FILE: Final = SPLITS_DIR / "SEN12MS_holdOutScenes.txt"
 
 
-@lru_cache(maxsize=None)
+@cache
 def holdout_scenes() -> frozenset[SceneId]:
     """The 26 official hold-out scenes."""
     return frozenset(read_scene_list(HOLDOUT_SCENES_FILE))

@@ -311,6 +311,8 @@ def _header_problem(path: str, sensor: str, patch_size: int | None) -> str | Non
     import rasterio
     from rasterio.errors import RasterioError
 
+    from .fastread import truncation
+
     try:
         with rasterio.open(path) as src:
             problems = []
@@ -324,7 +326,10 @@ def _header_problem(path: str, sensor: str, patch_size: int | None) -> str | Non
                 problems.append(f"{src.width}x{src.height} px, not square")
             if src.crs is None:
                 problems.append("no CRS")
-            return "; ".join(problems) or None
+        cut = truncation(path)  # the header can be intact in a file cut short
+        if cut is not None:
+            problems.append(cut)
+        return "; ".join(problems) or None
     except RasterioError as exc:
         return f"cannot be read as a GeoTIFF ({exc})"
 

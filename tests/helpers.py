@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import subprocess
+import tarfile
 from pathlib import Path
 
 
@@ -28,3 +30,21 @@ def read_only(path: Path):
         yield path
     finally:
         subprocess.run(["umount", str(path)], check=True)
+
+
+def make_tar_gz(members: list[tuple[str, str, bytes | str]]) -> bytes:
+    """(name, kind, data or link target) with kind in file, dir, symlink, hardlink, chardev, fifo."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, kind, payload in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                info.size = len(payload)
+                tar.addfile(info, io.BytesIO(payload))
+                continue
+            info.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
+                         "chardev": tarfile.CHRTYPE, "fifo": tarfile.FIFOTYPE}[kind]
+            if kind in ("symlink", "hardlink"):
+                info.linkname = payload
+            tar.addfile(info)
+    return buffer.getvalue()

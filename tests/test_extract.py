@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -25,6 +23,8 @@ from sen12ms_plugins.hashing import ChecksumMismatchError
 from sen12ms_plugins.index import build_index
 from sen12ms_plugins.manifest import read_manifest
 from sen12ms_plugins.sample import MANIFEST_NAME
+
+from .helpers import make_tar_gz
 
 ALL = list(facts.ARCHIVE_MD5)
 S2_SPRING = "ROIs1158_spring_s2.tar.gz"
@@ -102,24 +102,6 @@ def test_rerun_after_a_killed_run_replaces_half_moved_folders(archive_root, samp
 
 
 # --- Malicious and broken archives ------------------------------------------------------------
-
-
-def make_tar_gz(members: list[tuple[str, str, bytes | str]]) -> bytes:
-    """(name, kind, data or link target) with kind in file, dir, symlink, hardlink, chardev, fifo."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, kind, payload in members:
-            info = tarfile.TarInfo(name)
-            if kind == "file":
-                info.size = len(payload)
-                tar.addfile(info, io.BytesIO(payload))
-                continue
-            info.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
-                         "chardev": tarfile.CHRTYPE, "fifo": tarfile.FIFOTYPE}[kind]
-            if kind in ("symlink", "hardlink"):
-                info.linkname = payload
-            tar.addfile(info)
-    return buffer.getvalue()
 
 
 GOOD = [("ROIs1158_spring", "dir", b""), ("ROIs1158_spring/s2_1", "dir", b""),

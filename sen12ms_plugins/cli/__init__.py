@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     except SEN12MSError as exc:
         print(f"sen12ms {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
+    except OSError as exc:  # the environment (disk, permissions, network): no traceback, the file named
+        print(f"sen12ms {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
     except KeyboardInterrupt:
         print(f"sen12ms {args.command}: interrupted", file=sys.stderr)
         return 130
