@@ -28,7 +28,7 @@ $(HF36_STAMP): pyproject.toml
 	rm -f $(HF36)/.installed-*
 	$(PYTHON) -m venv $(HF36)
 	$(HF36)/bin/python -m pip install --quiet --upgrade pip
-	$(HF36)/bin/python -m pip install --quiet "datasets==3.6.0" -e '.[hf]' "pytest>=8"
+	$(HF36)/bin/python -m pip install --quiet "datasets==3.6.0" -e '.[hf,test]'
 	touch $@
 
 demo: $(STAMP)
