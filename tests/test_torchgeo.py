@@ -367,6 +367,8 @@ def test_register_is_idempotent_and_unregister_restores():
         assert torchgeo.datasets.SEN12MS is Upstream
         assert torchgeo.datasets.sen12ms.SEN12MS is Upstream
         assert torchgeo.datamodules.sen12ms.SEN12MS is Upstream
+        dm_class = torchgeo.datamodules.SEN12MSDataModule
+        assert {vars(dm_class)[m].__module__ for m in ("setup", "on_after_batch_transfer")} == {dm_class.__module__}
         assert not plugin.is_registered()
         plugin.unregister()  # a no-op now
         assert torchgeo.datasets.SEN12MS is Upstream
@@ -401,11 +403,12 @@ def test_dataloader_with_two_workers(sample_root, context):
 # --- Datamodules ---------------------------------------------------------------------------
 
 
-def test_plugin_datamodule_uses_the_core_splits(sample_root):
+def test_torchgeos_datamodule_uses_the_core_splits(sample_root):
     splits = core_splits(sample_root)
-    dm = plugin.SEN12MSSplitsDataModule(batch_size=4, band_set="s2-reduced", root=sample_root, checksum=False)
+    dm = torchgeo.datamodules.SEN12MSDataModule(batch_size=4, band_set="s2-reduced", root=sample_root, checksum=False)
     dm.setup("fit")
     dm.setup("test")
+    assert type(dm.train_dataset) is type(dm.val_dataset) is type(dm.test_dataset) is plugin.SEN12MS
     assert set(dm.train_dataset.patch_ids) == set(splits["train_minus_validation"])
     assert set(dm.val_dataset.patch_ids) == set(splits["validation"])
     assert set(dm.test_dataset.patch_ids) == set(splits["holdout"])
@@ -416,18 +419,9 @@ def test_plugin_datamodule_uses_the_core_splits(sample_root):
     assert torch.equal(mapped, torch.from_numpy(labels.igbp_to_dfc(igbp.numpy()).astype(np.int64)))
 
 
-def test_plugin_datamodule_does_not_map_a_mask_twice(sample_root):
-    dm = plugin.SEN12MSSplitsDataModule(batch_size=2, root=sample_root, checksum=False, label="DFC")
+def test_datamodule_does_not_map_a_mask_twice(sample_root):
+    dm = torchgeo.datamodules.SEN12MSDataModule(batch_size=2, root=sample_root, checksum=False, label="DFC")
     dm.setup("test")
     batch = next(iter(dm.test_dataloader()))
     mask = batch["mask"].clone()
     assert torch.equal(dm.on_after_batch_transfer(batch, 0)["mask"], mask)
-
-
-def test_torchgeos_datamodule_builds_the_plugin_class(sample_root):
-    dm = torchgeo.datamodules.SEN12MSDataModule(batch_size=2, root=sample_root, checksum=False)
-    dm.setup("test")
-    assert type(dm.test_dataset) is plugin.SEN12MS
-    assert set(dm.test_dataset.patch_ids) == set(core_splits(sample_root)["holdout"])
-    dm.setup("fit")
-    assert type(dm.dataset) is plugin.SEN12MS and len(dm.train_dataset) + len(dm.val_dataset) == len(dm.dataset)

@@ -6,12 +6,13 @@
 
 ``torchgeo.datasets.SEN12MS``, ``torchgeo.datasets.sen12ms.SEN12MS`` and the class
 ``torchgeo.datamodules.SEN12MSDataModule`` builds its datasets from then refer to
-:class:`SEN12MS`; :func:`unregister` restores torchgeo's own.
+:class:`SEN12MS`, and that datamodule trains on ``train_minus_validation``, validates on
+the scene-level ``validation`` and tests on ``holdout``; :func:`unregister` restores
+torchgeo's own.
 """
 
 from __future__ import annotations
 
-from .datamodule import SEN12MSSplitsDataModule
 from .dataset import SEN12MS, SPLIT_NAMES, UnknownSplitError, UpstreamSEN12MS
 from .registry import is_registered, register, unregister
 
@@ -20,7 +21,6 @@ register()
 __all__ = [
     "SEN12MS",
     "SPLIT_NAMES",
-    "SEN12MSSplitsDataModule",
     "UnknownSplitError",
     "UpstreamSEN12MS",
     "is_registered",

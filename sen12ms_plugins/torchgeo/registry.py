@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
+from torchgeo.datamodules.sen12ms import SEN12MSDataModule
+
+from . import datamodule
 from .dataset import SEN12MS
 
 #: (module, attribute) pairs that name torchgeo's SEN12MS class.  The datamodule's
@@ -14,26 +18,40 @@ TARGETS = (
     ("torchgeo.datamodules.sen12ms", "SEN12MS"),
 )
 
-_originals: dict[tuple[str, str], type] = {}
+_originals: dict[tuple[Any, str], Any] = {}
 
 
 def register() -> None:
-    """Make torchgeo's names refer to :class:`~sen12ms_plugins.torchgeo.SEN12MS` (idempotent)."""
+    """Make torchgeo's names refer to :class:`~sen12ms_plugins.torchgeo.SEN12MS` and give
+    ``SEN12MSDataModule`` the project's splits (:mod:`.datamodule`).  Idempotent."""
     for module_name, attr in TARGETS:
-        module = importlib.import_module(module_name)
-        current = getattr(module, attr)
-        if current is not SEN12MS:
-            _originals.setdefault((module_name, attr), current)
-            setattr(module, attr, SEN12MS)
+        _install(importlib.import_module(module_name), attr, SEN12MS)
+    for name, method in datamodule.METHODS.items():
+        _install(SEN12MSDataModule, name, method)
+
+
+def _install(owner: Any, attr: str, value: Any) -> None:
+    current = owner.__dict__[attr]
+    if current is not value:
+        _originals.setdefault((owner, attr), current)
+        setattr(owner, attr, value)
+
+
+def original(owner: Any, attr: str) -> Any:
+    """What ``owner.attr`` was before registration (the same when not registered)."""
+    return _originals.get((owner, attr), owner.__dict__[attr])
 
 
 def unregister() -> None:
-    """Give torchgeo its own classes back (a no-op when not registered)."""
-    for (module_name, attr), original in _originals.items():
-        setattr(importlib.import_module(module_name), attr, original)
+    """Give torchgeo its own classes and methods back (a no-op when not registered)."""
+    for (owner, attr), value in _originals.items():
+        setattr(owner, attr, value)
     _originals.clear()
 
 
 def is_registered() -> bool:
-    """True when every name in :data:`TARGETS` refers to the plugin's class."""
-    return all(getattr(importlib.import_module(m), a) is SEN12MS for m, a in TARGETS)
+    """True when every name in :data:`TARGETS` refers to the plugin's class and the
+    datamodule has the project's splits."""
+    return all(getattr(importlib.import_module(m), a) is SEN12MS for m, a in TARGETS) and all(
+        SEN12MSDataModule.__dict__[name] is method for name, method in datamodule.METHODS.items()
+    )
