@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import sample_root
+
 _MEMORY_PROBE = """
 import json, resource, sys
 from sen12ms_plugins.stats import compute_stats
@@ -33,17 +35,6 @@ stats = compute_stats(sys.argv[1], jobs=1)
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"patches": stats["all", "all"].patches, "peak_mib": peak_kib / 1024}))
 """
-
-
-def _sample(base: Path, patches_per_scene: int) -> Path:
-    from sen12ms_plugins.sample import make_sample
-
-    root = base / f"sample-256px-{patches_per_scene}"
-    if not root.exists():
-        started = time.perf_counter()
-        make_sample(root, patch_size=256, patches_per_scene=patches_per_scene)
-        print(f"  wrote {root} in {time.perf_counter() - started:.1f} s", flush=True)
-    return root
 
 
 def _throughput(root: Path, jobs: int) -> tuple[int, float]:
@@ -70,7 +61,7 @@ def main() -> None:
         base = args.keep or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
         print("samples (256x256 px patches):")
-        roots = {n: _sample(base, n) for n in args.sizes}
+        roots = {n: sample_root(base, n) for n in args.sizes}
 
         large = roots[max(args.sizes)]
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

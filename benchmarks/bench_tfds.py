@@ -32,23 +32,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import sample_root
+
 WRITTEN = ("holdout", "validation", "train_minus_validation")
 BEAM_OPTIONS = ["--runner=FnApiRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing"]
 
 
 def _rate(count: int, seconds: float) -> str:
     return f"{count / seconds:8.1f} examples/s  ({count} in {seconds:.2f} s)"
-
-
-def _sample(base: Path, patches_per_scene: int) -> Path:
-    from sen12ms_plugins.sample import make_sample
-
-    root = base / f"sample-256px-{patches_per_scene}"
-    if not root.exists():
-        started = time.perf_counter()
-        make_sample(root, patch_size=256, patches_per_scene=patches_per_scene)
-        print(f"  wrote {root} in {time.perf_counter() - started:.1f} s", flush=True)
-    return root
 
 
 def _best(one_pass, passes: int = 3) -> tuple[int, float]:
@@ -122,8 +113,8 @@ def main() -> None:
         base = args.keep or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
         print("sample (256x256 px patches):")
-        root = _sample(base, args.patches_per_scene)
-        small = _sample(base, 1)
+        root = sample_root(base, args.patches_per_scene)
+        small = sample_root(base, 1)
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"\n{os.cpu_count()} CPUs, load average {load}; config 'all' (s1, s2, lc, masks, labels, metadata)")
         started = time.perf_counter()
