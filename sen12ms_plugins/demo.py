@@ -108,8 +108,7 @@ def step_download(ctx: DemoContext) -> str:
 
     report = download(ctx.root, mirrors=[ctx.mirror_url], checksums=ctx.mirror_url + MANIFEST_NAME,
                       extract=True, quiet=ctx.quiet)
-    fetched = sum(a.fetched for a in report.archives)
-    return f"{len(report.archives)} archives, {fetched / 2**20:.1f} MiB from {ctx.mirror_url}, md5-checked, extracted"
+    return f"{len(report.archives)} archives, {report.fetched / 2**20:.1f} MiB from {ctx.mirror_url}, md5-checked, extracted"
 
 
 def step_verify(ctx: DemoContext) -> str:

@@ -20,6 +20,7 @@ from typing import Iterable, Iterator, NamedTuple
 
 from . import facts
 from .errors import MalformedLineError, MalformedNameError
+from .fsutil import atomic_write_bytes
 
 _SEASON = "|".join(facts.SEASONS)
 _SENSOR = "|".join(facts.SENSORS)
@@ -170,8 +171,6 @@ def format_patch_list(ids: Iterable[PatchId], sensor: str = "s2") -> bytes:
 
 def write_patch_list(path: str | os.PathLike[str], ids: Iterable[PatchId], sensor: str = "s2") -> None:
     """Write a patch list atomically (a reader never sees half a list)."""
-    from .fsutil import atomic_write_bytes
-
     atomic_write_bytes(path, format_patch_list(ids, sensor))
 
 

@@ -40,6 +40,16 @@ def sample_archives(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def archive_root(tmp_path, sample_archives) -> Path:
+    """A writable root holding copies of the 12 sample archives, nothing extracted."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for archive in sample_archives.glob("*.tar.gz"):
+        shutil.copyfile(archive, root / archive.name)
+    return root
+
+
+@pytest.fixture
 def copy_tree(tmp_path):
     """Copy a tree into this test's tmp folder and return the copy."""
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -48,3 +50,30 @@ def make_tar_gz(members: list[tuple[str, str, bytes | str]]) -> bytes:
                 info.linkname = payload
             tar.addfile(info)
     return buffer.getvalue()
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def torchgeo_root(sample_root: Path, root: Path) -> Path:
+    """A copy of ``sample_root`` laid out as torchgeo wants a root: the tree, the 12 archives
+    and both upstream patch lists (train, hold-out)."""
+    from sen12ms_plugins.ids import write_patch_list
+    from sen12ms_plugins.index import build_index
+    from sen12ms_plugins.sample import write_archives
+    from sen12ms_plugins.splits import compute_splits
+
+    shutil.copytree(sample_root, root, ignore=shutil.ignore_patterns(".sen12ms"))
+    write_archives(root, root)
+    splits = compute_splits(build_index(sample_root))
+    write_patch_list(root / "train_list.txt", splits["train"])
+    write_patch_list(root / "test_list.txt", splits["holdout"])
+    return root
+
+
+def patch_md5s(monkeypatch, dataset_class: type, root: Path) -> list[str]:
+    """Give ``dataset_class`` the md5s of ``root``'s files, as torchgeo's own tests do."""
+    md5s = [md5(root / name) for name in dataset_class.filenames]
+    monkeypatch.setattr(dataset_class, "md5s", md5s)
+    return md5s

@@ -30,16 +30,6 @@ ALL = list(facts.ARCHIVE_MD5)
 S2_SPRING = "ROIs1158_spring_s2.tar.gz"
 
 
-@pytest.fixture
-def archive_root(tmp_path, sample_archives) -> Path:
-    """A root holding the 12 sample archives (hard links: the session's files stay untouched)."""
-    root = tmp_path / "root"
-    root.mkdir()
-    for name in ALL:
-        os.link(sample_archives / name, root / name)
-    return root
-
-
 def tifs(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.tif"))}
 

@@ -7,7 +7,6 @@ archive checksums patched in as torchgeo's tests do; the rest checks what the pl
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import os
 import pickle
@@ -33,10 +32,10 @@ from sen12ms_plugins.errors import EmptySplitError, PatchFileError
 from sen12ms_plugins.ids import PatchId, write_patch_list
 from sen12ms_plugins.index import build_index
 from sen12ms_plugins.reader import georeference
-from sen12ms_plugins.sample import write_archives
 from sen12ms_plugins.splits import compute_splits
 
 from .conftest import TEST_PATCH_SIZE
+from .helpers import patch_md5s, torchgeo_root
 
 matplotlib.use("agg")
 import matplotlib.pyplot as plt
@@ -46,10 +45,6 @@ SEN12MS = torchgeo.datasets.SEN12MS
 Upstream = plugin.UpstreamSEN12MS
 
 
-def md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
-
-
 def core_splits(root: Path):
     return compute_splits(build_index(root))
 
@@ -57,21 +52,13 @@ def core_splits(root: Path):
 @pytest.fixture(scope="module")
 def tg_root(sample_root, tmp_path_factory) -> Path:
     """The sample as torchgeo wants a root: the tree, the 12 archives and both patch lists."""
-    root = tmp_path_factory.mktemp("torchgeo") / "root"
-    shutil.copytree(sample_root, root, ignore=shutil.ignore_patterns(".sen12ms"))
-    write_archives(root, root)
-    splits = core_splits(sample_root)
-    write_patch_list(root / "train_list.txt", splits["train"])
-    write_patch_list(root / "test_list.txt", splits["holdout"])
-    return root
+    return torchgeo_root(sample_root, tmp_path_factory.mktemp("torchgeo") / "root")
 
 
 @pytest.fixture
 def tg_md5s(tg_root, monkeypatch) -> list[str]:
     """Patch the class's md5s to those of ``tg_root``'s files, as torchgeo's own tests do."""
-    md5s = [md5(tg_root / name) for name in SEN12MS.filenames]
-    monkeypatch.setattr(SEN12MS, "md5s", md5s)
-    return md5s
+    return patch_md5s(monkeypatch, SEN12MS, tg_root)
 
 
 @pytest.fixture(params=["train", "test"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -13,18 +12,12 @@ from torchgeo.datasets import DatasetNotFoundError
 
 import sen12ms_plugins.torchgeo  # noqa: F401  (registers the plugin)
 from sen12ms_plugins import facts
-from sen12ms_plugins.ids import write_patch_list
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.sample import write_archives
-from sen12ms_plugins.splits import compute_splits
+
+from .helpers import patch_md5s, torchgeo_root
 
 #: The class torchgeo users get by name, now that the plugin is registered.
 SEN12MS = torchgeo.datasets.SEN12MS
 ARCHIVE = facts.archive_name("ROIs1970_fall", "s2")
-
-
-def md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
 
 
 def notes(error: pytest.ExceptionInfo) -> str:
@@ -34,20 +27,12 @@ def notes(error: pytest.ExceptionInfo) -> str:
 @pytest.fixture
 def full_root(sample_root, tmp_path) -> Path:
     """A writable root with the tree, the 12 archives and both patch lists."""
-    root = tmp_path / "root"
-    shutil.copytree(sample_root, root, ignore=shutil.ignore_patterns(".sen12ms"))
-    write_archives(root, root)
-    splits = compute_splits(build_index(sample_root))
-    write_patch_list(root / "train_list.txt", splits["train"])
-    write_patch_list(root / "test_list.txt", splits["holdout"])
-    return root
+    return torchgeo_root(sample_root, tmp_path / "root")
 
 
 @pytest.fixture
 def own_md5s(full_root, monkeypatch) -> list[str]:
-    md5s = [md5(full_root / name) for name in SEN12MS.filenames]
-    monkeypatch.setattr(SEN12MS, "md5s", md5s)
-    return md5s
+    return patch_md5s(monkeypatch, SEN12MS, full_root)
 
 
 def tamper_keeping_size_and_mtime(path: Path) -> None:

@@ -23,15 +23,6 @@ S2_SPRING = "ROIs1158_spring_s2.tar.gz"
 
 
 @pytest.fixture
-def archive_root(tmp_path, sample_archives) -> Path:
-    root = tmp_path / "root"
-    root.mkdir()
-    for name in ALL:
-        (root / name).write_bytes((sample_archives / name).read_bytes())
-    return root
-
-
-@pytest.fixture
 def tree(copy_tree, sample_root) -> Path:
     return copy_tree(sample_root)
 

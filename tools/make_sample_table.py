@@ -14,6 +14,9 @@ import csv
 import io
 from pathlib import Path
 
+from sen12ms_plugins.facts import DAMAGED_PATCH as DAMAGED
+from sen12ms_plugins.sample import GRID_COLUMNS  # patch-grid width that places neighbours of a known patch
+
 # Scenes of the built-in sample: (season, scene).  Per season two real hold-out scenes
 # (one in winter, the only winter hold-out scene with a known location) and three or
 # more others; scene 146 of summer holds the damaged patch.
@@ -29,12 +32,10 @@ OTHERS = [
     ("ROIs1970_fall", 1), ("ROIs1970_fall", 130), ("ROIs1970_fall", 14),
     ("ROIs2017_winter", 103), ("ROIs2017_winter", 138), ("ROIs2017_winter", 63),
 ]
-DAMAGED = ("ROIs1868_summer", 146, 202)
 # A location for the damaged patch's scene, whose real location is not in the
 # reference data: marked "synthetic" in the table.
 SYNTHETIC_LOCATION = {("ROIs1868_summer", 146): (11.5, 48.1)}
 PATCHES_PER_SCENE = 16
-GRID_COLUMNS = 32  # assumed patch-grid width used to place neighbours of a known patch
 
 
 def spread(values: list[int], n: int) -> list[int]:
