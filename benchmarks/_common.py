@@ -8,7 +8,7 @@ from pathlib import Path
 
 def sample_root(base: Path, patches_per_scene: int, patch_size: int = 256) -> Path:
     """A sample of real-size patches under ``base``, written once and reused by later runs."""
-    from sen12ms_plugins.sample import make_sample
+    from sen12ms_plugins.demo.sample import make_sample
 
     root = base / f"sample-{patch_size}px-{patches_per_scene}"
     if not root.exists():

@@ -4,7 +4,7 @@ Not a test: it prints figures.  On archives of realistic size (default >= 1 GiB 
 total, built from the project's own 256x256 sample GeoTIFFs), in one run:
 
 * download over loopback HTTP (the test server, which sends with ``sendfile``):
-  ``sen12ms_plugins.download.download`` (md5 computed while streaming, ``.part`` then
+  ``sen12ms_plugins.acquisition.download.download`` (md5 computed while streaming, ``.part`` then
   rename) versus ``curl -o`` per archive, and versus ``curl`` followed by ``md5sum``
   (what the bare tools need to reach the same verified state);
 * md5 verification: ``verify_archives`` (threads across files) versus ``md5sum`` over
@@ -33,12 +33,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sen12ms_plugins import facts, records
-from sen12ms_plugins.download import download
-from sen12ms_plugins.extract import extract_archives
-from sen12ms_plugins.gzipio import decoder_name
-from sen12ms_plugins.sample import MANIFEST_NAME, make_sample, write_archives
-from sen12ms_plugins.verify import verify_archives
+from sen12ms_plugins.acquisition import records
+from sen12ms_plugins.acquisition.download import download
+from sen12ms_plugins.acquisition.extract import extract_archives
+from sen12ms_plugins.acquisition.gzipio import decoder_name
+from sen12ms_plugins.acquisition.verify import verify_archives
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.demo.sample import MANIFEST_NAME, make_sample, write_archives
 
 GIB = 1 << 30
 PATCHES_PER_SCENE = 15

@@ -36,9 +36,9 @@ what, root, out, config, num_proc, shard_size = sys.argv[1:7]
 shard_size = int(shard_size)
 start = time.perf_counter()
 if what == "raw":
-    from sen12ms_plugins.configs import get_config
-    from sen12ms_plugins.examples import read_example
-    from sen12ms_plugins.index import build_index
+    from sen12ms_plugins.reading.configs import get_config
+    from sen12ms_plugins.reading.examples import read_example
+    from sen12ms_plugins.dataset.index import build_index
     cfg = get_config(config)
     index = build_index(root)
     start = time.perf_counter()
@@ -92,7 +92,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="where to write samples and exports (default: a temp dir)")
     args = parser.parse_args()
 
-    from sen12ms_plugins.sample import make_sample
+    from sen12ms_plugins.demo.sample import make_sample
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-hf-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -20,11 +20,11 @@ import statistics
 import time
 from pathlib import Path
 
-from sen12ms_plugins import facts
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.dataset.ids import PatchId, parse_patch_line
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.dataset.splits import compute_splits, holdout_scenes
 from sen12ms_plugins.fsutil import META_DIRNAME
-from sen12ms_plugins.ids import PatchId, parse_patch_line
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.splits import compute_splits, holdout_scenes
 
 HERE = Path(__file__).resolve().parent
 TEST_LIST = HERE.parent / "tests" / "data" / "test_list.txt.gz"

@@ -3,7 +3,7 @@
 Not a test: it prints figures.  It writes built-in samples of real-size (256x256 px)
 patches into a temporary folder (or uses --root), then
 
-* runs :func:`sen12ms_plugins.stats.compute_stats` with ``jobs=1`` and ``jobs=2`` on
+* runs :func:`sen12ms_plugins.analysis.stats.compute_stats` with ``jobs=1`` and ``jobs=2`` on
   the larger sample (files already in the page cache: a second, timed run) and prints
   patches per second;
 * runs it with ``jobs=1`` in a fresh process on each sample and prints that process's
@@ -30,7 +30,7 @@ from _common import sample_root
 
 _MEMORY_PROBE = """
 import json, resource, sys
-from sen12ms_plugins.stats import compute_stats
+from sen12ms_plugins.analysis.stats import compute_stats
 stats = compute_stats(sys.argv[1], jobs=1)
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"patches": stats["all", "all"].patches, "peak_mib": peak_kib / 1024}))
@@ -38,8 +38,8 @@ print(json.dumps({"patches": stats["all", "all"].patches, "peak_mib": peak_kib /
 
 
 def _throughput(root: Path, jobs: int) -> tuple[int, float]:
-    from sen12ms_plugins.index import build_index
-    from sen12ms_plugins.stats import compute_stats
+    from sen12ms_plugins.analysis.stats import compute_stats
+    from sen12ms_plugins.dataset.index import build_index
 
     index = build_index(root)
     compute_stats(root, jobs=jobs, index=index)  # warm the page cache (and the process pool's imports)

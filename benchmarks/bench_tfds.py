@@ -56,8 +56,8 @@ def _timed(items, work) -> tuple[int, float]:
 
 
 def _ceilings(root: Path) -> None:
-    from sen12ms_plugins.index import build_index
-    from sen12ms_plugins.reader import read_triplet
+    from sen12ms_plugins.dataset.index import build_index
+    from sen12ms_plugins.reading.reader import read_triplet
     from sen12ms_plugins.tfds.generation import make_example
 
     triplets = build_index(root).triplets

@@ -42,11 +42,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from sen12ms_plugins import facts
-from sen12ms_plugins.ids import PatchId, write_patch_list
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.sample import make_sample
-from sen12ms_plugins.splits import compute_splits
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.dataset.ids import PatchId, write_patch_list
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.dataset.splits import compute_splits
+from sen12ms_plugins.demo.sample import make_sample
 from sen12ms_plugins.torchgeo import SEN12MS, UpstreamSEN12MS
 
 

@@ -1,36 +1,62 @@
 """SEN12MS plugins: one core to download, verify, index, split and read SEN12MS,
 registered in torchgeo, TensorFlow Datasets and Hugging Face ``datasets``.
 
-The core imports no machine-learning framework; the adapters live in
-``sen12ms_plugins.torchgeo``, ``sen12ms_plugins.tfds`` and ``sen12ms_plugins.hf``
-and are imported only when asked for.
+The layers (``docs/architecture.md``): :mod:`.dataset` (facts, ids, index, splits),
+:mod:`.reading` (GeoTIFF readers, examples), :mod:`.acquisition` (sources, download,
+extraction, verification), :mod:`.analysis` (statistics, map), :mod:`.demo` (sample,
+cross-ecosystem check, demo); the adapters :mod:`.torchgeo`, :mod:`.tfds`, :mod:`.hf`
+and the command line :mod:`.cli` sit on top.  The names below are the public API,
+importable from this package directly.
+
+Importing this package loads no machine-learning framework, nor numpy or rasterio:
+the names that need numpy are imported when first used.
 """
 
 from __future__ import annotations
 
+# Before the imports below: modules they load read it (``from .. import __version__``).
+__version__ = "0.1.0"
+
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from .acquisition.download import download, ensure_dataset, select_archives
+from .acquisition.extract import extract_archives
+from .acquisition.fetch import fetch_archive
+from .acquisition.verify import check_root, verify_archives, verify_tree
+from .dataset import facts, labels
+from .dataset.ids import PatchId, SceneId, parse_filename, parse_patch_id
+from .dataset.index import Index, build_index
+from .dataset.root import ENV_VAR, resolve_root
+from .dataset.splits import ALIASES, SPLITS, Splits, compute_splits
 from .errors import (
+    ChecksumMismatchError,
+    DownloadError,
     EmptySplitError,
+    ExtractError,
     MalformedLineError,
     MalformedNameError,
     PatchFileError,
     RootError,
     SEN12MSError,
+    TransferError,
+    UnsafeArchiveError,
 )
-from .ids import PatchId, SceneId, parse_filename, parse_patch_id
-from .index import Index, build_index
-from .root import ENV_VAR, resolve_root
-from .splits import ALIASES, SPLITS, Splits, compute_splits
 
 if TYPE_CHECKING:
-    from .reader import GeoReference, georeference, read_triplet
+    from .analysis.stats import compute_stats
+    from .analysis.worldmap import make_map, scene_locations
+    from .demo.sample import make_sample
+    from .reading.reader import GeoReference, georeference, read_file, read_triplet
 
-__version__ = "0.1.0"
 
-# numpy and rasterio are imported only when the reader is first used.
-_LAZY = {"read_triplet": "reader", "georeference": "reader", "GeoReference": "reader"}
+# These import numpy (and rasterio when used): deferred so that importing the package,
+# the CLI's parser or an adapter's defaults stays cheap.
+_LAZY = {
+    "read_triplet": "reading.reader", "read_file": "reading.reader", "georeference": "reading.reader",
+    "GeoReference": "reading.reader", "compute_stats": "analysis.stats", "make_map": "analysis.worldmap",
+    "scene_locations": "analysis.worldmap", "make_sample": "demo.sample",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -41,8 +67,11 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ALIASES", "ENV_VAR", "SPLITS",
-    "EmptySplitError", "GeoReference", "Index", "MalformedLineError", "MalformedNameError",
-    "PatchFileError", "PatchId", "RootError", "SEN12MSError", "SceneId", "Splits",
-    "build_index", "compute_splits", "georeference", "parse_filename", "parse_patch_id",
-    "read_triplet", "resolve_root",
+    "ChecksumMismatchError", "DownloadError", "EmptySplitError", "ExtractError", "GeoReference", "Index",
+    "MalformedLineError", "MalformedNameError", "PatchFileError", "PatchId", "RootError", "SEN12MSError",
+    "SceneId", "Splits", "TransferError", "UnsafeArchiveError",
+    "build_index", "check_root", "compute_splits", "compute_stats", "download", "ensure_dataset",
+    "extract_archives", "facts", "fetch_archive", "georeference", "labels", "make_map", "make_sample",
+    "parse_filename", "parse_patch_id", "read_file", "read_triplet", "resolve_root", "scene_locations",
+    "select_archives", "verify_archives", "verify_tree",
 ]

@@ -1,16 +1,55 @@
-"""Exceptions raised by the core.  Each names the file (and line) it is about."""
+"""Every exception the package raises on purpose, in one hierarchy under :class:`SEN12MSError`.
+
+Each message names the file (and line), folder, URL or archive it is about.  The
+tree, by layer::
+
+    SEN12MSError
+    ├── UsageError                      command-line arguments that make no sense together
+    ├── MalformedLineError (ValueError) a line of a scene, patch or md5 list
+    ├── MalformedNameError (ValueError) a file name that is not a SEN12MS patch name
+    ├── RootError                       the dataset root
+    │   ├── NoRootGivenError            no root passed and $SEN12MS_ROOT unset
+    │   └── RootBusyError               another run is changing the root
+    ├── EmptySplitError                 a split without members in this root
+    ├── PatchFileError                  a patch file missing, unreadable or misshapen
+    ├── UnsupportedLayoutError          a GeoTIFF layout the fast reader leaves to rasterio
+    ├── TransferError                   one transfer from one mirror
+    ├── UnknownChecksumError            an archive without a known md5
+    ├── ChecksumMismatchError           an archive whose md5 is not the expected one
+    ├── DownloadError                   archives no mirror delivered intact
+    ├── DownloadCancelled               a download stopped on purpose (Ctrl-C)
+    ├── StreamAborted                   the download feeding a streamed extraction stopped
+    ├── ExtractError                    an archive that cannot be extracted
+    │   └── UnsafeArchiveError          a member that could write outside its place
+    ├── DiskFullError                   the file system filled up
+    └── ExportError                     a Hugging Face export that cannot be written
+
+The torchgeo adapter adds ``UnknownSplitError`` (also an ``AssertionError``, which is
+what torchgeo's own class raises for an unknown split).
+"""
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .acquisition.reports import DownloadReport
 
 
 class SEN12MSError(Exception):
     """Base class of every error this package raises on purpose."""
 
 
+class UsageError(SEN12MSError):
+    """Raised by the command line for arguments that parse but make no sense together (exit code 2)."""
+
+
+# --- Names and lists --------------------------------------------------------------------
+
+
 class MalformedLineError(SEN12MSError, ValueError):
-    """A line of a scene or patch list does not have the expected form."""
+    """Raised when a line of a scene list, patch list or md5 manifest does not have the expected form."""
 
     def __init__(self, path: str | os.PathLike[str] | None, lineno: int | None, line: str, expected: str):
         self.path = None if path is None else os.fspath(path)
@@ -23,29 +62,121 @@ class MalformedLineError(SEN12MSError, ValueError):
 
 
 class MalformedNameError(SEN12MSError, ValueError):
-    """A file name is not a SEN12MS patch file name."""
+    """Raised when a file name or patch id is not a SEN12MS one (``ids.parse_filename``, ``parse_patch_id``)."""
+
+
+# --- The root and its splits ---------------------------------------------------------------
+
+
+class RootError(SEN12MSError):
+    """Raised when the dataset root (or another folder to write into) is missing, not a folder or not writable."""
+
+
+class NoRootGivenError(RootError):
+    """Raised when no root was passed and ``SEN12MS_ROOT`` is not set (a usage error on the command line)."""
+
+
+class RootBusyError(RootError):
+    """Raised when another process (or thread) holds the root's lock while downloading or extracting."""
+
+
+class EmptySplitError(SEN12MSError):
+    """Raised when a split asked for by name has no member in this root; the message says why."""
+
+
+# --- Files -------------------------------------------------------------------------------
 
 
 class PatchFileError(SEN12MSError):
-    """A patch file is missing, unreadable or not shaped like a SEN12MS patch."""
+    """Raised by the readers when a patch file is missing, unreadable or not shaped like a SEN12MS patch."""
 
     def __init__(self, path: str | os.PathLike[str], problem: str):
         self.path = os.fspath(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         # Rebuild from (path, problem), so the error survives a trip between processes.
         return type(self), (self.path, self.problem)
 
 
-class RootError(SEN12MSError):
-    """The dataset root is missing, unusable, or was not given."""
+class UnsupportedLayoutError(SEN12MSError):
+    """Raised inside the fast reader when a file uses a layout it leaves to rasterio (compressed,
+    tiled, big-endian …); the reader catches it, says so once, and reads the file with rasterio."""
 
 
-class NoRootGivenError(RootError):
-    """No root was passed and ``SEN12MS_ROOT`` is not set (a usage error on the command line)."""
+# --- Acquisition ------------------------------------------------------------------------------
 
 
-class EmptySplitError(SEN12MSError):
-    """A split has no member in this root (for example no hold-out scene is present)."""
+class TransferError(SEN12MSError):
+    """Raised by a source when one transfer fails.  ``retryable`` is True when trying again may
+    succeed (dropped connections, timeouts, 5xx), False when not (4xx, refused logins, missing files)."""
+
+    def __init__(self, url: str, problem: str, *, retryable: bool):
+        self.url = url
+        self.problem = problem
+        self.retryable = retryable
+        super().__init__(f"{url}: {problem}")
+
+
+class UnknownChecksumError(SEN12MSError):
+    """Raised before any transfer when an archive has no known md5, so it could not be accepted."""
+
+
+class ChecksumMismatchError(SEN12MSError):
+    """Raised when an archive's md5 differs from the expected one (after download, or before extraction)."""
+
+    def __init__(self, name: str, expected: str, actual: str, *, where: str = "", moved_to: str | None = None):
+        self.name, self.expected, self.actual, self.moved_to = name, expected, actual, moved_to
+        message = f"{name}{f' ({where})' if where else ''}: md5 mismatch: expected {expected}, got {actual}"
+        if moved_to:
+            message += f"; the bad file was moved aside to {moved_to}"
+        super().__init__(message)
+
+
+class DownloadError(SEN12MSError):
+    """Raised by ``download`` when some archives could not be obtained from any mirror, after the
+    others were tried; ``report`` says what happened to each."""
+
+    def __init__(self, message: str, report: DownloadReport | None = None):
+        self.report = report
+        super().__init__(message)
+
+
+class DownloadCancelled(SEN12MSError):
+    """Raised inside the download workers when the run is interrupted (Ctrl-C); parts are kept."""
+
+
+class StreamAborted(SEN12MSError):
+    """Raised on the extraction side of a streamed download when the download feeding it stopped."""
+
+
+class ExtractError(SEN12MSError):
+    """Raised when an archive cannot be extracted (not a tar.gz, truncated, unwritable target);
+    nothing was moved into place.  When several archives fail, ``errors`` holds each one's error."""
+
+    errors: list[SEN12MSError]
+
+    def __init__(self, message: str, errors: list[SEN12MSError] | None = None):
+        self.errors = list(errors or [])
+        super().__init__(message)
+
+
+class UnsafeArchiveError(ExtractError):
+    """Raised when an archive holds a member that could write outside its place (absolute path,
+    ``..``, link, device, another season); nothing of the archive is written."""
+
+    def __init__(self, archive: str, member: str, problem: str, root: str | os.PathLike[str]):
+        self.archive, self.member, self.problem = archive, member, problem
+        super().__init__(f"{archive}: refusing to extract: member {member!r} {problem}; nothing was written to {root}")
+
+
+class DiskFullError(SEN12MSError):
+    """Raised when the file system fills up while downloading or extracting; nothing half-written is left."""
+
+
+# --- Export ----------------------------------------------------------------------------------
+
+
+class ExportError(SEN12MSError):
+    """Raised by the Hugging Face export when its output directory is unusable or busy with another export."""

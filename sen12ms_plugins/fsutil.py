@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
 from pathlib import Path
 
+from .errors import RootError
+
 #: Folder inside a dataset root where this package keeps its bookkeeping
 #: (index cache, verification records, extraction markers).
 META_DIRNAME = ".sen12ms"
+#: errno values that mean "no room left".
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
@@ -48,8 +53,6 @@ def make_writable_dir(path: str | os.PathLike[str], what: str) -> Path:
     Raises :class:`~sen12ms_plugins.errors.RootError` naming the folder and the reason,
     before any work starts (``what`` says which folder it is, e.g. "SEN12MS root").
     """
-    from .errors import RootError
-
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Iterable, Iterator, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import IO, TypeVar
 
 T = TypeVar("T")
 
@@ -26,7 +27,7 @@ class Progress:
         self._start = self._last = time.monotonic()
         self._bar = None
         if not quiet and getattr(self.stream, "isatty", lambda: False)():
-            from tqdm import tqdm
+            from tqdm import tqdm  # deferred: ~90 ms to import, and only a terminal needs it
 
             self._bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=unit == "B",
                              unit_divisor=1024 if unit == "B" else 1000, file=self.stream, leave=False,
@@ -88,3 +89,14 @@ def track(items: Iterable[T], desc: str, total: int | None = None, unit: str = "
         for item in items:
             yield item
             bar.update()
+
+
+def write_message(message: str, stream: IO[str] | None = None) -> None:
+    """Print a line without breaking the progress bars drawn on the same terminal."""
+    stream = stream or sys.stderr
+    if getattr(stream, "isatty", lambda: False)():
+        from tqdm import tqdm  # deferred, as above
+
+        tqdm.write(message, file=stream)
+    else:
+        print(message, file=stream, flush=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sen12ms_plugins._import_order import load_triton_first
-from sen12ms_plugins.sample import make_sample
+from sen12ms_plugins.demo.sample import make_sample
 from tests.servers.fixtures import ftp_mirror, http_mirror, sample_md5s  # noqa: F401  (loopback mirrors)
 
 # Tests of several ecosystems share worker processes: TensorFlow must not come first.

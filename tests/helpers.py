@@ -59,10 +59,10 @@ def md5(path: Path) -> str:
 def torchgeo_root(sample_root: Path, root: Path) -> Path:
     """A copy of ``sample_root`` laid out as torchgeo wants a root: the tree, the 12 archives
     and both upstream patch lists (train, hold-out)."""
-    from sen12ms_plugins.ids import write_patch_list
-    from sen12ms_plugins.index import build_index
-    from sen12ms_plugins.sample import write_archives
-    from sen12ms_plugins.splits import compute_splits
+    from sen12ms_plugins.dataset.ids import write_patch_list
+    from sen12ms_plugins.dataset.index import build_index
+    from sen12ms_plugins.dataset.splits import compute_splits
+    from sen12ms_plugins.demo.sample import write_archives
 
     shutil.copytree(sample_root, root, ignore=shutil.ignore_patterns(".sen12ms"))
     write_archives(root, root)

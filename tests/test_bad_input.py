@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 import rasterio
 
-from sen12ms_plugins import facts
-from sen12ms_plugins.ids import PatchId
-from sen12ms_plugins.manifest import read_manifest, write_manifest
-from sen12ms_plugins.sample import MANIFEST_NAME
+from sen12ms_plugins.acquisition.manifest import read_manifest, write_manifest
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.dataset.ids import PatchId
+from sen12ms_plugins.demo.sample import MANIFEST_NAME
 
 from .helpers import make_tar_gz, read_only
 
@@ -280,6 +280,6 @@ def test_interrupted_export_is_finished_by_a_rerun(sample_root, tmp_path):
 
 
 def _holdout():
-    from sen12ms_plugins.splits import holdout_scenes
+    from sen12ms_plugins.dataset.splits import holdout_scenes
 
     return set(holdout_scenes())

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from sen12ms_plugins.cli import main
-from sen12ms_plugins.ids import read_patch_list
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.splits import compute_splits
+from sen12ms_plugins.dataset.ids import read_patch_list
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.dataset.splits import compute_splits
 
 
 def run_cli(*args, env=None):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sen12ms_plugins import facts, labels
-from sen12ms_plugins.configs import CONFIGS, DEFAULT_CONFIG, get_config
-from sen12ms_plugins.examples import SCENE_LABEL_NAMES, example_fields, read_example
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.reader import georeference, read_triplet
+from sen12ms_plugins.dataset import facts, labels
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.reading.configs import CONFIGS, DEFAULT_CONFIG, get_config
+from sen12ms_plugins.reading.examples import SCENE_LABEL_NAMES, example_fields, read_example
+from sen12ms_plugins.reading.reader import georeference, read_triplet
 
 
 def test_configs_table():

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import rasterio
 
-from sen12ms_plugins.crosscheck import ECOSYSTEMS
-from sen12ms_plugins.ids import parse_patch_id
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.splits import SPLITS, compute_splits
+from sen12ms_plugins.dataset.ids import parse_patch_id
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.dataset.splits import SPLITS, compute_splits
+from sen12ms_plugins.demo.crosscheck import ECOSYSTEMS
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_pixels_are_byte_identical(demo):
 
 def test_reference_pixels_are_the_files(demo):
     """The core side of the comparison is what rasterio reads from the downloaded files."""
-    from sen12ms_plugins.crosscheck import _digest, fingerprint, from_core
+    from sen12ms_plugins.demo.crosscheck import _digest, fingerprint, from_core
 
     _, report, work = demo
     root = work / "SEN12MS"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from sen12ms_plugins import facts
-from sen12ms_plugins.checksums import UnknownChecksumError
-from sen12ms_plugins.download import DownloadError, download, ensure_dataset, select_archives
-from sen12ms_plugins.sample import MANIFEST_NAME
+from sen12ms_plugins.acquisition.checksums import UnknownChecksumError
+from sen12ms_plugins.acquisition.download import DownloadError, download, ensure_dataset, select_archives
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.demo.sample import MANIFEST_NAME
 from tests.servers import FaultyHTTPServer, FtpTestServer
 
 ALL = list(facts.ARCHIVE_MD5)
@@ -338,7 +338,7 @@ def test_stale_stream_folder_of_a_killed_run_is_removed(tmp_path, http_mirror, s
 
 
 def test_ensure_dataset_returns_the_index_and_is_idempotent(tmp_path, http_mirror, sample_root):
-    from sen12ms_plugins.index import build_index
+    from sen12ms_plugins.dataset.index import build_index
 
     root = tmp_path / "root"
     index = ensure_dataset(root, mirrors=[http_mirror.url], checksums=manifest_url(http_mirror), quiet=True)
@@ -414,11 +414,11 @@ def test_a_second_run_on_the_same_root_is_refused(tmp_path, sample_archives):
     import subprocess
     import sys
 
-    from sen12ms_plugins.records import RootBusyError
+    from sen12ms_plugins.acquisition.records import RootBusyError
 
     root = tmp_path / "root"
     root.mkdir()
-    holder = ("import sys, time\nfrom sen12ms_plugins import records\n"
+    holder = ("import sys, time\nfrom sen12ms_plugins.acquisition import records\n"
               f"with records.root_lock({str(root)!r}, 'sen12ms download'):\n"
               "    print('locked', flush=True)\n    sys.stdin.read()\n")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parents[1]),

@@ -11,18 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from sen12ms_plugins import facts, records
-from sen12ms_plugins.extract import (
-    TEMP_PREFIX,
-    ExtractError,
-    UnsafeArchiveError,
-    extract_archives,
-    stage,
-)
-from sen12ms_plugins.hashing import ChecksumMismatchError
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.manifest import read_manifest
-from sen12ms_plugins.sample import MANIFEST_NAME
+from sen12ms_plugins.acquisition import records
+from sen12ms_plugins.acquisition.extract import extract_archives
+from sen12ms_plugins.acquisition.manifest import read_manifest
+from sen12ms_plugins.acquisition.staging import stage
+from sen12ms_plugins.acquisition.workfiles import TEMP_PREFIX
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.demo.sample import MANIFEST_NAME
+from sen12ms_plugins.errors import ChecksumMismatchError, ExtractError, UnsafeArchiveError
 
 from .helpers import make_tar_gz
 
@@ -159,7 +156,7 @@ def test_broken_archive_is_a_clear_error_and_writes_nothing(archive_root, damage
 
 def test_zlib_fallback_extracts_the_same(monkeypatch, tmp_path, sample_archives):
     """Without python-isal the gzip module (zlib) decodes; the result is the same."""
-    from sen12ms_plugins import gzipio
+    from sen12ms_plugins.acquisition import gzipio
 
     monkeypatch.setattr(gzipio, "_igzip_threaded", None)
     assert gzipio.decoder_name().startswith("zlib")

@@ -2,7 +2,7 @@
 
 import re
 
-from sen12ms_plugins import facts, labels
+from sen12ms_plugins.dataset import facts, labels
 
 
 def test_archives_cover_every_season_and_sensor():

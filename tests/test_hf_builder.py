@@ -7,15 +7,15 @@ import os
 import numpy as np
 import pytest
 
-from sen12ms_plugins import facts
-from sen12ms_plugins.configs import CONFIGS, get_config
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.dataset.ids import parse_patch_id
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.dataset.root import ENV_VAR
+from sen12ms_plugins.dataset.splits import SPLITS, compute_splits
 from sen12ms_plugins.errors import EmptySplitError, PatchFileError, RootError
 from sen12ms_plugins.hf import Sen12ms, hf_features
-from sen12ms_plugins.ids import parse_patch_id
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.reader import read_triplet
-from sen12ms_plugins.root import ENV_VAR
-from sen12ms_plugins.splits import SPLITS, compute_splits
+from sen12ms_plugins.reading.configs import CONFIGS, get_config
+from sen12ms_plugins.reading.reader import read_triplet
 
 from .conftest import TEST_PATCH_SIZE
 
@@ -117,7 +117,7 @@ def test_empty_split_and_bad_file_are_errors(sample_root, copy_tree, tmp_path):
 
 
 def test_patch_of_another_size_is_named(sample_root, copy_tree, tmp_path):
-    from sen12ms_plugins.sample import make_sample
+    from sen12ms_plugins.demo.sample import make_sample
 
     root = copy_tree(sample_root)
     small = tmp_path / "small"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.dataset.splits import compute_splits
+from sen12ms_plugins.demo.sample import MANIFEST_NAME
 from sen12ms_plugins.errors import SEN12MSError
 from sen12ms_plugins.hf import Sen12ms
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.sample import MANIFEST_NAME
-from sen12ms_plugins.splits import compute_splits
 
 from .servers import FaultyHTTPServer
 

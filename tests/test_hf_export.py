@@ -17,17 +17,17 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from sen12ms_plugins import facts
 from sen12ms_plugins.cli import main
-from sen12ms_plugins.configs import CONFIGS, get_config
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.dataset.ids import parse_patch_id
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.dataset.splits import SPLITS, compute_splits
 from sen12ms_plugins.errors import EmptySplitError, PatchFileError
-from sen12ms_plugins.examples import read_example
 from sen12ms_plugins.hf.export import STAMP_KEY, ExportError, export_hf, read_stamp
 from sen12ms_plugins.hf.features import hf_features, table_to_numpy
-from sen12ms_plugins.ids import parse_patch_id
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.reader import read_triplet
-from sen12ms_plugins.splits import SPLITS, compute_splits
+from sen12ms_plugins.reading.configs import CONFIGS, get_config
+from sen12ms_plugins.reading.examples import read_example
+from sen12ms_plugins.reading.reader import read_triplet
 
 from .conftest import TEST_PATCH_SIZE
 

@@ -14,20 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from sen12ms_plugins import facts
 from sen12ms_plugins.cli import main
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.dataset.splits import compute_splits
 from sen12ms_plugins.hf.export import export_hf
 from sen12ms_plugins.hf.prepare import prepare_hf
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.splits import compute_splits
 
 #: Loads the bare name and reports ids, features and whether every pixel equals the reader's.
 LOAD = r"""
 import json, sys
 import numpy as np
 import datasets
-from sen12ms_plugins.ids import parse_patch_id
-from sen12ms_plugins.reader import read_triplet
+from sen12ms_plugins.dataset.ids import parse_patch_id
+from sen12ms_plugins.reading.reader import read_triplet
 
 root, config, splits = sys.argv[1], sys.argv[2] or None, sys.argv[3].split(",")
 out = {}

@@ -15,11 +15,11 @@ import datasets
 import numpy as np
 import pytest
 
-from sen12ms_plugins.configs import CONFIGS
-from sen12ms_plugins.ids import parse_patch_id
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.reader import read_triplet
-from sen12ms_plugins.splits import SPLITS, compute_splits
+from sen12ms_plugins.dataset.ids import parse_patch_id
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.dataset.splits import SPLITS, compute_splits
+from sen12ms_plugins.reading.configs import CONFIGS
+from sen12ms_plugins.reading.reader import read_triplet
 
 SCRIPT = Path(__file__).resolve().parents[1] / "hf_loading_script" / "sen12ms.py"
 SCRIPTS_SUPPORTED = int(datasets.__version__.split(".")[0]) < 4

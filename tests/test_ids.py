@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sen12ms_plugins import facts
-from sen12ms_plugins.errors import MalformedLineError, MalformedNameError
-from sen12ms_plugins.ids import (
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.dataset.ids import (
     PatchId,
     SceneId,
     format_patch_list,
@@ -20,6 +19,7 @@ from sen12ms_plugins.ids import (
     swap_sensor,
     write_patch_list,
 )
+from sen12ms_plugins.errors import MalformedLineError, MalformedNameError
 
 DATA = Path(__file__).parent / "data"
 

@@ -20,7 +20,7 @@ def test_import_package_is_light():
 
 def test_core_modules_and_cli_parser_import_no_framework():
     loaded = modules_after(
-        "import sen12ms_plugins.index, sen12ms_plugins.splits, sen12ms_plugins.reader, sen12ms_plugins.sample\n"
+        "import sen12ms_plugins.dataset.index, sen12ms_plugins.dataset.splits, sen12ms_plugins.reading.reader, sen12ms_plugins.demo.sample\n"
         "from sen12ms_plugins.cli import build_parser; build_parser()"
     )
     assert not loaded & set(HEAVY), loaded & set(HEAVY)

@@ -5,11 +5,11 @@ import os
 
 import pytest
 
-from sen12ms_plugins import index as index_module
+from sen12ms_plugins.dataset import index as index_module
+from sen12ms_plugins.dataset.ids import PatchId
+from sen12ms_plugins.dataset.index import CACHE_NAME, build_index
+from sen12ms_plugins.demo.sample import sample_patch_ids
 from sen12ms_plugins.errors import NoRootGivenError, RootError
-from sen12ms_plugins.ids import PatchId
-from sen12ms_plugins.index import CACHE_NAME, build_index
-from sen12ms_plugins.sample import sample_patch_ids
 
 from .conftest import TEST_PATCHES_PER_SCENE, touch_tree
 from .helpers import read_only

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sen12ms_plugins import labels
+from sen12ms_plugins.dataset import labels
 
 
 def test_igbp_to_dfc_matches_the_documented_scheme():

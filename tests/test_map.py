@@ -1,4 +1,4 @@
-"""``sen12ms_plugins.worldmap`` and ``sen12ms map``: scene locations, GeoJSON, the PNG, offline."""
+"""``sen12ms_plugins.analysis.worldmap`` and ``sen12ms map``: scene locations, GeoJSON, the PNG, offline."""
 
 from __future__ import annotations
 
@@ -15,12 +15,18 @@ import rasterio
 from matplotlib.path import Path as MplPath
 from rasterio.warp import transform as reproject
 
-from sen12ms_plugins import facts
+from sen12ms_plugins.analysis.worldmap import (
+    SEASON_COLORS,
+    load_land,
+    scene_locations,
+    scenes_geojson,
+    unwrap_longitudes,
+)
 from sen12ms_plugins.cli import main
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.sample import sample_scenes
-from sen12ms_plugins.splits import compute_splits, holdout_scenes
-from sen12ms_plugins.worldmap import SEASON_COLORS, load_land, scene_locations, scenes_geojson, unwrap_longitudes
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.dataset.splits import compute_splits, holdout_scenes
+from sen12ms_plugins.demo.sample import sample_scenes
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import rasterio
 
-from sen12ms_plugins import facts
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.dataset.ids import PatchId
+from sen12ms_plugins.demo.sample import sample_scenes, utm_epsg
 from sen12ms_plugins.errors import PatchFileError
-from sen12ms_plugins.ids import PatchId
-from sen12ms_plugins.reader import georeference, read_file, read_triplet
-from sen12ms_plugins.sample import sample_scenes, utm_epsg
+from sen12ms_plugins.reading.reader import georeference, read_file, read_triplet
 
 from .conftest import TEST_PATCH_SIZE
 

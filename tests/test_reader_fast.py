@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import rasterio
 
-from sen12ms_plugins import facts, fastread
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.dataset.ids import PatchId
 from sen12ms_plugins.errors import PatchFileError
-from sen12ms_plugins.ids import PatchId
-from sen12ms_plugins.reader import read_file
+from sen12ms_plugins.reading import fastread
+from sen12ms_plugins.reading.reader import read_file
 
 DAMAGED = PatchId(*facts.DAMAGED_PATCH)
 

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from sen12ms_plugins import facts
-from sen12ms_plugins.errors import EmptySplitError
-from sen12ms_plugins.ids import PatchId, SceneId, format_patch_list, read_patch_list
-from sen12ms_plugins.index import Index, build_index
-from sen12ms_plugins.splits import (
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.dataset.ids import PatchId, SceneId, format_patch_list, read_patch_list
+from sen12ms_plugins.dataset.index import Index, build_index
+from sen12ms_plugins.dataset.splits import (
     HOLDOUT_SCENES_FILE,
     SPLITS,
     canonical_split,
@@ -22,6 +21,7 @@ from sen12ms_plugins.splits import (
     compute_splits,
     holdout_scenes,
 )
+from sen12ms_plugins.errors import EmptySplitError
 
 from .conftest import touch_tree
 
@@ -147,7 +147,7 @@ def test_split_names():
 
 def test_upstream_lists_are_compared(upstream_tree, capsys):
     from sen12ms_plugins.cli import main
-    from sen12ms_plugins.splits import compare_upstream_lists
+    from sen12ms_plugins.dataset.splits import compare_upstream_lists
 
     root, raw, holdout, others = upstream_tree
     (comparison,) = compare_upstream_lists(compute_splits(build_index(root)))

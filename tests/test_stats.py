@@ -1,4 +1,4 @@
-"""``sen12ms_plugins.stats`` against a brute-force computation over every pixel.
+"""``sen12ms_plugins.analysis.stats`` against a brute-force computation over every pixel.
 
 The tree is generated independently of the session sample (another seed, another
 patch count) and then altered with rasterio so that it holds what the real data can
@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 import rasterio
 
-from sen12ms_plugins import facts, labels
+from sen12ms_plugins.analysis.stats import HISTOGRAMS, compute_stats
+from sen12ms_plugins.dataset import facts, labels
+from sen12ms_plugins.dataset.ids import PatchId
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.dataset.splits import compute_splits
+from sen12ms_plugins.demo.sample import make_sample
 from sen12ms_plugins.errors import EmptySplitError, PatchFileError
-from sen12ms_plugins.ids import PatchId
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.sample import make_sample
-from sen12ms_plugins.splits import compute_splits
-from sen12ms_plugins.stats import HISTOGRAMS, compute_stats
 
 SEASON_NAMES = [facts.SEASON_SHORT[s] for s in facts.SEASONS]
 SPLIT_NAMES = ["train", "holdout", "validation", "train_minus_validation", "all"]

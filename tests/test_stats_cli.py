@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from sen12ms_plugins import labels
+from sen12ms_plugins.analysis.stats import compute_stats
 from sen12ms_plugins.cli import main
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.stats import compute_stats
+from sen12ms_plugins.dataset import labels
+from sen12ms_plugins.dataset.index import build_index
 
 TABLES = ["patches.csv", "class_counts.csv", "scene_labels.csv", "band_stats.csv", "stats.json"]
 CHARTS = [f"classes_{scheme}.png" for scheme in labels.SCHEMES]
@@ -104,7 +104,7 @@ def test_help_teaches():
 
 
 def test_core_import_pulls_no_plotting():
-    code = ("import sys, sen12ms_plugins, sen12ms_plugins.stats, sen12ms_plugins.worldmap; "
+    code = ("import sys, sen12ms_plugins, sen12ms_plugins.analysis.stats, sen12ms_plugins.analysis.worldmap; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'torch', 'tensorflow')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

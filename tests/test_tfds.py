@@ -19,14 +19,14 @@ import pytest
 import tensorflow_datasets as tfds
 
 import sen12ms_plugins.tfds  # noqa: F401  (registers the builder)
-from sen12ms_plugins import facts, labels
+from sen12ms_plugins.dataset import facts, labels
+from sen12ms_plugins.dataset.ids import PatchId
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.dataset.root import ENV_VAR
+from sen12ms_plugins.dataset.splits import SPLITS, compute_splits
+from sen12ms_plugins.demo.sample import make_sample
 from sen12ms_plugins.errors import PatchFileError
-from sen12ms_plugins.ids import PatchId
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.reader import georeference, read_triplet
-from sen12ms_plugins.root import ENV_VAR
-from sen12ms_plugins.sample import make_sample
-from sen12ms_plugins.splits import SPLITS, compute_splits
+from sen12ms_plugins.reading.reader import georeference, read_triplet
 from sen12ms_plugins.tfds.sen12ms_dataset_builder import TRAIN_PARTS
 
 REPO = Path(__file__).resolve().parent.parent

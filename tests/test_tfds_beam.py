@@ -21,8 +21,8 @@ import pytest
 import tensorflow_datasets as tfds
 
 import sen12ms_plugins.tfds  # noqa: F401  (registers the builder)
-from sen12ms_plugins.root import ENV_VAR
-from sen12ms_plugins.splits import SPLITS
+from sen12ms_plugins.dataset.root import ENV_VAR
+from sen12ms_plugins.dataset.splits import SPLITS
 from sen12ms_plugins.tfds import generation
 
 REPO = Path(__file__).resolve().parent.parent

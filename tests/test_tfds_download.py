@@ -11,12 +11,12 @@ import pytest
 import tensorflow_datasets as tfds
 
 import sen12ms_plugins.tfds  # noqa: F401  (registers the builder)
-from sen12ms_plugins import facts
-from sen12ms_plugins.download import DownloadError
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.root import ENV_VAR
-from sen12ms_plugins.sample import MANIFEST_NAME
-from sen12ms_plugins.splits import SPLITS, compute_splits
+from sen12ms_plugins.acquisition.download import DownloadError
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.dataset.root import ENV_VAR
+from sen12ms_plugins.dataset.splits import SPLITS, compute_splits
+from sen12ms_plugins.demo.sample import MANIFEST_NAME
 
 
 @pytest.fixture(autouse=True)

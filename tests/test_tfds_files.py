@@ -12,9 +12,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-from sen12ms_plugins import facts
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.splits import SPLITS, compute_splits
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.dataset.splits import SPLITS, compute_splits
 
 REPO = Path(__file__).resolve().parent.parent
 BUILDER_DIR = REPO / "tfds_builder" / "sen12ms"

@@ -27,12 +27,12 @@ from torch.utils.data import ConcatDataset, DataLoader
 from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset, RGBBandsMissingError
 
 import sen12ms_plugins.torchgeo as plugin  # registers the plugin
-from sen12ms_plugins import facts, labels
+from sen12ms_plugins.dataset import facts, labels
+from sen12ms_plugins.dataset.ids import PatchId, write_patch_list
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.dataset.splits import compute_splits
 from sen12ms_plugins.errors import EmptySplitError, PatchFileError
-from sen12ms_plugins.ids import PatchId, write_patch_list
-from sen12ms_plugins.index import build_index
-from sen12ms_plugins.reader import georeference
-from sen12ms_plugins.splits import compute_splits
+from sen12ms_plugins.reading.reader import georeference
 
 from .conftest import TEST_PATCH_SIZE
 from .helpers import patch_md5s, torchgeo_root

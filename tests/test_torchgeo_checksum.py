@@ -11,7 +11,7 @@ import torchgeo.datasets
 from torchgeo.datasets import DatasetNotFoundError
 
 import sen12ms_plugins.torchgeo  # noqa: F401  (registers the plugin)
-from sen12ms_plugins import facts
+from sen12ms_plugins.dataset import facts
 
 from .helpers import patch_md5s, torchgeo_root
 

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import rasterio
 
-from sen12ms_plugins import facts, records
+from sen12ms_plugins.acquisition import records
+from sen12ms_plugins.acquisition.manifest import read_manifest
+from sen12ms_plugins.acquisition.verify import check_root, verify_archives, verify_tree
 from sen12ms_plugins.cli import main
-from sen12ms_plugins.manifest import read_manifest
-from sen12ms_plugins.sample import MANIFEST_NAME
-from sen12ms_plugins.verify import check_root, verify_archives, verify_tree
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.demo.sample import MANIFEST_NAME
 
 ALL = list(facts.ARCHIVE_MD5)
 S2_SPRING = "ROIs1158_spring_s2.tar.gz"
@@ -92,7 +93,7 @@ def test_tree_complete_sample_is_good(tree):
 
 
 def test_tree_lists_missing_orphans_and_strays(tree, sample_root):
-    from sen12ms_plugins.index import build_index
+    from sen12ms_plugins.dataset.index import build_index
 
     pid = build_index(sample_root).triplets[5]
     pid.path(tree, "s2").unlink()
@@ -137,7 +138,7 @@ def _rewrite(path: Path, array: np.ndarray, crs="EPSG:32632", size=None) -> None
 
 
 def test_deep_check_names_bad_geotiffs(tree, sample_root):
-    from sen12ms_plugins.index import build_index
+    from sen12ms_plugins.dataset.index import build_index
 
     pids = build_index(sample_root).triplets
     _rewrite(pids[0].path(tree, "s2"), np.zeros((12, 32, 32), np.uint16))  # a band short
@@ -166,7 +167,7 @@ def test_check_root(tmp_path, archive_root, tree, sample_archives):
     verify_archives(archive_root, checksums=manifest, quiet=True)
     assert not check_root(archive_root).ok  # official md5s: the sample archives do not match
     # as after a download with --checksums: the md5s are recorded for the root
-    from sen12ms_plugins import checksums
+    from sen12ms_plugins.acquisition import checksums
 
     checksums.record(archive_root, checksums.load_checksums(manifest), ALL)
     started = time.monotonic()

@@ -1,4 +1,4 @@
-"""Regenerate ``sen12ms_plugins/data/land_110m.geojson``, the land outline ``sen12ms map`` draws.
+"""Regenerate ``sen12ms_plugins/analysis/data/land_110m.geojson``, the land outline ``sen12ms map`` draws.
 
 Developers only.  Source: Natural Earth 1:110m Admin 0 countries (public domain,
 https://www.naturalearthdata.com/about/terms-of-use/), as shipped in the wheel of the
@@ -8,7 +8,7 @@ countries are merged into land polygons (the borders between countries disappear
 coastlines stay), coordinates are rounded to 0.01 degree, and the result is written as
 one GeoJSON MultiPolygon.  Run with an environment that has pyogrio and shapely:
 
-    python tools/make_land_file.py [--out sen12ms_plugins/data/land_110m.geojson]
+    python tools/make_land_file.py [--out sen12ms_plugins/analysis/data/land_110m.geojson]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import argparse
 import json
 from pathlib import Path
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "sen12ms_plugins" / "data" / "land_110m.geojson"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "sen12ms_plugins" / "analysis" / "data" / "land_110m.geojson"
 DECIMALS = 2  # 0.01 degree, about 1 km: finer than the 1:110m source (about 10 km)
 # Snapping grid applied before merging, so that the shared borders of neighbouring
 # countries coincide exactly and leave no slivers.

@@ -1,4 +1,4 @@
-"""Regenerate ``sen12ms_plugins/data/sample_scenes.csv`` from the reference lists.
+"""Regenerate ``sen12ms_plugins/demo/data/sample_scenes.csv`` from the reference lists.
 
 Developers only: it reads ``../shared/reference`` (the upstream split lists and the
 historical scene locations).  The installed package never reads that folder; it reads
@@ -14,8 +14,8 @@ import csv
 import io
 from pathlib import Path
 
-from sen12ms_plugins.facts import DAMAGED_PATCH as DAMAGED
-from sen12ms_plugins.sample import GRID_COLUMNS  # patch-grid width that places neighbours of a known patch
+from sen12ms_plugins.dataset.facts import DAMAGED_PATCH as DAMAGED
+from sen12ms_plugins.demo.sample import GRID_COLUMNS  # patch-grid width that places neighbours of a known patch
 
 # Scenes of the built-in sample: (season, scene).  Per season two real hold-out scenes
 # (one in winter, the only winter hold-out scene with a known location) and three or
@@ -55,7 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     here = Path(__file__).resolve().parents[1]
     parser.add_argument("--reference", type=Path, default=here.parent / "shared" / "reference")
-    parser.add_argument("--out", type=Path, default=here / "sen12ms_plugins" / "data" / "sample_scenes.csv")
+    parser.add_argument("--out", type=Path, default=here / "sen12ms_plugins" / "demo" / "data" / "sample_scenes.csv")
     args = parser.parse_args()
     ref = args.reference
 

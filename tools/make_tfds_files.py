@@ -5,7 +5,7 @@
   sample's 20 scenes, :data:`PATCHES_PER_SCENE` patches each, :data:`PATCH_SIZE` px.
   The generator is deterministic, so a rerun gives the same bytes.
 * ``README.md`` (TFDS shows it as the dataset description) and ``CITATIONS.bib``
-  are written from ``sen12ms_plugins.facts``, where the description, counts and
+  are written from ``sen12ms_plugins.dataset.facts``, where the description, counts and
   citation live.
 
     python tools/make_tfds_files.py            # rewrite the files
@@ -31,13 +31,13 @@ SEED = 0
 
 def generate_dummy_data(out: Path) -> None:
     """Write the dummy tree into ``out`` (missing or empty)."""
-    from sen12ms_plugins.sample import make_sample
+    from sen12ms_plugins.demo.sample import make_sample
 
     make_sample(out, seed=SEED, patch_size=PATCH_SIZE, patches_per_scene=PATCHES_PER_SCENE)
 
 
 def render_readme() -> str:
-    from sen12ms_plugins import facts
+    from sen12ms_plugins.dataset import facts
     from sen12ms_plugins.tfds.sen12ms_dataset_builder import BUILDER_CONFIGS
 
     configs = ", ".join(f"`{config.name}`" for config in BUILDER_CONFIGS)
@@ -46,7 +46,7 @@ def render_readme() -> str:
 {facts.DESCRIPTION}
 
 Splits, the same in torchgeo, TensorFlow Datasets and Hugging Face `datasets`
-(computed by `sen12ms_plugins.splits`):
+(computed by `sen12ms_plugins.dataset.splits`):
 
 * `train`: every triplet outside the official hold-out scenes except the one
   damaged patch ({facts.TRAIN_PATCHES:,} patches; upstream `train_list.txt`);
@@ -65,7 +65,7 @@ Paper: https://doi.org/{facts.PAPER_DOI}. Licence of the data: {facts.LICENSE}.
 
 
 def render_citations() -> str:
-    from sen12ms_plugins import facts
+    from sen12ms_plugins.dataset import facts
 
     return facts.CITATION_BIBTEX
 

@@ -15,8 +15,8 @@ import sys
 from importlib import import_module
 
 from .. import __version__
-from ..errors import NoRootGivenError, SEN12MSError
-from ._common import EXIT_PROBLEMS, EXIT_USAGE, UsageError
+from ..errors import NoRootGivenError, SEN12MSError, UsageError
+from ._common import EXIT_PROBLEMS, EXIT_USAGE
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS = ["demo", "sample", "download", "extract", "verify", "index", "splits", "stats", "map", "export-hf",

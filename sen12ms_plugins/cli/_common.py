@@ -7,15 +7,11 @@ import json
 import sys
 from typing import Any
 
-from ..root import ENV_VAR
+from ..dataset.root import ENV_VAR
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """Arguments that parse but make no sense together; exits with code 2."""
 
 
 def add_root_argument(parser: argparse.ArgumentParser, help: str = "SEN12MS root") -> None:

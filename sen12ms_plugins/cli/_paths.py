@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import UsageError
 from ..fsutil import is_writable_dir
-from ._common import UsageError
 
 
 def check_writable(folder: Path, option: str) -> None:

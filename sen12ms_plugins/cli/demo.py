@@ -25,7 +25,7 @@ examples:
 
 
 def register(sub) -> None:
-    from .. import facts
+    from ..dataset import facts
 
     p = subparser(sub, "demo", "run the end-to-end demo on the built-in sample", DESCRIPTION)
     p.add_argument("--workdir", type=Path, help="work folder (default: a temporary folder, removed afterwards)")
@@ -39,7 +39,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..demo import run_demo
+    from ..demo.run import run_demo
 
     ok = run_demo(args.workdir, patch_size=args.patch_size, patches_per_scene=args.patches_per_scene,
                   keep=args.keep, quiet=args.quiet, report=args.report)

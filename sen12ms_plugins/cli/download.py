@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ._common import UsageError, add_quiet_argument, add_root_argument, print_json, print_table, subparser
+from ..errors import UsageError
+from ._common import add_quiet_argument, add_root_argument, print_json, print_table, subparser
 
 DESCRIPTION = """\
 Fetch the 12 SEN12MS archives (ROIs<season>_<sensor>.tar.gz, ~510 GB in all) into
@@ -30,8 +31,8 @@ archive could not be obtained (the message names it and why); 2 usage error.
 
 
 def register(sub) -> None:
-    from ..download import DEFAULT_BACKOFF, DEFAULT_JOBS, DEFAULT_RETRIES
-    from ..transfer import DEFAULT_TIMEOUT
+    from ..acquisition.download import DEFAULT_BACKOFF, DEFAULT_JOBS, DEFAULT_RETRIES
+    from ..acquisition.sources import DEFAULT_TIMEOUT
 
     p = subparser(sub, "download", "download (and extract) the SEN12MS archives", DESCRIPTION)
     add_root_argument(p, "folder to download into, created if missing")
@@ -71,7 +72,7 @@ def _size(n: int | None) -> str:
 
 
 def run(args) -> int:
-    from ..download import DownloadError, download
+    from ..acquisition.download import DownloadError, download
 
     if args.delete_archives and not (args.extract or args.stream):
         raise UsageError("--delete-archives needs --extract (archives are deleted once extracted)")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ._common import UsageError, add_quiet_argument, add_root_argument, subparser
+from ..errors import UsageError
+from ._common import add_quiet_argument, add_root_argument, subparser
 
 DESCRIPTION = """\
 Export a SEN12MS root as a Hugging Face dataset directory that datasets 3.x, 4.x
@@ -45,8 +46,8 @@ def _size(text: str) -> int:
 
 
 def register(sub) -> None:
-    from ..configs import CONFIGS
     from ..hf.export import DEFAULT_ROW_GROUP_SIZE, DEFAULT_SHARD_SIZE
+    from ..reading.configs import CONFIGS
 
     p = subparser(sub, "export-hf", "export Parquet shards and a dataset card for Hugging Face datasets", DESCRIPTION)
     add_root_argument(p)

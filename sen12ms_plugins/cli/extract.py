@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ._common import UsageError, add_quiet_argument, add_root_argument, print_json, print_table, subparser
+from ..errors import UsageError
+from ._common import add_quiet_argument, add_root_argument, print_json, print_table, subparser
 
 DESCRIPTION = """\
 Extract the SEN12MS archives in ROOT into ROOT (ROIs<season>/<sensor>_<scene>/…).
@@ -36,8 +37,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..download import select_archives
-    from ..extract import extract_archives
+    from ..acquisition.download import select_archives
+    from ..acquisition.extract import extract_archives
 
     names = None
     if args.seasons or args.sensors:

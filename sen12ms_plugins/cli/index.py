@@ -26,8 +26,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .. import facts
-    from ..index import build_index
+    from ..dataset import facts
+    from ..dataset.index import build_index
 
     index = build_index(args.root, use_cache=not args.no_cache)
     seasons = index.season_counts()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import EXIT_PROBLEMS, UsageError, add_quiet_argument, add_root_argument, subparser
+from ..errors import UsageError
+from ._common import EXIT_PROBLEMS, add_quiet_argument, add_root_argument, subparser
 from ._paths import check_writable
 
 DESCRIPTION = """\
@@ -42,7 +43,7 @@ def register(sub) -> None:
 def run(args) -> int:
     import sys
 
-    from ..worldmap import make_map
+    from ..analysis.worldmap import make_map
 
     if args.out.suffix.lower() != ".png":
         raise UsageError(f"--out must name a .png file, got {args.out}")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ._common import UsageError, add_root_argument, subparser
+from ..errors import UsageError
+from ._common import add_root_argument, subparser
 
 DESCRIPTION = """\
 Prepare SEN12MS in the Hugging Face datasets cache (HF_DATASETS_CACHE, else
@@ -31,7 +32,7 @@ unreadable; the message names it); 2 usage error.
 
 
 def register(sub) -> None:
-    from ..configs import CONFIGS, DEFAULT_CONFIG
+    from ..reading.configs import CONFIGS, DEFAULT_CONFIG
 
     p = subparser(sub, "prepare-hf", "prepare the datasets cache for load_dataset(\"sen12ms\")", DESCRIPTION)
     add_root_argument(p)
@@ -46,7 +47,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..configs import DEFAULT_CONFIG
+    from ..reading.configs import DEFAULT_CONFIG
 
     if args.num_proc is not None and args.num_proc < 1:
         raise UsageError(f"--num-proc must be at least 1, got {args.num_proc}")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..errors import UsageError
 from ..progress import track
-from ._common import UsageError, add_quiet_argument, subparser
+from ._common import add_quiet_argument, subparser
 
 DESCRIPTION = """\
 Write a small SEN12MS tree faithful to the real one: 20 real scenes of all four
@@ -19,8 +20,8 @@ examples:
 
 
 def register(sub) -> None:
-    from .. import facts
-    from ..sample import DEFAULT_PATCHES_PER_SCENE
+    from ..dataset import facts
+    from ..demo.sample import DEFAULT_PATCHES_PER_SCENE
 
     p = subparser(sub, "sample", "write the built-in sample dataset", DESCRIPTION)
     p.add_argument("--out", metavar="DIR", required=True, help="folder to write (must be missing or empty)")
@@ -37,7 +38,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..sample import make_sample
+    from ..demo.sample import make_sample
 
     try:
         ids = make_sample(

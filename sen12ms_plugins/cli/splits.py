@@ -34,11 +34,11 @@ def register(sub) -> None:
 def run(args) -> int:
     import sys
 
-    from .. import facts
+    from ..dataset import facts
+    from ..dataset.ids import write_patch_list
+    from ..dataset.index import build_index
+    from ..dataset.splits import ALIASES, SPLITS, compare_upstream_lists, compute_splits
     from ..errors import EmptySplitError
-    from ..ids import write_patch_list
-    from ..index import build_index
-    from ..splits import ALIASES, SPLITS, compare_upstream_lists, compute_splits
 
     splits = compute_splits(build_index(args.root))
     comparisons = compare_upstream_lists(splits)  # a malformed line stops here, naming file and line

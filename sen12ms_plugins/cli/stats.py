@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import EXIT_PROBLEMS, UsageError, add_quiet_argument, add_root_argument, print_table, subparser
+from ..errors import UsageError
+from ._common import EXIT_PROBLEMS, add_quiet_argument, add_root_argument, print_table, subparser
 from ._paths import check_writable
 
 DEFAULT_OUT = "sen12ms-stats"
@@ -52,8 +53,8 @@ def register(sub) -> None:
 def run(args) -> int:
     import sys
 
-    from .. import facts
-    from ..stats import ALL_SEASONS, compute_stats, normalise_splits
+    from ..analysis.stats import ALL_SEASONS, compute_stats, normalise_splits
+    from ..dataset import facts
 
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")

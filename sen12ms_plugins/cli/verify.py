@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ._common import UsageError, add_quiet_argument, add_root_argument, print_json, print_table, subparser
+from ..errors import UsageError
+from ._common import add_quiet_argument, add_root_argument, print_json, print_table, subparser
 
 DESCRIPTION = """\
 Check a SEN12MS root.
@@ -30,7 +31,7 @@ exit codes: 0 all good; 1 problems found (listed); 2 usage error.
 
 
 def register(sub) -> None:
-    from .. import facts
+    from ..dataset import facts
 
     p = subparser(sub, "verify", "check archive md5s and the extracted tree", DESCRIPTION)
     add_root_argument(p)
@@ -51,9 +52,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .. import facts
-    from ..root import resolve_root
-    from ..verify import VerificationReport, verify_archives, verify_tree
+    from ..acquisition.verify import VerificationReport, verify_archives, verify_tree
+    from ..dataset import facts
+    from ..dataset.root import resolve_root
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
@@ -92,7 +93,7 @@ def _listing(title: str, items: list[str], limit: int) -> None:
 
 
 def _print(report, limit: int) -> None:
-    from .. import facts
+    from ..dataset import facts
 
     print(f"root: {report.root}")
     if report.archives is not None:

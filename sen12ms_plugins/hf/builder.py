@@ -5,10 +5,10 @@ dB), Sentinel-2 top-of-atmosphere reflectance (13 bands; uint16, x10000) and MOD
 cover (IGBP and three LCCS layers; uint16), from 252 scenes in four seasons
 (Schmitt et al. 2019, doi:10.5194/isprs-annals-IV-2-W7-153-2019; CC-BY-4.0).
 
-Configurations (:mod:`sen12ms_plugins.configs`): ``all`` (default), ``s2``, ``s1s2``.
-Splits (:mod:`sen12ms_plugins.splits`): ``train``, ``holdout`` (the official 26 hold-out
+Configurations (:mod:`sen12ms_plugins.reading.configs`): ``all`` (default), ``s2``, ``s1s2``.
+Splits (:mod:`sen12ms_plugins.dataset.splits`): ``train``, ``holdout`` (the official 26 hold-out
 scenes; torchgeo's ``test``), ``validation`` (scene-level, ~10% of ``train``),
-``train_minus_validation``.  Fields: :mod:`sen12ms_plugins.examples`.
+``train_minus_validation``.  Fields: :mod:`sen12ms_plugins.reading.examples`.
 
 The same class serves both generations of ``datasets``:
 
@@ -26,10 +26,10 @@ Builder arguments besides those of ``datasets``:
 
 * ``root``: the dataset root; else ``$SEN12MS_ROOT``, else ``data_dir``;
 * ``download``: fetch, verify and extract what is missing with
-  :func:`sen12ms_plugins.download.ensure_dataset` when the builder is created, from
+  :func:`sen12ms_plugins.acquisition.download.ensure_dataset` when the builder is created, from
   ``mirrors``, against the md5s of ``checksums`` (a manifest replacing the official
   md5s, e.g. for a mirror of the built-in sample);
-* ``verify``: check the root with :func:`sen12ms_plugins.verify.check_root` before
+* ``verify``: check the root with :func:`sen12ms_plugins.acquisition.verify.check_root` before
   generating, and fail with its problems.
 
 They are builder
@@ -52,14 +52,15 @@ from typing import Any, Iterator, Sequence
 
 import datasets
 
-from .. import __version__, facts
-from ..configs import CONFIGS, DEFAULT_CONFIG, get_config
+from .. import __version__
+from ..dataset import facts
+from ..dataset.ids import PatchId
+from ..dataset.index import Index, build_index
+from ..dataset.root import resolve_root
+from ..dataset.splits import SPLITS, Splits, compute_splits
 from ..errors import SEN12MSError
-from ..examples import read_example
-from ..ids import PatchId
-from ..index import Index, build_index
-from ..root import resolve_root
-from ..splits import SPLITS, Splits, compute_splits
+from ..reading.configs import CONFIGS, DEFAULT_CONFIG, get_config
+from ..reading.examples import read_example
 from .features import check_example_size, example_nbytes, hf_features
 from .stored_splits import STORED_SPLITS, TRAIN_PARTS
 
@@ -81,7 +82,7 @@ def patch_size_of(root: Path, index: Index) -> int:
     """Pixels a side of the root's patches (read from one header); the real size when the root is empty."""
     if not index.triplets:
         return facts.PATCH_SIZE
-    from ..reader import georeference
+    from ..reading.reader import georeference
 
     return georeference(root, index.triplets[0]).width
 
@@ -112,7 +113,7 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
         self._verify = verify
         self._root = resolve_root(root, fallback=kwargs.get("data_dir"), must_exist=not download)
         if download:
-            from ..download import ensure_dataset
+            from ..acquisition.download import ensure_dataset
 
             self._index = ensure_dataset(self._root, mirrors=mirrors, checksums=checksums)
         else:
@@ -150,7 +151,7 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager: Any) -> list[datasets.SplitGenerator]:
         if self._verify:
-            from ..verify import check_root
+            from ..acquisition.verify import check_root
 
             report = check_root(self._root)
             if not report.ok:

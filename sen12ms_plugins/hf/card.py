@@ -15,11 +15,12 @@ from typing import Mapping, Sequence
 import datasets
 import yaml
 
-from .. import __version__, facts
-from ..configs import DatasetConfig
-from ..examples import SCENE_LABEL_NAMES
+from .. import __version__
+from ..dataset import facts
+from ..dataset.splits import SPLITS
 from ..fsutil import atomic_write_bytes
-from ..splits import SPLITS
+from ..reading.configs import DatasetConfig
+from ..reading.examples import SCENE_LABEL_NAMES
 from .stored_splits import TRAIN_PARTS
 
 

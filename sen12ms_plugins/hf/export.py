@@ -35,12 +35,12 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from .. import __version__
-from ..configs import CONFIGS, DEFAULT_CONFIG, DatasetConfig, get_config
-from ..errors import SEN12MSError
-from ..index import build_index
+from ..dataset.index import build_index
+from ..dataset.root import resolve_root
+from ..dataset.splits import SPLITS, compute_splits
+from ..errors import ExportError
 from ..progress import Progress
-from ..root import resolve_root
-from ..splits import SPLITS, compute_splits
+from ..reading.configs import CONFIGS, DEFAULT_CONFIG, DatasetConfig, get_config
 from .stored_splits import STORED_SPLITS
 
 #: Target uncompressed size of one shard (``datasets`` uses 500 MB for its own Parquet exports).
@@ -54,10 +54,6 @@ STAMP_FORMAT = 1
 COMPRESSION = "zstd"
 _SHARD_RE = re.compile(r"(?P<split>\w+?)-(?P<shard>\d{5})-of-(?P<count>\d{5})\.parquet")
 _LOCK_NAME = ".sen12ms-export.lock"
-
-
-class ExportError(SEN12MSError):
-    """The export cannot be written (output directory unusable, or busy with another export)."""
 
 
 @dataclass(frozen=True)
@@ -154,8 +150,8 @@ def write_shard(root: str, out: str, task: ShardTask, row_group_rows: int) -> Sh
     """Write one shard under a temporary name, then rename it into place."""
     import pyarrow.parquet as pq
 
-    from ..examples import read_example
-    from ..ids import PatchId
+    from ..dataset.ids import PatchId
+    from ..reading.examples import read_example
     from .features import check_example_size, examples_to_table, hf_features
 
     config = get_config(task.config)

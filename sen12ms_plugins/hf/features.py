@@ -1,6 +1,6 @@
 """The ``datasets`` features of a SEN12MS example, and a fast numpy-to-Arrow conversion of examples.
 
-The fields are those of :mod:`sen12ms_plugins.examples`; image arrays are ``Array3D``
+The fields are those of :mod:`sen12ms_plugins.reading.examples`; image arrays are ``Array3D``
 and masks ``Array2D`` with the files' dtypes (uint16 stays uint16 on disk), the scene
 labels are ``ClassLabel`` whose class numbers are the DFC mask values.
 """
@@ -14,9 +14,9 @@ import datasets
 import numpy as np
 import pyarrow as pa
 
-from .. import facts
-from ..configs import DatasetConfig
-from ..examples import MASK_DTYPES, METADATA_FIELDS, SCENE_LABEL_NAMES
+from ..dataset import facts
+from ..reading.configs import DatasetConfig
+from ..reading.examples import MASK_DTYPES, METADATA_FIELDS, SCENE_LABEL_NAMES
 
 _METADATA_TYPES = {
     "id": "string",
@@ -78,7 +78,7 @@ def _nested_lists(values: np.ndarray, type_: pa.DataType) -> pa.Array:
 
 
 def examples_to_table(examples: Sequence[dict[str, Any]], features: datasets.Features) -> pa.Table:
-    """Encode examples (dicts as :func:`~sen12ms_plugins.examples.read_example` returns) as one Arrow table.
+    """Encode examples (dicts as :func:`~sen12ms_plugins.reading.examples.read_example` returns) as one Arrow table.
 
     Arrays are stacked and wrapped in the ``Array2D``/``Array3D`` extension types directly,
     which is much faster than encoding them value by value.

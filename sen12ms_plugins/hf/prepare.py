@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from ..configs import DEFAULT_CONFIG, get_config
-from ..root import resolve_root
+from ..dataset.root import resolve_root
+from ..reading.configs import DEFAULT_CONFIG, get_config
 
 DATASET_NAME = "sen12ms"
 

@@ -1,6 +1,6 @@
 """Which splits the Hugging Face adapters write, and how ``train`` is made of them.
 
-``train`` is ``train_minus_validation`` plus ``validation`` (:mod:`sen12ms_plugins.splits`),
+``train`` is ``train_minus_validation`` plus ``validation`` (:mod:`sen12ms_plugins.dataset.splits`),
 so only those two and ``holdout`` are stored; ``train`` is assembled from its parts, in
 this order, by the builder (links to the parts' Arrow files) and by the export (the card
 lists the parts' Parquet shards).

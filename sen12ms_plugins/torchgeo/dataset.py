@@ -14,12 +14,13 @@ import torchgeo.datasets.sen12ms as _upstream_module
 from torch import Tensor
 from torchgeo.datasets import DatasetNotFoundError
 
-from .. import facts, labels, verify
+from ..acquisition import verify
+from ..dataset import facts, labels
+from ..dataset.ids import PatchId, read_patch_list
+from ..dataset.index import build_index
+from ..dataset.splits import ALIASES, SPLITS, UPSTREAM_LISTS, canonical_split, compute_splits
 from ..errors import SEN12MSError
-from ..ids import PatchId, read_patch_list
-from ..index import build_index
-from ..reader import georeference, read_file
-from ..splits import ALIASES, SPLITS, UPSTREAM_LISTS, canonical_split, compute_splits
+from ..reading.reader import georeference, read_file
 
 Sample = dict[str, Any]
 
@@ -66,7 +67,7 @@ class SEN12MS(UpstreamSEN12MS):
     come from an index of the files present (cached in ``root/.sen12ms``), ordered
     as upstream's lists order them (by S2 file name).
 
-    ``checksum=True`` runs the core's check (:func:`sen12ms_plugins.verify.check_root`):
+    ``checksum=True`` runs the core's check (:func:`sen12ms_plugins.acquisition.verify.check_root`):
     the archives in ``root`` are md5-verified once and remembered while unchanged
     (size, modification time, inode), and the extracted tree is checked for missing
     files; the patch lists present are md5-checked, as upstream does.

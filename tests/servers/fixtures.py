@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sen12ms_plugins.manifest import read_manifest
-from sen12ms_plugins.sample import MANIFEST_NAME
+from sen12ms_plugins.acquisition.manifest import read_manifest
+from sen12ms_plugins.demo.sample import MANIFEST_NAME
 
 from .ftp_server import FtpTestServer
 from .http_server import FaultyHTTPServer

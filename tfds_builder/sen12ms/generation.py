@@ -1,4 +1,4 @@
-"""TFDS examples: the core's examples (``sen12ms_plugins.examples``) in TFDS's layout.
+"""TFDS examples: the core's examples (``sen12ms_plugins.reading.examples``) in TFDS's layout.
 
 Both generation paths use :func:`make_example`: the plain Python generator and the
 Beam workers, which receive it by reference, so it stays a module-level function of
@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from sen12ms_plugins.configs import get_config
-from sen12ms_plugins.examples import read_example
-from sen12ms_plugins.ids import parse_patch_id
+from sen12ms_plugins.dataset.ids import parse_patch_id
+from sen12ms_plugins.reading.configs import get_config
+from sen12ms_plugins.reading.examples import read_example
 
 #: Namespace of the Beam counters the pipeline reports.
 BEAM_NAMESPACE = "sen12ms"

@@ -1,11 +1,11 @@
 """SEN12MS for TensorFlow Datasets: the ``sen12ms`` builder.
 
-Dataset facts (from ``sen12ms_plugins.facts``): 180,662 co-registered triplets of
+Dataset facts (from ``sen12ms_plugins.dataset.facts``): 180,662 co-registered triplets of
 256 x 256 px patches at 10 m -- Sentinel-1 SAR (VV, VH; float32 dB), Sentinel-2
 (13 bands; uint16 reflectance x 10000) and MODIS land cover (IGBP + 3 LCCS
 layers; uint16) -- from 252 scenes in 4 seasons; about 510 GB of GeoTIFF.
 
-Splits (the core's, ``sen12ms_plugins.splits``): ``train`` (162,555),
+Splits (the core's, ``sen12ms_plugins.dataset.splits``): ``train`` (162,555),
 ``holdout`` (18,106; the official hold-out scenes, torchgeo's ``test``),
 ``validation`` (a scene-level ~10% of ``train``) and ``train_minus_validation``.
 ``train`` is not written twice: its shards are links to those of
@@ -15,11 +15,11 @@ Where the data comes from (one rule for every ecosystem): the ``root`` builder
 argument, else ``$SEN12MS_ROOT``, else TFDS's manual folder (``--manual_dir``,
 default ``<data_dir>/downloads/manual``).  When that folder holds no SEN12MS
 triplet, or an unfinished download, the core downloader
-(``sen12ms_plugins.download.ensure_dataset``: mirrors, resume, md5 checks,
+(``sen12ms_plugins.acquisition.download.ensure_dataset``: mirrors, resume, md5 checks,
 extraction) fills it first.
 
-Configurations and example fields are the core's (``sen12ms_plugins.configs``,
-``sen12ms_plugins.examples``), as in the Hugging Face builder; images are stored
+Configurations and example fields are the core's (``sen12ms_plugins.reading.configs``,
+``sen12ms_plugins.reading.examples``), as in the Hugging Face builder; images are stored
 height x width x bands.
 
 Generation runs as an Apache Beam pipeline when a Beam runner or pipeline options
@@ -36,14 +36,15 @@ from typing import Any
 import numpy as np
 import tensorflow_datasets as tfds
 
-from sen12ms_plugins import facts, labels, records
 from sen12ms_plugins._import_order import load_triton_first
-from sen12ms_plugins.configs import CONFIGS, DEFAULT_CONFIG, DatasetConfig, get_config
+from sen12ms_plugins.acquisition import records
+from sen12ms_plugins.dataset import facts, labels
+from sen12ms_plugins.dataset.index import Index, build_index
+from sen12ms_plugins.dataset.root import ENV_VAR, resolve_root
+from sen12ms_plugins.dataset.splits import SPLITS, compute_splits
 from sen12ms_plugins.errors import RootError
-from sen12ms_plugins.examples import MASK_DTYPES, SCENE_LABEL_NAMES
-from sen12ms_plugins.index import Index, build_index
-from sen12ms_plugins.root import ENV_VAR, resolve_root
-from sen12ms_plugins.splits import SPLITS, compute_splits
+from sen12ms_plugins.reading.configs import CONFIGS, DEFAULT_CONFIG, DatasetConfig, get_config
+from sen12ms_plugins.reading.examples import MASK_DTYPES, SCENE_LABEL_NAMES
 from sen12ms_plugins.tfds import generation, train_split
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ def _download_unfinished(root) -> bool:
 
 
 def _download(root, *, mirrors, checksums) -> Index:
-    from sen12ms_plugins.download import ensure_dataset
+    from sen12ms_plugins.acquisition.download import ensure_dataset
 
     index = ensure_dataset(root, mirrors=mirrors, checksums=checksums)
     if not index.triplets:
@@ -209,7 +210,7 @@ def _require_beam() -> None:
 
 
 def _features(config: DatasetConfig) -> tfds.features.FeaturesDict:
-    """The fields of ``sen12ms_plugins.examples`` as TFDS features, images in HWC order."""
+    """The fields of ``sen12ms_plugins.reading.examples`` as TFDS features, images in HWC order."""
     scene_label = {"names": list(SCENE_LABEL_NAMES)}
     features: dict[str, tfds.features.FeatureConnector] = {
         "id": tfds.features.Text(doc="Canonical patch id <season>_<scene>_p<patch>, e.g. ROIs1158_spring_124_p100."),

@@ -12,7 +12,7 @@ from unittest import mock
 
 import tensorflow_datasets as tfds
 
-from sen12ms_plugins.root import ENV_VAR
+from sen12ms_plugins.dataset.root import ENV_VAR
 from sen12ms_plugins.tfds import sen12ms_dataset_builder
 
 

@@ -1,0 +1,104 @@
+"""What a download or an extraction did to each archive: the statuses users see and the JSON reports carry."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class ArchiveStatus(StrEnum):
+    """What happened to one archive in a download (or, in a dry run, what would)."""
+
+    PENDING = "pending"
+    DOWNLOADED = "downloaded"
+    STREAMED = "streamed"  # extracted while it downloaded, never on disk
+    PRESENT = "present"  # already there, md5 verified
+    ALREADY_EXTRACTED = "already extracted"
+    FAILED = "failed"
+    # Dry run only.
+    WOULD_FETCH = "would fetch"
+    WOULD_RESUME = "would resume"
+    PRESENT_UNVERIFIED = "present (not verified yet)"
+
+
+@dataclass
+class ArchiveResult:
+    """What happened to one archive."""
+
+    name: str
+    status: ArchiveStatus = ArchiveStatus.PENDING
+    size: int | None = None  # bytes of the archive, when known
+    have: int = 0  # bytes on disk before this run (archive or part)
+    fetched: int = 0  # bytes transferred in this run
+    source: str | None = None
+    md5: str | None = None
+    extracted: bool = False
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class DownloadReport:
+    """The outcome of :func:`~sen12ms_plugins.acquisition.download.download`, one result per archive."""
+
+    root: Path
+    archives: list[ArchiveResult]
+    dry_run: bool = False
+    seconds: float = 0.0
+    mirrors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(a.status != ArchiveStatus.FAILED for a in self.archives)
+
+    @property
+    def problems(self) -> list[str]:
+        return [a.error or f"{a.name}: failed" for a in self.archives if a.status == ArchiveStatus.FAILED]
+
+    @property
+    def fetched(self) -> int:
+        return sum(a.fetched for a in self.archives)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"root": str(self.root), "ok": self.ok, "dry_run": self.dry_run, "mirrors": self.mirrors,
+                "seconds": round(self.seconds, 3), "archives": [asdict(a) for a in self.archives]}
+
+
+class ExtractStatus(StrEnum):
+    """What happened to one archive in an extraction."""
+
+    EXTRACTED = "extracted"
+    ALREADY_EXTRACTED = "already extracted"
+    ABSENT = "absent"  # not in the root (and not asked for by name)
+    FAILED = "failed"
+
+
+@dataclass
+class ExtractOutcome:
+    name: str
+    status: ExtractStatus
+    files: int = 0
+    nbytes: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class ExtractReport:
+    """The outcome of :func:`~sen12ms_plugins.acquisition.extract.extract_archives`."""
+
+    root: Path
+    outcomes: list[ExtractOutcome]
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status != ExtractStatus.FAILED for o in self.outcomes)
+
+    @property
+    def problems(self) -> list[str]:
+        return [o.error or o.name for o in self.outcomes if o.status == ExtractStatus.FAILED]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"root": str(self.root), "ok": self.ok, "archives": [asdict(o) for o in self.outcomes]}

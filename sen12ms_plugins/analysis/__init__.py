@@ -1,0 +1,1 @@
+"""What a root holds, in figures and on a map: class distributions, band statistics, the scenes' locations."""

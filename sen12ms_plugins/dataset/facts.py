@@ -1,0 +1,150 @@
+"""Facts about the SEN12MS dataset: the single place where they are written down.
+
+Every other module (and every ecosystem adapter) imports these names instead of
+repeating a band name, a count, a file-name rule or a checksum.
+
+Sources: Schmitt et al. (2019), doi:10.5194/isprs-annals-IV-2-W7-153-2019; the
+authors' toolbox (github.com/schmitt-muc/SEN12MS, commit 3a41236); torchgeo 0.10.1.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Final, Mapping
+
+NAME: Final = "sen12ms"
+TITLE: Final = (
+    "SEN12MS: a curated dataset of georeferenced multi-spectral Sentinel-1/2 "
+    "imagery for deep learning and data fusion"
+)
+HOMEPAGE: Final = "https://mediatum.ub.tum.de/1474000"
+DOI: Final = "10.14459/2019mp1474000"
+PAPER_DOI: Final = "10.5194/isprs-annals-IV-2-W7-153-2019"
+LICENSE: Final = "CC-BY-4.0"
+CITATION_BIBTEX: Final = """\
+@article{Schmitt2019SEN12MS,
+  author  = {Schmitt, Michael and Hughes, Lloyd Haydn and Qiu, Chunping and Zhu, Xiao Xiang},
+  title   = {{SEN12MS} -- A Curated Dataset of Georeferenced Multi-Spectral {Sentinel-1/2} Imagery for Deep Learning and Data Fusion},
+  journal = {ISPRS Annals of the Photogrammetry, Remote Sensing and Spatial Information Sciences},
+  volume  = {IV-2/W7},
+  pages   = {153--160},
+  year    = {2019},
+  doi     = {10.5194/isprs-annals-IV-2-W7-153-2019},
+}
+"""
+DESCRIPTION: Final = (
+    "SEN12MS holds 180,662 triplets of co-registered 256x256 px patches at 10 m "
+    "ground sampling distance: Sentinel-1 dual-polarisation SAR (VV, VH; float32 dB), "
+    "Sentinel-2 multi-spectral top-of-atmosphere reflectance (13 bands; uint16, x10000) "
+    "and MODIS land cover (IGBP and three LCCS layers; uint16), from 252 scenes spread "
+    "over all inhabited continents and the four meteorological seasons."
+)
+
+# --- Seasons, sensors, bands -------------------------------------------------------
+
+#: Season folders in the order the dataset (and its split lists) use.  Their
+#: lexicographic order is also their chronological order.
+SEASONS: Final = ("ROIs1158_spring", "ROIs1868_summer", "ROIs1970_fall", "ROIs2017_winter")
+#: Short season names, for CLI options and feature values.
+SEASON_SHORT: Final[Mapping[str, str]] = MappingProxyType(
+    {season: season.split("_", 1)[1] for season in SEASONS}
+)
+
+#: Sensors, in the order files are listed and triplets are stacked.
+SENSORS: Final = ("s1", "s2", "lc")
+SENSOR_TITLES: Final[Mapping[str, str]] = MappingProxyType(
+    {"s1": "Sentinel-1 SAR", "s2": "Sentinel-2 multi-spectral", "lc": "MODIS land cover"}
+)
+
+#: Band names per sensor, in file band order.
+BANDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "s1": ("VV", "VH"),
+        "s2": ("B01", "B02", "B03", "B04", "B05", "B06", "B07",
+               "B08", "B8A", "B09", "B10", "B11", "B12"),
+        "lc": ("IGBP", "LCCS_LC", "LCCS_LU", "LCCS_SH"),
+    }
+)
+#: numpy dtype of each sensor's files.
+DTYPES: Final[Mapping[str, str]] = MappingProxyType({"s1": "float32", "s2": "uint16", "lc": "uint16"})
+#: The Sentinel-2 bands that make a true-colour picture.
+RGB_BANDS: Final = ("B04", "B03", "B02")
+
+PATCH_SIZE: Final = 256  # pixels per side
+GSD_METRES: Final = 10.0
+
+# --- Counts --------------------------------------------------------------------------
+
+TOTAL_TRIPLETS: Final = 180_662
+TOTAL_SCENES: Final = 252  # (season, scene) pairs
+HOLDOUT_SCENES: Final = 26
+#: Patches of the official hold-out scenes, per season (upstream test_list.txt).
+HOLDOUT_PATCHES_PER_SEASON: Final[Mapping[str, int]] = MappingProxyType(
+    {"ROIs1158_spring": 4_242, "ROIs1868_summer": 4_529, "ROIs1970_fall": 5_989, "ROIs2017_winter": 3_346}
+)
+HOLDOUT_PATCHES: Final = 18_106
+#: All non-hold-out triplets minus the damaged patch (upstream train_list.txt).
+TRAIN_PATCHES: Final = 162_555
+
+#: The one patch known to be damaged (NaNs in its Sentinel-1 data).  Upstream's
+#: training list leaves it out; so does our ``train`` split.
+DAMAGED_PATCH: Final = ("ROIs1868_summer", 146, 202)
+
+# --- Distribution ---------------------------------------------------------------------
+
+#: The 12 archives and their md5 checksums (as published by torchgeo 0.10.1).
+ARCHIVE_MD5: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "ROIs1158_spring_lc.tar.gz": "6e2e8fa8b8cba77ddab49fd20ff5c37b",
+        "ROIs1158_spring_s1.tar.gz": "fba019bb27a08c1db96b31f718c34d79",
+        "ROIs1158_spring_s2.tar.gz": "d58af2c15a16f376eb3308dc9b685af2",
+        "ROIs1868_summer_lc.tar.gz": "2c5bd80244440b6f9d54957c6b1f23d4",
+        "ROIs1868_summer_s1.tar.gz": "01044b7f58d33570c6b57fec28a3d449",
+        "ROIs1868_summer_s2.tar.gz": "4dbaf72ecb704a4794036fe691427ff3",
+        "ROIs1970_fall_lc.tar.gz": "9b126a68b0e3af260071b3139cb57cee",
+        "ROIs1970_fall_s1.tar.gz": "19132e0aab9d4d6862fd42e8e6760847",
+        "ROIs1970_fall_s2.tar.gz": "b8f117818878da86b5f5e06400eb1866",
+        "ROIs2017_winter_lc.tar.gz": "0fa0420ef7bcfe4387c7e6fe226dc728",
+        "ROIs2017_winter_s1.tar.gz": "bb8cbfc16b95a4f054a3d5380e0130ed",
+        "ROIs2017_winter_s2.tar.gz": "3807545661288dcca312c9c538537b63",
+    }
+)
+#: md5 of upstream's patch lists (torchgeo 0.10.1).
+PATCH_LIST_MD5: Final[Mapping[str, str]] = MappingProxyType(
+    {"train_list.txt": "0a68d4e1eb24f128fccdb930000b2546", "test_list.txt": "c7faad064001e646445c4c634169484d"}
+)
+#: Where the archives are published.  The FTP server is the primary source.
+FTP_URL: Final = "ftp://m1474000:m1474000@dataserv.ub.tum.de/"
+HTTPS_SHARE_URL: Final = "https://dataserv.ub.tum.de/s/m1474000"
+#: One archive of the HTTPS share (a Nextcloud public link): ``{name}`` is the archive name.
+#: ``download?path=%2F&files=<name>`` is the pattern Nextcloud shares are fetched with;
+#: it is assumed for this share (it cannot be reached from CI; see docs/download.md).
+HTTPS_FILE_URL: Final = HTTPS_SHARE_URL + "/download?path=%2F&files={name}"
+
+
+def archive_name(season: str, sensor: str) -> str:
+    """The archive that holds one season of one sensor, e.g. ``ROIs1158_spring_s2.tar.gz``."""
+    if season not in SEASONS:
+        raise ValueError(f"unknown season {season!r}; expected one of {', '.join(SEASONS)}")
+    if sensor not in SENSORS:
+        raise ValueError(f"unknown sensor {sensor!r}; expected one of {', '.join(SENSORS)}")
+    return f"{season}_{sensor}.tar.gz"
+
+
+def parse_archive_name(name: str) -> tuple[str, str]:
+    """``(season, sensor)`` of an archive name such as ``ROIs1158_spring_s2.tar.gz``; ValueError for other names."""
+    for season in SEASONS:
+        for sensor in SENSORS:
+            if archive_name(season, sensor) == name:
+                return season, sensor
+    raise ValueError(f"{name!r} is not a SEN12MS archive name (ROIs<season>_<sensor>.tar.gz)")
+
+
+def season_from_short(name: str) -> str:
+    """Accept ``spring`` or ``ROIs1158_spring`` and return the season folder name."""
+    if name in SEASONS:
+        return name
+    for season, short in SEASON_SHORT.items():
+        if name == short:
+            return season
+    raise ValueError(f"unknown season {name!r}; expected one of {', '.join(SEASON_SHORT.values())}")

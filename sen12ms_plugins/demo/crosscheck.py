@@ -1,0 +1,160 @@
+"""Read one split through each ecosystem and bring every patch back to one canonical form.
+
+The project's promise is that torchgeo, TensorFlow Datasets and Hugging Face
+``datasets`` give the same patches as the core.  Each ``from_*`` function below reads a
+split the way a user of that ecosystem does, undoes that ecosystem's layout (TFDS is
+height-width-channel, torchgeo stacks S1 and S2 as float32 and widens the mask to
+int64), and yields :class:`Canonical` patches in the files' dtypes, so that pixels can
+be compared byte for byte.  :func:`fingerprint` reduces a split, as it streams by, to a
+digest per patch and field, so two ecosystems can be compared without holding either in
+memory, and a difference names the patch and the field.
+
+The frameworks are imported inside the functions, only when used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..dataset import facts
+from ..dataset.ids import PatchId
+
+ECOSYSTEMS = ("core", "torchgeo", "tfds", "hf")
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """One patch as every ecosystem must give it back."""
+
+    id: str
+    s1: np.ndarray  # float32 [2, H, W], dB, NaN kept
+    s2: np.ndarray  # uint16 [13, H, W]
+    igbp: np.ndarray  # uint16 [H, W]
+    lc: np.ndarray | None = None  # uint16 [4, H, W]; torchgeo returns only the IGBP layer
+
+
+FIELDS = ("s1", "s2", "igbp", "lc")
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A split as one ecosystem returned it: per patch, a digest of each field's bytes."""
+
+    #: id -> field -> SHA-256 of the array's dtype, shape and bytes (``lc`` absent for torchgeo)
+    digests: Mapping[str, Mapping[str, bytes]]
+
+    @property
+    def count(self) -> int:
+        return len(self.digests)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(sorted(self.digests))
+
+    @property
+    def sha256(self) -> str:
+        """One digest over the ids and the S1, S2 and IGBP pixels, in id order (the fields every ecosystem has)."""
+        total = hashlib.sha256()
+        for key in self.ids:
+            total.update(key.encode())
+            for name in ("s1", "s2", "igbp"):
+                total.update(self.digests[key][name])
+        return total.hexdigest()
+
+    def first_ids(self, n: int = 2) -> str:
+        return ", ".join(self.ids[:n]) + (" …" if self.count > n else "")
+
+    def difference(self, reference: Fingerprint) -> str | None:
+        """The first way this differs from ``reference`` (ids, then any field both carry), or None."""
+        if set(self.digests) != set(reference.digests):
+            missing = sorted(set(reference.digests) - set(self.digests))
+            extra = sorted(set(self.digests) - set(reference.digests))
+            return f"ids differ: missing {missing[:3]}{' …' if len(missing) > 3 else ''}, unexpected {extra[:3]}"
+        for key in self.ids:
+            mine, theirs = self.digests[key], reference.digests[key]
+            for name in FIELDS:
+                if name in mine and name in theirs and mine[name] != theirs[name]:
+                    return f"{key}: {name} differs (dtype, shape or bytes)"
+        return None
+
+
+def _digest(array: np.ndarray) -> bytes:
+    array = np.ascontiguousarray(array)
+    return hashlib.sha256(f"{array.dtype.str}{array.shape}".encode() + array.tobytes()).digest()
+
+
+def fingerprint(patches: Iterable[Canonical]) -> Fingerprint:
+    """Digest every patch as it streams by (order of arrival does not matter); a repeated id is an error."""
+    digests: dict[str, dict[str, bytes]] = {}
+    for p in patches:
+        if p.id in digests:
+            raise ValueError(f"patch {p.id} returned twice")
+        digests[p.id] = {name: _digest(getattr(p, name)) for name in FIELDS if getattr(p, name) is not None}
+    return Fingerprint(digests)
+
+
+def from_core(root: str | os.PathLike[str], ids: Iterable[PatchId]) -> Iterator[Canonical]:
+    """The reader's arrays: the reference every ecosystem is compared with."""
+    from ..reading.reader import read_triplet
+
+    for pid in ids:
+        arrays = read_triplet(root, pid)
+        yield Canonical(pid.name, arrays["s1"], arrays["s2"], arrays["lc"][0], arrays["lc"])
+
+
+def from_torchgeo(root: str | os.PathLike[str], split: str) -> Iterator[Canonical]:
+    """``torchgeo.datasets.SEN12MS(root, split)`` after registering the plugin (all 15 bands, IGBP mask)."""
+    import torchgeo.datasets
+
+    import sen12ms_plugins.torchgeo  # noqa: F401  (registers the plugin's class under torchgeo's name)
+
+    dataset = torchgeo.datasets.SEN12MS(str(root), split=split, metadata=True)
+    n_s1 = len(facts.BANDS["s1"])
+    for i in range(len(dataset)):
+        sample = dataset[i]
+        image = sample["image"].numpy()
+        # S2 was widened to float32 by torchgeo; its values (< 2**24) convert back exactly.
+        yield Canonical(sample["patch_id"], image[:n_s1].astype(np.float32), image[n_s1:].astype(np.uint16),
+                        sample["mask"].numpy().astype(np.uint16))
+
+
+def from_tfds(root: str | os.PathLike[str], split: str, data_dir: str | os.PathLike[str]) -> Iterator[Canonical]:
+    """``tfds.load("sen12ms", split=split)`` (config ``all``), prepared from ``root`` into ``data_dir``."""
+    import tensorflow_datasets as tfds
+
+    import sen12ms_plugins.tfds  # noqa: F401  (registers the builder; loads Triton before TensorFlow)
+
+    ds = tfds.load("sen12ms", split=split, data_dir=str(data_dir), builder_kwargs={"root": str(root)})
+    for ex in tfds.as_numpy(ds):
+        lc = np.moveaxis(ex["lc"], -1, 0)  # HWC -> CHW
+        yield Canonical(ex["id"].decode(), np.moveaxis(ex["s1"], -1, 0), np.moveaxis(ex["s2"], -1, 0),
+                        ex["igbp"], lc)
+
+
+def from_hf(split: str, cache_dir: str | os.PathLike[str] | None = None) -> Iterator[Canonical]:
+    """``datasets.load_dataset("sen12ms", split=split)`` by bare name (after ``sen12ms prepare-hf``).
+
+    Read through Arrow, which keeps uint16 (the numpy and torch formatters widen it to int64).
+    """
+    import datasets
+
+    from ..hf.features import table_to_numpy
+
+    ds = datasets.load_dataset("sen12ms", split=split, cache_dir=None if cache_dir is None else str(cache_dir))
+    for batch in ds.with_format("arrow").iter(batch_size=16):
+        columns = table_to_numpy(batch)
+        for i, name in enumerate(columns["id"]):
+            yield Canonical(str(name), columns["s1"][i], columns["s2"][i], columns["igbp"][i], columns["lc"][i])
+
+
+def isolated_env(cache_dir: Path) -> dict[str, str]:
+    """Environment for a ``datasets`` cache of its own, offline (the user's cache is left alone),
+    and TensorFlow's C++ logging limited to errors."""
+    return {"HF_DATASETS_CACHE": str(cache_dir), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -1,0 +1,318 @@
+"""The end-to-end demonstration on the built-in sample (``sen12ms demo``).
+
+What a new user would do with the real dataset, on the sample, in one process:
+
+1. build the sample as the 12 archives and ``md5sums.txt`` (a mirror);
+2. serve the mirror over HTTP on 127.0.0.1 (started here, stopped at the end);
+3. download it with the real downloader (progress, md5 checks) into a fresh root, and extract;
+4. verify the root (remembered archive md5s and the extracted tree);
+5. index and split it;
+6. load every split through torchgeo (``torchgeo.datasets.SEN12MS``), TensorFlow
+   Datasets (``tfds.load("sen12ms")``) and Hugging Face (``datasets.load_dataset("sen12ms")``
+   by bare name, after the preparation ``sen12ms prepare-hf`` does);
+7. write the class and band statistics and the world map;
+
+then print, per split and ecosystem, the count, the first ids and a checksum of the
+pixels, and end with OK only if every ecosystem returned exactly the core's patches.
+
+Everything is written below one work folder (a temporary one unless given); the
+``datasets`` and TFDS caches of the user are not touched.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..dataset import facts
+from ..dataset.index import Index, build_index
+from ..dataset.splits import SPLITS, Splits, compute_splits
+from ..errors import RootError
+from .crosscheck import (
+    ECOSYSTEMS,
+    Fingerprint,
+    fingerprint,
+    from_core,
+    from_hf,
+    from_tfds,
+    from_torchgeo,
+    isolated_env,
+)
+
+DEFAULT_PATCHES_PER_SCENE = 2
+
+
+@dataclass
+class DemoContext:
+    workdir: Path
+    patch_size: int
+    patches_per_scene: int
+    quiet: bool
+    mirror_url: str = ""
+    index: Index | None = None
+    splits: Splits | None = None
+    #: (split, ecosystem) -> what that ecosystem returned
+    results: dict[tuple[str, str], Fingerprint] = field(default_factory=dict)
+
+    @property
+    def mirror(self) -> Path:
+        return self.workdir / "mirror"
+
+    @property
+    def root(self) -> Path:
+        # Not called "sen12ms": a folder of that name in the working directory would take
+        # precedence over the prepared cache in datasets.load_dataset("sen12ms").
+        return self.workdir / "SEN12MS"
+
+    @property
+    def hf_cache(self) -> Path:
+        return self.workdir / "hf-cache"
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # the downloader reports progress itself
+        pass
+
+
+@contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    """Serve ``folder`` over HTTP on 127.0.0.1 (a free port) for the duration of the block."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="sen12ms-demo-mirror", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def step_sample(ctx: DemoContext) -> str:
+    from ..progress import track
+    from .sample import make_sample
+
+    ids = make_sample(ctx.mirror, patch_size=ctx.patch_size, patches_per_scene=ctx.patches_per_scene,
+                      archives=True, tree=False,
+                      progress=lambda jobs: track(jobs, "sample", unit="triplet", quiet=ctx.quiet))
+    size = sum(p.stat().st_size for p in ctx.mirror.glob("*.tar.gz"))
+    return f"12 archives of {len(ids)} triplets ({ctx.patch_size}x{ctx.patch_size} px), {size / 2**20:.1f} MiB"
+
+
+def step_download(ctx: DemoContext) -> str:
+    from ..acquisition.download import download
+    from .sample import MANIFEST_NAME
+
+    report = download(ctx.root, mirrors=[ctx.mirror_url], checksums=ctx.mirror_url + MANIFEST_NAME,
+                      extract=True, quiet=ctx.quiet)
+    return f"{len(report.archives)} archives, {report.fetched / 2**20:.1f} MiB from {ctx.mirror_url}, md5-checked, extracted"
+
+
+def step_verify(ctx: DemoContext) -> str:
+    from ..acquisition.verify import check_root
+
+    report = check_root(ctx.root)
+    if not report.ok:
+        raise RuntimeError("verification failed:\n" + "\n".join(report.problems))
+    return "archives match their md5s (remembered), the extracted tree is complete"
+
+
+def step_index(ctx: DemoContext) -> str:
+    ctx.index = build_index(ctx.root)
+    if ctx.index.incomplete or ctx.index.strays:
+        raise RuntimeError(f"{len(ctx.index.incomplete)} incomplete triplets, {len(ctx.index.strays)} stray files")
+    ctx.splits = compute_splits(ctx.index)
+    for name in SPLITS:
+        ctx.splits[name]  # raises with the reason if a split came out empty
+        ctx.results[name, "core"] = fingerprint(from_core(ctx.root, ctx.splits[name]))
+    counts = ", ".join(f"{name} {len(ctx.splits.members[name])}" for name in SPLITS)
+    return f"{len(ctx.index)} triplets in {len(ctx.index.scene_counts)} scenes; {counts}"
+
+
+def _load_all(ctx: DemoContext, ecosystem: str, read: Callable[[str], object]) -> str:
+    for name in SPLITS:
+        ctx.results[name, ecosystem] = fingerprint(read(name))
+    return "; ".join(f"{name} {ctx.results[name, ecosystem].count}" for name in SPLITS)
+
+
+def _quiet_frameworks() -> None:
+    """Keep the frameworks' own logging and progress bars out of the demo's report."""
+    import logging
+
+    for name in ("absl", "tensorflow", "datasets", "tensorflow_datasets"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if "datasets" in sys.modules:
+        import datasets
+
+        datasets.disable_progress_bars()
+        datasets.utils.logging.set_verbosity_error()
+    if "tensorflow_datasets" in sys.modules:
+        import tensorflow_datasets as tfds
+
+        tfds.disable_progress_bar()
+
+
+def step_torchgeo(ctx: DemoContext) -> str:
+    return "torchgeo.datasets.SEN12MS(root, split=…): " + _load_all(ctx, "torchgeo", lambda s: from_torchgeo(ctx.root, s))
+
+
+def step_tfds(ctx: DemoContext) -> str:
+    import sen12ms_plugins.tfds  # noqa: F401
+
+    _quiet_frameworks()
+    data_dir = ctx.workdir / "tfds"
+    return 'tfds.load("sen12ms", split=…): ' + _load_all(ctx, "tfds", lambda s: from_tfds(ctx.root, s, data_dir))
+
+
+def step_hf(ctx: DemoContext) -> str:
+    import datasets  # noqa: F401  (imported here so that its logging can be quietened)
+
+    from ..hf.prepare import prepare_hf
+
+    _quiet_frameworks()
+    prepare_hf(ctx.root, cache_dir=ctx.hf_cache)
+    return 'datasets.load_dataset("sen12ms", split=…): ' + _load_all(ctx, "hf", lambda s: from_hf(s, ctx.hf_cache))
+
+
+def step_analysis(ctx: DemoContext) -> str:
+    from ..analysis.stats import compute_stats
+    from ..analysis.worldmap import make_map
+
+    out = ctx.workdir / "analysis"
+    stats = compute_stats(ctx.root, index=ctx.index)
+    stats.write(out)
+    scenes = make_map(ctx.root, out / "map.png")
+    return f"statistics and charts in {out}, map of {len(scenes)} scenes in {out / 'map.png'}"
+
+
+STEPS: list[tuple[str, Callable[[DemoContext], str]]] = [
+    ("build the sample as the 12 archives", step_sample),
+    ("download from the local mirror and extract", step_download),
+    ("verify", step_verify),
+    ("index and split", step_index),
+    ("load every split with torchgeo", step_torchgeo),
+    ("load every split with TensorFlow Datasets", step_tfds),
+    ("load every split with Hugging Face datasets", step_hf),
+    ("class statistics and world map", step_analysis),
+]
+
+
+def summary_rows(ctx: DemoContext) -> tuple[list[list[object]], list[str]]:
+    """Table rows (split, ecosystem, count, first ids, checksum, agrees) and the disagreements."""
+    rows, problems = [], []
+    for name in SPLITS:
+        reference = ctx.results.get((name, "core"))
+        for ecosystem in ECOSYSTEMS:
+            got = ctx.results.get((name, ecosystem))
+            if got is None:
+                rows.append([name, ecosystem, "-", "not loaded", "-", "-"])
+                problems.append(f"{name}: {ecosystem} did not load")
+                continue
+            difference = "no reference" if reference is None else got.difference(reference)
+            same = difference is None
+            if not same:
+                problems.append(f"{name}: {ecosystem} differs from the core: {difference}")
+            rows.append([name, ecosystem, got.count, got.first_ids(), got.sha256[:16], "yes" if same else "NO"])
+    return rows, problems
+
+
+def _write_report(path: Path, ctx: DemoContext, steps: list[dict[str, object]], problems: list[str], ok: bool) -> None:
+    import json
+
+    from ..fsutil import atomic_write_bytes
+
+    results = {}
+    for (split, ecosystem), got in sorted(ctx.results.items()):
+        reference = ctx.results.get((split, "core"))
+        results.setdefault(split, {})[ecosystem] = {
+            "count": got.count,
+            "ids": list(got.ids),
+            "sha256": got.sha256,
+            "fields": sorted({name for fields in got.digests.values() for name in fields}),
+            "difference": None if reference is None else got.difference(reference),
+        }
+    data = {"ok": ok, "root": str(ctx.root), "steps": steps, "problems": problems, "results": results}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, (json.dumps(data, indent=1) + "\n").encode())
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_demo(workdir: str | Path | None = None, *, patch_size: int = facts.PATCH_SIZE,
+             patches_per_scene: int = DEFAULT_PATCHES_PER_SCENE, keep: bool = False, quiet: bool = False,
+             report: str | Path | None = None) -> bool:
+    """Run every step; True when all succeeded and every ecosystem agreed with the core.
+
+    A temporary work folder is removed afterwards unless ``keep``; a given one is kept.
+    ``report`` names a JSON file to write the outcome to (steps, and per split and
+    ecosystem: ids, pixel checksum, difference from the core).
+    """
+    from ..cli._common import print_table
+
+    if "datasets" in sys.modules:  # its cache location and offline mode are read at import
+        raise RuntimeError("run_demo must run before `datasets` is imported")
+    own = workdir is None
+    work = Path(tempfile.mkdtemp(prefix="sen12ms-demo-")) if own else Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    if any(work.iterdir()):
+        raise RootError(f"{work}: the demo's work folder must be empty")
+    ctx = DemoContext(work, patch_size, patches_per_scene, quiet)
+    ok = True
+    done: list[dict[str, object]] = []
+    started = time.perf_counter()
+    try:
+        with _environment(isolated_env(ctx.hf_cache)), serve_folder(ctx.mirror) as url:
+            ctx.mirror_url = url
+            for n, (title, step) in enumerate(STEPS, start=1):
+                print(f"[{n}/{len(STEPS)}] {title} …", flush=True)
+                t = time.perf_counter()
+                try:
+                    detail = step(ctx)
+                except Exception as exc:  # noqa: BLE001  (the demo reports any failure, then stops)
+                    done.append({"step": title, "ok": False, "error": f"{type(exc).__name__}: {exc}"})
+                    print(f"      FAILED: {type(exc).__name__}: {exc}", flush=True)
+                    if not quiet:
+                        traceback.print_exc()
+                    ok = False
+                    break
+                done.append({"step": title, "ok": True, "detail": detail, "seconds": round(time.perf_counter() - t, 2)})
+                print(f"      {detail} ({time.perf_counter() - t:.1f} s)", flush=True)
+        rows, problems = summary_rows(ctx)
+        print()
+        print_table(["split", "ecosystem", "patches", "first ids", "pixel sha256", "same as core"], rows)
+        for problem in problems if ok else []:
+            print(f"  {problem}")
+        ok = ok and not problems
+        if report is not None:
+            _write_report(Path(report), ctx, done, problems, ok)
+    finally:
+        if own and not keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"\nwork folder kept: {work}")
+    print(f"\n{'OK' if ok else 'FAILED'} ({time.perf_counter() - started:.0f} s)")
+    return ok

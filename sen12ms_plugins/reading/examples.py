@@ -1,0 +1,79 @@
+"""One example (a patch triplet) as every ecosystem adapter presents it: the fields and how they are read.
+
+=============  ==========================  ==================================================
+field          type                        meaning
+=============  ==========================  ==================================================
+``id``         str                         canonical patch id, ``ROIs1158_spring_124_p100``
+``season``     str                         short season name, ``spring`` … ``winter``
+``scene``      int                         scene (ROI) number
+``patch``      int                         patch number within the scene
+``lon``        float                       longitude of the patch centre (WGS 84)
+``lat``        float                       latitude of the patch centre (WGS 84)
+``s1``         float32 [2, H, W]           Sentinel-1 VV, VH in dB (NaN where missing)
+``s2``         uint16 [13, H, W]           Sentinel-2 B01 … B12, TOA reflectance x10000
+``lc``         uint16 [4, H, W]            IGBP, LCCS land cover, land use, hydrology
+``igbp``       uint16 [H, W]               IGBP mask (band 1 of ``lc``), 1-17
+``dfc``        uint8 [H, W]                simplified (DFC2020) mask, 1-10, 0 = no data
+``label``      int                         scene label: most frequent ``dfc`` class (0 = none)
+``labels``     list[int]                   multi-label: ``dfc`` classes covering >= 10 %
+=============  ==========================  ==================================================
+
+Only the image arrays of the chosen configuration (:mod:`sen12ms_plugins.reading.configs`)
+are present; the other fields are in every example.  Arrays keep the files' dtypes
+and band order.  ``label`` and ``labels`` follow Schmitt & Wu (2021); their class
+numbers are those of ``dfc``, so :data:`SCENE_LABEL_NAMES` [k] names class k.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Final
+
+from ..dataset import facts, labels
+from ..dataset.ids import PatchId
+from .configs import DatasetConfig
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: Names of the scene-label classes, indexed by class number (0 = no labelled pixel).
+SCENE_LABEL_NAMES: Final = ("No data", *labels.DFC_CLASSES.values())
+#: The fields every example has besides its configuration's image arrays, in order.
+METADATA_FIELDS: Final = ("id", "season", "scene", "patch", "lon", "lat")
+LABEL_FIELDS: Final = ("igbp", "dfc", "label", "labels")
+#: dtype of the label masks: ``igbp`` is a band of the ``lc`` file, ``dfc`` fits a byte.
+MASK_DTYPES: Final = {"igbp": facts.DTYPES["lc"], "dfc": "uint8"}
+
+
+def example_fields(config: DatasetConfig) -> tuple[str, ...]:
+    """The fields of an example of ``config``, in order."""
+    return (*METADATA_FIELDS, *config.sensors, *LABEL_FIELDS)
+
+
+def read_example(root: str | os.PathLike[str], pid: PatchId, config: DatasetConfig) -> dict[str, Any]:
+    """Read one triplet as an example of ``config`` (fields as in this module's docstring).
+
+    Raises :class:`~sen12ms_plugins.errors.PatchFileError` naming the file when a
+    file is missing, unreadable or not shaped like its sensor's patches.
+    """
+    from .reader import georeference, read_triplet
+
+    arrays = read_triplet(root, pid, config.read_bands())
+    igbp: np.ndarray = arrays["lc"][0]  # IGBP is band 1 whether lc was read whole or alone
+    single, multi = labels.scene_labels(igbp)
+    geo = georeference(root, pid)
+    example: dict[str, Any] = {
+        "id": pid.name,
+        "season": facts.SEASON_SHORT[pid.season],
+        "scene": pid.scene,
+        "patch": pid.patch,
+        "lon": geo.center_lon,
+        "lat": geo.center_lat,
+    }
+    for sensor in config.sensors:
+        example[sensor] = arrays[sensor]
+    example["igbp"] = igbp
+    example["dfc"] = labels.igbp_to_dfc(igbp)
+    example["label"] = single
+    example["labels"] = list(multi)
+    return example
