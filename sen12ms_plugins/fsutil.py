@@ -88,3 +88,22 @@ def meta_dir(root: str | os.PathLike[str]) -> Path:
     outside = user_cache_dir() / "roots" / f"{root.name or 'root'}-{key}"
     outside.mkdir(parents=True, exist_ok=True)
     return outside
+
+
+def link_file(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Make ``target`` the same file as ``source`` without copying it: a hard link, else a
+    relative symbolic link (both in one folder).  An existing ``target`` is replaced.
+
+    This is how the adapters give ``train`` the files of its two parts instead of storing
+    90% of SEN12MS twice.  Raises OSError naming both files when neither link can be made.
+    """
+    src, dst = os.fspath(source), os.fspath(target)
+    if os.path.lexists(dst):
+        os.unlink(dst)
+    try:
+        os.link(src, dst)
+    except OSError as hard_error:
+        try:
+            os.symlink(os.path.basename(src), dst)
+        except OSError as soft_error:
+            raise OSError(f"{dst}: cannot link to {src} (hard link: {hard_error}; symbolic link: {soft_error})") from None

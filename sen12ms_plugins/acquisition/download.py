@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ..console import Progress, write_message
 from ..dataset import facts
 from ..dataset.index import Index, build_index
 from ..dataset.root import resolve_root
@@ -43,7 +44,6 @@ from ..errors import (
     TransferError,
 )
 from ..fsutil import make_writable_dir
-from ..progress import Progress, write_message
 from . import checksums as checksums_mod
 from . import records
 from .checksums import ChecksumSpec

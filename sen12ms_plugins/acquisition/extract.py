@@ -29,11 +29,11 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..console import Progress
 from ..dataset import facts
 from ..dataset.root import resolve_root
 from ..errors import ChecksumMismatchError, DiskFullError, ExtractError, SEN12MSError
 from ..fsutil import make_writable_dir
-from ..progress import Progress
 from . import checksums as checksums_mod
 from . import records
 from .hashing import new_md5

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ..console import Progress, write_message
 from ..errors import ChecksumMismatchError, DiskFullError, DownloadCancelled, DownloadError, TransferError
 from ..fsutil import DISK_FULL_ERRNOS
-from ..progress import Progress, write_message
 from .hashing import md5_file
 from .sinks import PartSink, Sink
 from .sources import DEFAULT_TIMEOUT, Source, Transfer, make_source

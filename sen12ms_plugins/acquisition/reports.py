@@ -1,4 +1,4 @@
-"""What a download or an extraction did to each archive: the statuses users see and the JSON reports carry."""
+"""What a download, an extraction or a verification found: the statuses users see and the JSON reports carry."""
 
 from __future__ import annotations
 
@@ -102,3 +102,75 @@ class ExtractReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"root": str(self.root), "ok": self.ok, "archives": [asdict(o) for o in self.outcomes]}
+
+
+class CheckStatus(StrEnum):
+    """What the check of one archive found."""
+
+    OK = "ok"
+    MISMATCH = "mismatch"
+    MISSING = "missing"
+    UNKNOWN_MD5 = "unknown md5"
+
+
+@dataclass
+class ArchiveCheck:
+    name: str
+    status: CheckStatus
+    expected: str | None = None
+    actual: str | None = None
+    size: int | None = None
+    remembered: bool = False  # md5 taken from the record of an earlier check, nothing read
+    origin: str | None = None  # where the expected md5 comes from
+
+
+@dataclass
+class TreeCheck:
+    triplets: int = 0
+    per_season: dict[str, int] = field(default_factory=dict)
+    splits: dict[str, dict[str, int]] = field(default_factory=dict)
+    incomplete: int = 0
+    missing: list[str] = field(default_factory=list)  # files a patch lacks (root-relative)
+    orphans: list[str] = field(default_factory=list)  # files of incomplete patches
+    strays: list[str] = field(default_factory=list)  # entries that are not SEN12MS patches
+    compared: list[str] = field(default_factory=list)  # official figures that were compared
+    deep: bool = False
+    files_checked: int = 0
+    bad_files: list[dict[str, str]] = field(default_factory=list)  # {"path", "problem"}
+
+
+@dataclass
+class VerificationReport:
+    """What a verification found.  ``ok`` is True when ``problems`` is empty."""
+
+    root: Path
+    archives: list[ArchiveCheck] | None = None
+    tree: TreeCheck | None = None
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def merge(self, other: VerificationReport) -> VerificationReport:
+        if other.archives is not None:
+            self.archives = (self.archives or []) + other.archives
+        if other.tree is not None:
+            self.tree = other.tree
+        self.problems += other.problems
+        self.notes += other.notes
+        self.seconds += other.seconds
+        return self
+
+    def to_dict(self) -> dict:
+        return {
+            "root": str(self.root),
+            "ok": self.ok,
+            "problems": self.problems,
+            "notes": self.notes,
+            "archives": None if self.archives is None else [asdict(a) for a in self.archives],
+            "tree": None if self.tree is None else asdict(self.tree),
+            "seconds": round(self.seconds, 3),
+        }

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
-from ..progress import Progress
+from ..console import Progress
 from .hashing import md5_file, new_md5
 from .pipe import BytePipe
 from .staging import Staged, stage

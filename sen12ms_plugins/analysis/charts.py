@@ -16,7 +16,12 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
+
 from ..dataset import labels
+from ..fsutil import atomic_write_bytes
 
 if TYPE_CHECKING:
     from .stats import DatasetStats
@@ -46,10 +51,6 @@ def _bar_style(scheme: str, code: int, status: str) -> tuple[str, str | None]:
 
 def plot_class_chart(stats: DatasetStats, scheme: str, dpi: int = 80) -> bytes:
     """The chart of one scheme as PNG bytes."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import NullLocator
-
     groups = list(stats.groups.values())
     seasons = list(dict.fromkeys(g.season for g in groups))
     splits = list(stats.splits)
@@ -109,8 +110,6 @@ def plot_class_chart(stats: DatasetStats, scheme: str, dpi: int = 80) -> bytes:
 
 def write_class_charts(stats: DatasetStats, out: str | Path, dpi: int = 80) -> list[Path]:
     """Write ``classes_<SCHEME>.png`` for every scheme into ``out`` (atomically); return the paths."""
-    from ..fsutil import atomic_write_bytes
-
     paths = []
     for scheme in labels.SCHEMES:
         path = Path(out) / f"classes_{scheme}.png"

@@ -41,18 +41,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
-import numpy as np
-
+from ..console import Progress
 from ..dataset import facts, labels
 from ..dataset.ids import PatchId
 from ..dataset.index import Index, build_index
-from ..dataset.splits import SPLITS, Splits, canonical_split, compute_splits
+from ..dataset.splits import DISJOINT_SPLITS, SPLITS, Splits, canonical_split, compute_splits, parts_of
 from ..errors import EmptySplitError
+from ..fsutil import atomic_write_bytes
+from ..reading.reader import read_triplet
+from .accumulators import HISTOGRAMS, PERCENTILES, BandStats, Cell, CodeCounter
 
 #: Every complete triplet of the root, the damaged patch included (it is in no named split).
 ALL: str = "all"
@@ -60,252 +63,34 @@ ALL: str = "all"
 ALL_SEASONS: str = "all"
 #: The groups ``compute_stats`` builds by default, in report order.
 DEFAULT_SPLITS: tuple[str, ...] = (*SPLITS, ALL)
-#: The sensors whose bands get statistics.
-BAND_SENSORS: tuple[str, ...] = ("s1", "s2")
-PERCENTILES: tuple[float, float] = (2.0, 98.0)
 #: Triplets per unit of work; chunks never span two scenes.
 CHUNK_PATCHES = 64
-
-_DAMAGED = PatchId(*facts.DAMAGED_PATCH)
-# Parts every patch falls in exactly once; splits are unions of parts.
-_PARTS: tuple[str, ...] = ("holdout", "validation", "train_minus_validation", "none")
-_SPLIT_PARTS: Mapping[str, tuple[str, ...]] = {
-    "train": ("validation", "train_minus_validation"),
-    "holdout": ("holdout",),
-    "validation": ("validation",),
-    "train_minus_validation": ("train_minus_validation",),
-    ALL: _PARTS,
-}
-# Label codes below this are counted in dense arrays; higher (corrupt) codes in a dict.
-_DENSE_CODES = 256
-_DFC_LOOKUP = labels.igbp_to_dfc(np.arange(_DENSE_CODES, dtype=np.uint16)).astype(np.intp)
-_N_DFC = len(labels.DFC_CLASSES) + 1  # code 0 = no class
-
-
-@dataclass(frozen=True)
-class Histogram:
-    """Fixed bins ``[low + k*width, low + (k+1)*width)``, plus one bin below and one above."""
-
-    low: float
-    high: float
-    width: float
-
-    @property
-    def bins(self) -> int:
-        return int(round((self.high - self.low) / self.width))
-
-    def bin_of(self, values: np.ndarray) -> np.ndarray:
-        """Bin number of each (finite) value, 0 = below ``low``, ``bins + 1`` = at or above ``high``."""
-        if values.dtype.kind in "ui" and self.low == 0 and float(self.width).is_integer():
-            return values.astype(np.intp) // int(self.width) + 1  # exact, and faster than floats
-        k = np.floor((values.astype(np.float64) - self.low) / self.width)
-        return (np.clip(k, -1, self.bins) + 1).astype(np.intp)
-
-
-#: Percentile histograms: S2 in reflectance x10000 (uint16), S1 in dB.
-HISTOGRAMS: Mapping[str, Histogram] = {
-    "s2": Histogram(0.0, 65536.0, 8.0),
-    "s1": Histogram(-80.0, 40.0, 0.01),
-}
-
-
-# --- Accumulators ---------------------------------------------------------------------
-
-
-class _BandAccumulator:
-    """Count, NaNs, mean/M2, extremes and a histogram for every band of one sensor."""
-
-    def __init__(self, sensor: str):
-        self.sensor = sensor
-        self.hist_spec = HISTOGRAMS[sensor]
-        n = len(facts.BANDS[sensor])
-        self.count = np.zeros(n, np.int64)
-        self.nan = np.zeros(n, np.int64)
-        self.mean = np.zeros(n, np.float64)
-        self.m2 = np.zeros(n, np.float64)
-        self.min = np.full(n, np.inf)
-        self.max = np.full(n, -np.inf)
-        self.hist = np.zeros((n, self.hist_spec.bins + 2), np.int64)
-
-    def add(self, array: np.ndarray) -> None:
-        """Fold one patch ([bands, H, W]) in."""
-        flat = array.reshape(array.shape[0], -1)
-        nbins = self.hist.shape[1]
-        if flat.dtype.kind == "f":
-            finite = np.isfinite(flat)
-            all_finite = bool(finite.all())
-        else:
-            finite, all_finite = None, True
-        for b in range(flat.shape[0]):
-            values = flat[b] if all_finite else flat[b][finite[b]]
-            self.nan[b] += flat.shape[1] - values.size
-            if values.size == 0:
-                continue
-            x = values.astype(np.float64)
-            n = x.size
-            mean = float(x.mean())
-            m2 = float(np.square(x - mean).sum())
-            self._merge_moments(b, n, mean, m2)
-            self.min[b] = min(self.min[b], float(values.min()))
-            self.max[b] = max(self.max[b], float(values.max()))
-            self.hist[b] += np.bincount(self.hist_spec.bin_of(values), minlength=nbins)
-
-    def _merge_moments(self, b: int, n: int, mean: float, m2: float) -> None:
-        na = int(self.count[b])
-        total = na + n
-        delta = mean - self.mean[b]
-        self.mean[b] += delta * n / total
-        self.m2[b] += m2 + delta * delta * na * n / total
-        self.count[b] = total
-
-    def merge(self, other: _BandAccumulator) -> None:
-        for b in range(len(self.count)):
-            if other.count[b]:
-                self._merge_moments(b, int(other.count[b]), float(other.mean[b]), float(other.m2[b]))
-        self.nan += other.nan
-        self.min = np.minimum(self.min, other.min)
-        self.max = np.maximum(self.max, other.max)
-        self.hist += other.hist
-
-    def results(self) -> list[BandStats]:
-        out = []
-        for b, name in enumerate(facts.BANDS[self.sensor]):
-            n = int(self.count[b])
-            if n == 0:
-                out.append(BandStats(self.sensor, name, 0, int(self.nan[b]), None, None, None, None, None, None))
-                continue
-            p_low, p_high = (self._percentile(b, q) for q in PERCENTILES)
-            out.append(BandStats(
-                self.sensor, name, n, int(self.nan[b]), float(self.mean[b]), float(np.sqrt(self.m2[b] / n)),
-                float(self.min[b]), float(self.max[b]), p_low, p_high,
-            ))
-        return out
-
-    def _percentile(self, b: int, q: float) -> float:
-        """Approximate ``np.percentile(values, q)`` (linear method) from the histogram."""
-        n = int(self.count[b])
-        rank = q / 100.0 * (n - 1)
-        below = int(np.floor(rank))
-        above = min(below + 1, n - 1)
-        lo, hi = self._value_at(b, below), self._value_at(b, above)
-        return lo + (hi - lo) * (rank - below)
-
-    def _value_at(self, b: int, i: int) -> float:
-        """Approximate value of the ``i``-th smallest value (0-based), spread evenly in its bin."""
-        hist = self.hist[b]
-        cum = np.cumsum(hist)
-        k = int(np.searchsorted(cum, i, side="right"))
-        before = int(cum[k - 1]) if k else 0
-        spec = self.hist_spec
-        if k == 0:
-            left, right = self.min[b], spec.low
-        elif k == len(hist) - 1:
-            left, right = spec.high, self.max[b]
-        else:
-            left = spec.low + (k - 1) * spec.width
-            right = left + spec.width
-        value = left + (right - left) * (i - before + 0.5) / int(hist[k])
-        return float(min(max(value, self.min[b]), self.max[b]))
-
-
-class _CodeCounter:
-    """Pixels and patches per label code: dense below 256, a dict above."""
-
-    def __init__(self, size: int = _DENSE_CODES):
-        self.pixels = np.zeros(size, np.int64)
-        self.patches = np.zeros(size, np.int64)
-        self.extra_pixels: dict[int, int] = {}
-        self.extra_patches: dict[int, int] = {}
-
-    def add(self, counts: np.ndarray) -> None:
-        """Fold in one patch's per-code pixel counts (index = code)."""
-        dense = counts[: len(self.pixels)]
-        self.pixels[: len(dense)] += dense
-        self.patches[: len(dense)] += dense > 0
-        if len(counts) > len(self.pixels):
-            for code in np.flatnonzero(counts[len(self.pixels):]) + len(self.pixels):
-                code = int(code)
-                self.extra_pixels[code] = self.extra_pixels.get(code, 0) + int(counts[code])
-                self.extra_patches[code] = self.extra_patches.get(code, 0) + 1
-
-    def merge(self, other: _CodeCounter) -> None:
-        self.pixels += other.pixels
-        self.patches += other.patches
-        for code, n in other.extra_pixels.items():
-            self.extra_pixels[code] = self.extra_pixels.get(code, 0) + n
-        for code, n in other.extra_patches.items():
-            self.extra_patches[code] = self.extra_patches.get(code, 0) + n
-
-    def items(self) -> Iterator[tuple[int, int, int]]:
-        """(code, pixels, patches) of every code seen, ascending."""
-        for code in np.flatnonzero(self.pixels):
-            yield int(code), int(self.pixels[code]), int(self.patches[code])
-        for code in sorted(self.extra_pixels):
-            yield code, self.extra_pixels[code], self.extra_patches[code]
-
-
-class _Cell:
-    """Everything counted over the patches of one (season, part)."""
-
-    def __init__(self):
-        self.patches = 0
-        self.codes = {scheme: _CodeCounter() for scheme in labels.SCHEMES}
-        self.single = np.zeros(_N_DFC, np.int64)
-        self.multi = np.zeros(_N_DFC, np.int64)
-        self.bands = {sensor: _BandAccumulator(sensor) for sensor in BAND_SENSORS}
-
-    def add(self, arrays: Mapping[str, np.ndarray]) -> None:
-        lc = arrays["lc"]
-        self.patches += 1
-        for scheme, (band, _classes) in labels.SCHEMES.items():
-            if scheme == "DFC":
-                continue  # from the IGBP counts below, without a second pass over the pixels
-            counts = np.bincount(lc[band].ravel())
-            self.codes[scheme].add(counts)
-            if band == labels.SCHEMES["DFC"][0]:
-                dense = np.zeros(_DENSE_CODES, np.int64)
-                dense[: min(len(counts), _DENSE_CODES)] = counts[:_DENSE_CODES]
-                dfc = np.bincount(_DFC_LOOKUP, weights=dense, minlength=_N_DFC).astype(np.int64)
-                dfc[0] += int(counts[_DENSE_CODES:].sum())  # codes above 255 have no class either
-                self.codes["DFC"].add(dfc)
-        single, multi = labels.scene_labels(lc[labels.SCHEMES["IGBP"][0]])
-        self.single[single] += 1
-        if multi:
-            self.multi[list(multi)] += 1
-        else:
-            self.multi[0] += 1
-        for sensor in BAND_SENSORS:
-            self.bands[sensor].add(arrays[sensor])
-
-    def merge(self, other: _Cell) -> None:
-        self.patches += other.patches
-        for scheme in self.codes:
-            self.codes[scheme].merge(other.codes[scheme])
-        self.single += other.single
-        self.multi += other.multi
-        for sensor in self.bands:
-            self.bands[sensor].merge(other.bands[sensor])
+#: The part of the damaged patch, which is in no named split (but in ``all``).
+_NO_SPLIT = "none"
 
 
 def _part_of(splits: Splits, pid: PatchId) -> str:
-    return splits.split_of(pid) or "none"
+    return splits.split_of(pid) or _NO_SPLIT
 
 
-def _process_chunk(root: str, chunk: Sequence[tuple[PatchId, str]]) -> dict[tuple[str, str], _Cell]:
+def _parts(name: str) -> tuple[str, ...]:
+    """The parts a group is made of: every patch falls in exactly one part."""
+    return (*DISJOINT_SPLITS, _NO_SPLIT) if name == ALL else parts_of(name)
+
+
+def _process_chunk(root: str, chunk: Sequence[tuple[PatchId, str]]) -> dict[tuple[str, str], Cell]:
     """Read the triplets of one chunk and count them into cells keyed by (season, part)."""
-    from ..reading.reader import read_triplet
-
-    cells: dict[tuple[str, str], _Cell] = {}
+    cells: dict[tuple[str, str], Cell] = {}
     for pid, part in chunk:
         key = (pid.season, part)
         cell = cells.get(key)
         if cell is None:
-            cell = cells[key] = _Cell()
+            cell = cells[key] = Cell()
         cell.add(read_triplet(root, pid))
     return cells
 
 
-def _process_chunk_star(args: tuple[str, Sequence[tuple[PatchId, str]]]) -> dict[tuple[str, str], _Cell]:
+def _process_chunk_star(args: tuple[str, Sequence[tuple[PatchId, str]]]) -> dict[tuple[str, str], Cell]:
     return _process_chunk(*args)
 
 
@@ -322,22 +107,6 @@ def _chunks(work: Sequence[tuple[PatchId, str]], size: int) -> list[list[tuple[P
 
 
 # --- Results --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BandStats:
-    """Statistics of one band over one group; None where the band had no valid value."""
-
-    sensor: str
-    band: str
-    count: int
-    nan: int
-    mean: float | None
-    std: float | None
-    min: float | None
-    max: float | None
-    p2: float | None
-    p98: float | None
 
 
 @dataclass(frozen=True)
@@ -452,8 +221,6 @@ class DatasetStats:
 
         Each file is written atomically; the list of files written is returned.
         """
-        from ..fsutil import atomic_write_bytes
-
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         written = []
@@ -471,7 +238,7 @@ class DatasetStats:
         atomic_write_bytes(out / "stats.json", (json.dumps(self.to_json(), indent=1) + "\n").encode("utf-8"))
         written.append(out / "stats.json")
         if charts:
-            from .charts import write_class_charts
+            from .charts import write_class_charts  # deferred: matplotlib, the [plot] extra
 
             written.extend(write_class_charts(self, out))
         return written
@@ -489,7 +256,7 @@ def _dfc_name(code: int) -> str:
     return labels.DFC_CLASSES.get(code, "no valid label")
 
 
-def _class_counts(scheme: str, counter: _CodeCounter) -> tuple[ClassCount, ...]:
+def _class_counts(scheme: str, counter: CodeCounter) -> tuple[ClassCount, ...]:
     band, classes = labels.SCHEMES[scheme]
     seen = {code: (pixels, patches) for code, pixels, patches in counter.items()}
     rows = [ClassCount(scheme, code, name, "class", *seen.pop(code, (0, 0))) for code, name in classes.items()]
@@ -502,7 +269,7 @@ def _class_counts(scheme: str, counter: _CodeCounter) -> tuple[ClassCount, ...]:
     return tuple(rows)
 
 
-def _group(split: str, season: str, cell: _Cell) -> GroupStats:
+def _group(split: str, season: str, cell: Cell) -> GroupStats:
     return GroupStats(
         split=split,
         season=season,
@@ -510,7 +277,7 @@ def _group(split: str, season: str, cell: _Cell) -> GroupStats:
         classes={scheme: _class_counts(scheme, cell.codes[scheme]) for scheme in labels.SCHEMES},
         single_label={code: int(n) for code, n in enumerate(cell.single) if code or n},
         multi_label={code: int(n) for code, n in enumerate(cell.multi) if code or n},
-        bands={sensor: tuple(cell.bands[sensor].results()) for sensor in BAND_SENSORS},
+        bands={sensor: tuple(cell.bands[sensor].results()) for sensor in facts.IMAGE_SENSORS},
     )
 
 
@@ -557,17 +324,17 @@ def compute_stats(
                 raise EmptySplitError(f"{index.root}: split 'all' is empty: the root holds no complete SEN12MS triplet")
             if name != ALL:
                 split_table[name]  # raises EmptySplitError with the reason
-    wanted_parts = {part for name in chosen for part in _SPLIT_PARTS[name]}
+    wanted_parts = {part for name in chosen for part in _parts(name)}
     work = [(pid, part) for pid in index.triplets if (part := _part_of(split_table, pid)) in wanted_parts]
     cells = _run(str(index.root), work, jobs, quiet)
 
     groups: dict[tuple[str, str], GroupStats] = {}
     for name in chosen:
-        total = _Cell()
+        total = Cell()
         per_season = {}
         for season in facts.SEASONS:
-            cell = _Cell()
-            for part in _SPLIT_PARTS[name]:
+            cell = Cell()
+            for part in _parts(name):
                 if (season, part) in cells:
                     cell.merge(cells[season, part])
             per_season[season] = cell
@@ -579,19 +346,15 @@ def compute_stats(
     return DatasetStats(root=index.root, splits=chosen, groups=groups)
 
 
-def _run(root: str, work: list[tuple[PatchId, str]], jobs: int, quiet: bool) -> dict[tuple[str, str], _Cell]:
+def _run(root: str, work: list[tuple[PatchId, str]], jobs: int, quiet: bool) -> dict[tuple[str, str], Cell]:
     """Process every chunk (in ``jobs`` processes) and merge the cells in chunk order."""
-    from ..progress import Progress
-
     chunks = _chunks(work, CHUNK_PATCHES)
-    cells: dict[tuple[str, str], _Cell] = {}
+    cells: dict[tuple[str, str], Cell] = {}
     with Progress(len(work), "stats", unit="patch", quiet=quiet) as bar:
         if jobs == 1 or len(chunks) < 2:
             results: Iterable = (_process_chunk(root, chunk) for chunk in chunks)
             _fold(results, chunks, cells, bar)
         else:
-            import multiprocessing
-
             # spawn: a forked GDAL/rasterio state is not safe to share with children.
             context = multiprocessing.get_context("spawn")
             with context.Pool(min(jobs, len(chunks))) as pool:
@@ -600,7 +363,7 @@ def _run(root: str, work: list[tuple[PatchId, str]], jobs: int, quiet: bool) -> 
     return cells
 
 
-def _fold(results: Iterable[dict], chunks: list[list], cells: dict[tuple[str, str], _Cell], bar) -> None:
+def _fold(results: Iterable[dict], chunks: list[list], cells: dict[tuple[str, str], Cell], bar) -> None:
     for chunk, result in zip(chunks, results):
         for key, cell in result.items():
             if key in cells:

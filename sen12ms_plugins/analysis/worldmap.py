@@ -16,17 +16,25 @@ no map service, no data fetched at run time.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import rasterio
+from rasterio.errors import RasterioError
+from rasterio.warp import transform as warp
+
+from ..console import track
 from ..dataset import facts
 from ..dataset.ids import SceneId
 from ..dataset.index import Index, build_index
 from ..dataset.splits import compute_splits, holdout_scenes
 from ..errors import PatchFileError, RootError
+from ..fsutil import atomic_write_bytes
+from ..reading.reader import GDAL_OPTIONS
 
 LAND_FILE = Path(__file__).resolve().parent / "data" / "land_110m.geojson"
 #: Scene splits in legend order, with their marker shapes.
@@ -65,11 +73,6 @@ def _scene_split(scene: SceneId, validation: frozenset[SceneId]) -> str:
 
 def _header(path: Path) -> tuple[str, tuple[float, float, float, float]]:
     """CRS and bounds of one GeoTIFF, read from its header."""
-    import rasterio
-    from rasterio.errors import RasterioError
-
-    from ..reading.reader import GDAL_OPTIONS
-
     try:
         with rasterio.Env(**GDAL_OPTIONS), rasterio.open(path) as src:
             if src.crs is None:
@@ -112,10 +115,6 @@ def scene_locations(
     A file without a CRS or that cannot be read raises
     :class:`~sen12ms_plugins.errors.PatchFileError` naming it.
     """
-    from rasterio.warp import transform as warp
-
-    from ..progress import track
-
     index = index if index is not None else build_index(root)
     validation = frozenset(compute_splits(index).validation_scenes)
     boxes: dict[SceneId, dict[str, list[float]]] = {}
@@ -188,8 +187,7 @@ def load_land() -> list[list[list[tuple[float, float]]]]:
 
 def render_map(scenes: Sequence[SceneLocation], *, title: str | None = None, dpi: int = 100) -> bytes:
     """The world map of ``scenes`` as PNG bytes (no network needed)."""
-    import io
-
+    # deferred: matplotlib is the [plot] extra; the scene locations and GeoJSON work without it
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import PolyCollection
     from matplotlib.figure import Figure
@@ -259,8 +257,6 @@ def make_map(
 ) -> list[SceneLocation]:
     """Locate the scenes of ``root``, write the map PNG to ``out`` and the GeoJSON to ``geojson``
     (default: ``out`` with the suffix ``.geojson``), each atomically; return the scenes."""
-    from ..fsutil import atomic_write_bytes
-
     out = Path(out)
     geojson = Path(geojson) if geojson is not None else out.with_suffix(".geojson")
     index = build_index(root)

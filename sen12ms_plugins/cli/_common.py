@@ -1,4 +1,4 @@
-"""What the sub-commands share: exit codes, the --root option, output helpers."""
+"""What the sub-commands share: exit codes, the --root and --quiet options, JSON output."""
 
 from __future__ import annotations
 
@@ -35,13 +35,3 @@ def subparser(sub, name: str, help: str, description: str | None = None, epilog:
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=False)
     sys.stdout.write("\n")
-
-
-def print_table(header: list[str], rows: list[list[Any]]) -> None:
-    """A plain text table, numbers right-aligned."""
-    cells = [header] + [[f"{c:,}" if isinstance(c, int) else str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    for n, row in enumerate(cells):
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip())
-        if n == 0:
-            print("  ".join("-" * w for w in widths))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..dataset import facts
+from ..demo import DEMO_PATCHES_PER_SCENE
 from ._common import add_quiet_argument, subparser
 
 DESCRIPTION = """\
@@ -25,21 +27,21 @@ examples:
 
 
 def register(sub) -> None:
-    from ..dataset import facts
 
     p = subparser(sub, "demo", "run the end-to-end demo on the built-in sample", DESCRIPTION)
     p.add_argument("--workdir", type=Path, help="work folder (default: a temporary folder, removed afterwards)")
     p.add_argument("--keep", action="store_true", help="keep the temporary work folder")
     p.add_argument("--patch-size", type=int, default=facts.PATCH_SIZE,
                    help=f"sample patch size in pixels (default: {facts.PATCH_SIZE}, as the real data)")
-    p.add_argument("--patches-per-scene", type=int, default=2, help="sample triplets per scene (default: 2)")
+    p.add_argument("--patches-per-scene", type=int, default=DEMO_PATCHES_PER_SCENE,
+                   help="sample triplets per scene (default: %(default)s)")
     p.add_argument("--report", type=Path, metavar="FILE", help="also write the outcome as JSON to FILE")
     add_quiet_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ..demo.run import run_demo
+    from ..demo.run import run_demo  # deferred: numpy, rasterio, and the adapters it runs
 
     ok = run_demo(args.workdir, patch_size=args.patch_size, patches_per_scene=args.patches_per_scene,
                   keep=args.keep, quiet=args.quiet, report=args.report)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from ..errors import UsageError
-from ._common import add_quiet_argument, add_root_argument, print_json, print_table, subparser
+import sys
+
+from ..acquisition.download import DEFAULT_JOBS, download
+from ..acquisition.fetch import DEFAULT_BACKOFF, DEFAULT_RETRIES
+from ..acquisition.sources import DEFAULT_TIMEOUT
+from ..console import print_table
+from ..errors import DownloadError, UsageError
+from ._common import add_quiet_argument, add_root_argument, print_json, subparser
 
 DESCRIPTION = """\
 Fetch the 12 SEN12MS archives (ROIs<season>_<sensor>.tar.gz, ~510 GB in all) into
@@ -31,8 +37,6 @@ archive could not be obtained (the message names it and why); 2 usage error.
 
 
 def register(sub) -> None:
-    from ..acquisition.download import DEFAULT_BACKOFF, DEFAULT_JOBS, DEFAULT_RETRIES
-    from ..acquisition.sources import DEFAULT_TIMEOUT
 
     p = subparser(sub, "download", "download (and extract) the SEN12MS archives", DESCRIPTION)
     add_root_argument(p, "folder to download into, created if missing")
@@ -72,7 +76,6 @@ def _size(n: int | None) -> str:
 
 
 def run(args) -> int:
-    from ..acquisition.download import DownloadError, download
 
     if args.delete_archives and not (args.extract or args.stream):
         raise UsageError("--delete-archives needs --extract (archives are deleted once extracted)")
@@ -94,8 +97,6 @@ def run(args) -> int:
     else:
         _print(report)
     if failed is not None:
-        import sys
-
         print(f"sen12ms download: error: {failed}", file=sys.stderr)
         return 1
     return 0

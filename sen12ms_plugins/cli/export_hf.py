@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from ..dataset.splits import TRAIN_PARTS
 from ..errors import UsageError
+from ..hf import DEFAULT_ROW_GROUP_SIZE, DEFAULT_SHARD_SIZE
+from ..reading.configs import CONFIGS
 from ._common import add_quiet_argument, add_root_argument, subparser
 
 DESCRIPTION = """\
@@ -46,9 +49,6 @@ def _size(text: str) -> int:
 
 
 def register(sub) -> None:
-    from ..hf.export import DEFAULT_ROW_GROUP_SIZE, DEFAULT_SHARD_SIZE
-    from ..reading.configs import CONFIGS
-
     p = subparser(sub, "export-hf", "export Parquet shards and a dataset card for Hugging Face datasets", DESCRIPTION)
     add_root_argument(p)
     p.add_argument("--out", metavar="DIR", required=True, help="output directory (created; an earlier export is resumed)")
@@ -67,8 +67,7 @@ def run(args) -> int:
     if args.num_proc < 1:
         raise UsageError(f"--num-proc must be at least 1, got {args.num_proc}")
     shard_size, row_group_size = _size(args.shard_size), _size(args.row_group_size)
-    from ..hf.export import export_hf
-    from ..hf.stored_splits import TRAIN_PARTS
+    from ..hf.export import export_hf  # deferred: needs the [hf] extra (datasets, pyarrow)
 
     report = export_hf(args.root, args.out, configs=args.config, num_proc=args.num_proc, shard_size=shard_size,
                        row_group_size=row_group_size, quiet=args.quiet)

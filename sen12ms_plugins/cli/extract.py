@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from ..acquisition.download import select_archives
+from ..acquisition.extract import extract_archives
+from ..console import print_table
 from ..errors import UsageError
-from ._common import add_quiet_argument, add_root_argument, print_json, print_table, subparser
+from ._common import add_quiet_argument, add_root_argument, print_json, subparser
 
 DESCRIPTION = """\
 Extract the SEN12MS archives in ROOT into ROOT (ROIs<season>/<sensor>_<scene>/…).
@@ -37,9 +40,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..acquisition.download import select_archives
-    from ..acquisition.extract import extract_archives
-
     names = None
     if args.seasons or args.sensors:
         try:

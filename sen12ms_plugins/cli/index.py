@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ._common import add_root_argument, print_json, print_table, subparser
+from ..console import print_table
+from ..dataset import facts
+from ..dataset.index import build_index
+from ._common import add_root_argument, print_json, subparser
 
 DESCRIPTION = """\
 Scan a SEN12MS root (file names only) and report the complete triplets per season,
@@ -26,8 +29,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..dataset import facts
-    from ..dataset.index import build_index
 
     index = build_index(args.root, use_cache=not args.no_cache)
     seasons = index.season_counts()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..errors import UsageError
@@ -41,9 +42,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import sys
-
-    from ..analysis.worldmap import make_map
+    from ..analysis.worldmap import make_map  # deferred: rasterio
 
     if args.out.suffix.lower() != ".png":
         raise UsageError(f"--out must name a .png file, got {args.out}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import UsageError
+from ..reading.configs import CONFIGS, DEFAULT_CONFIG
 from ._common import add_root_argument, subparser
 
 DESCRIPTION = """\
@@ -32,7 +33,6 @@ unreadable; the message names it); 2 usage error.
 
 
 def register(sub) -> None:
-    from ..reading.configs import CONFIGS, DEFAULT_CONFIG
 
     p = subparser(sub, "prepare-hf", "prepare the datasets cache for load_dataset(\"sen12ms\")", DESCRIPTION)
     add_root_argument(p)
@@ -47,11 +47,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..reading.configs import DEFAULT_CONFIG
 
     if args.num_proc is not None and args.num_proc < 1:
         raise UsageError(f"--num-proc must be at least 1, got {args.num_proc}")
-    from ..hf.prepare import prepare_hf
+    from ..hf.prepare import prepare_hf  # deferred: the [hf] extra
 
     report = prepare_hf(args.root, configs=args.config or [DEFAULT_CONFIG], cache_dir=args.cache_dir,
                         num_proc=args.num_proc, force=args.force)

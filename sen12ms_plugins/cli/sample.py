@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..console import track
+from ..dataset import facts
+from ..demo import SAMPLE_PATCHES_PER_SCENE
 from ..errors import UsageError
-from ..progress import track
 from ._common import add_quiet_argument, subparser
 
 DESCRIPTION = """\
@@ -20,16 +22,13 @@ examples:
 
 
 def register(sub) -> None:
-    from ..dataset import facts
-    from ..demo.sample import DEFAULT_PATCHES_PER_SCENE
-
     p = subparser(sub, "sample", "write the built-in sample dataset", DESCRIPTION)
     p.add_argument("--out", metavar="DIR", required=True, help="folder to write (must be missing or empty)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--patch-size", type=int, default=facts.PATCH_SIZE,
                    help=f"pixels per side (default: {facts.PATCH_SIZE}, as the real data; smaller is faster)")
-    p.add_argument("--patches-per-scene", type=int, default=DEFAULT_PATCHES_PER_SCENE,
-                   help=f"triplets per scene, 1-15 (default: {DEFAULT_PATCHES_PER_SCENE})")
+    p.add_argument("--patches-per-scene", type=int, default=SAMPLE_PATCHES_PER_SCENE,
+                   help=f"triplets per scene, 1-15 (default: {SAMPLE_PATCHES_PER_SCENE})")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--archives", action="store_true", help="also write the 12 archives and md5sums.txt")
     group.add_argument("--archives-only", action="store_true", help="write only the archives and md5sums.txt")
@@ -38,7 +37,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..demo.sample import make_sample
+    from ..demo.sample import make_sample  # deferred: numpy and rasterio
 
     try:
         ids = make_sample(

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from ._common import add_root_argument, print_json, print_table, subparser
+from ..console import print_table
+from ..dataset import facts
+from ..dataset.ids import write_patch_list
+from ..dataset.index import build_index
+from ..dataset.splits import ALIASES, SPLITS, compare_upstream_lists, compute_splits
+from ..errors import EmptySplitError
+from ._common import add_root_argument, print_json, subparser
 
 DESCRIPTION = """\
 Compute the named splits of a root and print their patch counts per season:
@@ -32,13 +39,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import sys
-
-    from ..dataset import facts
-    from ..dataset.ids import write_patch_list
-    from ..dataset.index import build_index
-    from ..dataset.splits import ALIASES, SPLITS, compare_upstream_lists, compute_splits
-    from ..errors import EmptySplitError
 
     splits = compute_splits(build_index(args.root))
     comparisons = compare_upstream_lists(splits)  # a malformed line stops here, naming file and line

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+from ..console import print_table
+from ..dataset import facts
 from ..errors import UsageError
-from ._common import EXIT_PROBLEMS, add_quiet_argument, add_root_argument, print_table, subparser
+from ._common import EXIT_PROBLEMS, add_quiet_argument, add_root_argument, subparser
 from ._paths import check_writable
 
 DEFAULT_OUT = "sen12ms-stats"
@@ -51,10 +54,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import sys
-
-    from ..analysis.stats import ALL_SEASONS, compute_stats, normalise_splits
-    from ..dataset import facts
+    from ..analysis.stats import ALL_SEASONS, compute_stats, normalise_splits  # deferred: numpy
 
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")

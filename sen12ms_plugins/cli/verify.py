@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from ..acquisition.verify import VerificationReport, verify_archives, verify_tree
+from ..console import print_table
+from ..dataset import facts
+from ..dataset.root import resolve_root
 from ..errors import UsageError
-from ._common import add_quiet_argument, add_root_argument, print_json, print_table, subparser
+from ._common import add_quiet_argument, add_root_argument, print_json, subparser
 
 DESCRIPTION = """\
 Check a SEN12MS root.
@@ -31,8 +35,6 @@ exit codes: 0 all good; 1 problems found (listed); 2 usage error.
 
 
 def register(sub) -> None:
-    from ..dataset import facts
-
     p = subparser(sub, "verify", "check archive md5s and the extracted tree", DESCRIPTION)
     add_root_argument(p)
     what = p.add_mutually_exclusive_group()
@@ -52,10 +54,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..acquisition.verify import VerificationReport, verify_archives, verify_tree
-    from ..dataset import facts
-    from ..dataset.root import resolve_root
-
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     if args.patch_size < 0:
@@ -93,8 +91,6 @@ def _listing(title: str, items: list[str], limit: int) -> None:
 
 
 def _print(report, limit: int) -> None:
-    from ..dataset import facts
-
     print(f"root: {report.root}")
     if report.archives is not None:
         print()

@@ -56,6 +56,9 @@ SENSOR_TITLES: Final[Mapping[str, str]] = MappingProxyType(
     {"s1": "Sentinel-1 SAR", "s2": "Sentinel-2 multi-spectral", "lc": "MODIS land cover"}
 )
 
+#: The sensors whose bands make the image a model sees; ``lc`` holds the labels.
+IMAGE_SENSORS: Final = ("s1", "s2")
+
 #: Band names per sensor, in file band order.
 BANDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {

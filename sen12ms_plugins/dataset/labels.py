@@ -139,7 +139,7 @@ MULTI_LABEL_THRESHOLD: Final = 0.1
 
 def igbp_to_dfc(igbp: np.ndarray) -> np.ndarray:
     """Map IGBP values to the simplified scheme; values outside 0-17 become 0."""
-    import numpy as np
+    import numpy as np  # deferred: the dataset layer is importable without numpy
 
     lookup = np.zeros(256, dtype=np.uint8)
     lookup[: len(IGBP_TO_DFC)] = IGBP_TO_DFC
@@ -166,7 +166,7 @@ def scene_labels(
     share of the labelled pixels is at least ``threshold``.  Pixels without a valid
     IGBP value are ignored; a patch with none gives ``(0, ())``.
     """
-    import numpy as np
+    import numpy as np  # deferred, as in igbp_to_dfc
 
     igbp = lc_or_igbp[0] if lc_or_igbp.ndim == 3 else lc_or_igbp
     counts = np.bincount(igbp_to_dfc(igbp).ravel(), minlength=len(DFC_CLASSES) + 1)[1:]

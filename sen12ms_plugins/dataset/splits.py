@@ -39,6 +39,12 @@ from .ids import PatchId, SceneId, read_patch_list, read_scene_list
 from .index import Index
 
 SPLITS: Final = ("train", "holdout", "validation", "train_minus_validation")
+#: ``train`` is these two splits together, in this order: every adapter stores only them and
+#: makes ``train`` of their files (its examples: those of the first, then those of the second).
+TRAIN_PARTS: Final = ("train_minus_validation", "validation")
+#: The splits that hold every triplet at most once (all but the damaged patch exactly once):
+#: what the adapters write to disk.
+DISJOINT_SPLITS: Final = ("holdout", *TRAIN_PARTS)
 #: Other names accepted for a split (torchgeo calls the hold-out ``test``).
 ALIASES: Final[Mapping[str, str]] = {"test": "holdout"}
 VALIDATION_FRACTION: Final = 0.10
@@ -65,6 +71,12 @@ def canonical_split(name: str) -> str:
         known = ", ".join([*SPLITS, *ALIASES])
         raise ValueError(f"unknown split {name!r}; expected one of {known}")
     return name
+
+
+def parts_of(split: str) -> tuple[str, ...]:
+    """The :data:`DISJOINT_SPLITS` a split is made of: ``train`` -> :data:`TRAIN_PARTS`, any other -> itself."""
+    name = canonical_split(split)
+    return TRAIN_PARTS if name == "train" else (name,)
 
 
 def _validation_key(scene: SceneId) -> str:

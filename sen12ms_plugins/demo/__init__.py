@@ -7,3 +7,8 @@
 This is the only package outside the CLI and the adapters that imports an adapter
 (:mod:`.crosscheck` reads through all three).
 """
+
+#: Triplets per scene of ``sen12ms sample`` (20 scenes): 60 triplets.
+SAMPLE_PATCHES_PER_SCENE = 3
+#: Triplets per scene of ``sen12ms demo``: 40 triplets, enough for every split in every season.
+DEMO_PATCHES_PER_SCENE = 2

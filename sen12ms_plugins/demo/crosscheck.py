@@ -9,7 +9,8 @@ be compared byte for byte.  :func:`fingerprint` reduces a split, as it streams b
 digest per patch and field, so two ecosystems can be compared without holding either in
 memory, and a difference names the patch and the field.
 
-The frameworks are imported inside the functions, only when used.
+The frameworks are imported inside the functions, only when used: each is an optional
+extra, and TensorFlow must not be loaded before Triton (:mod:`sen12ms_plugins._import_order`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 
 from ..dataset import facts
 from ..dataset.ids import PatchId
+from ..reading.reader import read_triplet
 
 ECOSYSTEMS = ("core", "torchgeo", "tfds", "hf")
 
@@ -101,8 +103,6 @@ def fingerprint(patches: Iterable[Canonical]) -> Fingerprint:
 
 def from_core(root: str | os.PathLike[str], ids: Iterable[PatchId]) -> Iterator[Canonical]:
     """The reader's arrays: the reference every ecosystem is compared with."""
-    from ..reading.reader import read_triplet
-
     for pid in ids:
         arrays = read_triplet(root, pid)
         yield Canonical(pid.name, arrays["s1"], arrays["s2"], arrays["lc"][0], arrays["lc"])
@@ -110,6 +110,7 @@ def from_core(root: str | os.PathLike[str], ids: Iterable[PatchId]) -> Iterator[
 
 def from_torchgeo(root: str | os.PathLike[str], split: str) -> Iterator[Canonical]:
     """``torchgeo.datasets.SEN12MS(root, split)`` after registering the plugin (all 15 bands, IGBP mask)."""
+    # Each ecosystem is imported only when it is read: each is an optional extra.
     import torchgeo.datasets
 
     import sen12ms_plugins.torchgeo  # noqa: F401  (registers the plugin's class under torchgeo's name)

@@ -21,13 +21,12 @@ Everything is written below one work folder (a temporary one unless given); the
 
 from __future__ import annotations
 
-import functools
-import http.server
+import json
+import logging
 import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -35,10 +34,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..acquisition.download import download
+from ..acquisition.verify import check_root
+from ..analysis.stats import compute_stats
+from ..analysis.worldmap import make_map
+from ..console import print_table, track
 from ..dataset import facts
 from ..dataset.index import Index, build_index
 from ..dataset.splits import SPLITS, Splits, compute_splits
 from ..errors import RootError
+from ..fsutil import atomic_write_bytes
+from . import DEMO_PATCHES_PER_SCENE
 from .crosscheck import (
     ECOSYSTEMS,
     Fingerprint,
@@ -49,8 +55,8 @@ from .crosscheck import (
     from_torchgeo,
     isolated_env,
 )
-
-DEFAULT_PATCHES_PER_SCENE = 2
+from .mirror import serve_folder
+from .sample import MANIFEST_NAME, make_sample
 
 
 @dataclass
@@ -80,30 +86,8 @@ class DemoContext:
         return self.workdir / "hf-cache"
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # the downloader reports progress itself
-        pass
-
-
-@contextmanager
-def serve_folder(folder: Path) -> Iterator[str]:
-    """Serve ``folder`` over HTTP on 127.0.0.1 (a free port) for the duration of the block."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="sen12ms-demo-mirror", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
 
 def step_sample(ctx: DemoContext) -> str:
-    from ..progress import track
-    from .sample import make_sample
-
     ids = make_sample(ctx.mirror, patch_size=ctx.patch_size, patches_per_scene=ctx.patches_per_scene,
                       archives=True, tree=False,
                       progress=lambda jobs: track(jobs, "sample", unit="triplet", quiet=ctx.quiet))
@@ -112,17 +96,12 @@ def step_sample(ctx: DemoContext) -> str:
 
 
 def step_download(ctx: DemoContext) -> str:
-    from ..acquisition.download import download
-    from .sample import MANIFEST_NAME
-
     report = download(ctx.root, mirrors=[ctx.mirror_url], checksums=ctx.mirror_url + MANIFEST_NAME,
                       extract=True, quiet=ctx.quiet)
     return f"{len(report.archives)} archives, {report.fetched / 2**20:.1f} MiB from {ctx.mirror_url}, md5-checked, extracted"
 
 
 def step_verify(ctx: DemoContext) -> str:
-    from ..acquisition.verify import check_root
-
     report = check_root(ctx.root)
     if not report.ok:
         raise RuntimeError("verification failed:\n" + "\n".join(report.problems))
@@ -149,10 +128,9 @@ def _load_all(ctx: DemoContext, ecosystem: str, read: Callable[[str], object]) -
 
 def _quiet_frameworks() -> None:
     """Keep the frameworks' own logging and progress bars out of the demo's report."""
-    import logging
-
     for name in ("absl", "tensorflow", "datasets", "tensorflow_datasets"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # Only a framework that is already loaded is quietened (importing one here would load it).
     if "datasets" in sys.modules:
         import datasets
 
@@ -169,7 +147,7 @@ def step_torchgeo(ctx: DemoContext) -> str:
 
 
 def step_tfds(ctx: DemoContext) -> str:
-    import sen12ms_plugins.tfds  # noqa: F401
+    import sen12ms_plugins.tfds  # noqa: F401  (deferred: the [tfds] extra; registers the builder)
 
     _quiet_frameworks()
     data_dir = ctx.workdir / "tfds"
@@ -177,8 +155,7 @@ def step_tfds(ctx: DemoContext) -> str:
 
 
 def step_hf(ctx: DemoContext) -> str:
-    import datasets  # noqa: F401  (imported here so that its logging can be quietened)
-
+    # deferred: the [hf] extra, and `datasets` reads the isolated cache's environment at import
     from ..hf.prepare import prepare_hf
 
     _quiet_frameworks()
@@ -187,9 +164,6 @@ def step_hf(ctx: DemoContext) -> str:
 
 
 def step_analysis(ctx: DemoContext) -> str:
-    from ..analysis.stats import compute_stats
-    from ..analysis.worldmap import make_map
-
     out = ctx.workdir / "analysis"
     stats = compute_stats(ctx.root, index=ctx.index)
     stats.write(out)
@@ -229,10 +203,6 @@ def summary_rows(ctx: DemoContext) -> tuple[list[list[object]], list[str]]:
 
 
 def _write_report(path: Path, ctx: DemoContext, steps: list[dict[str, object]], problems: list[str], ok: bool) -> None:
-    import json
-
-    from ..fsutil import atomic_write_bytes
-
     results = {}
     for (split, ecosystem), got in sorted(ctx.results.items()):
         reference = ctx.results.get((split, "core"))
@@ -263,7 +233,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def run_demo(workdir: str | Path | None = None, *, patch_size: int = facts.PATCH_SIZE,
-             patches_per_scene: int = DEFAULT_PATCHES_PER_SCENE, keep: bool = False, quiet: bool = False,
+             patches_per_scene: int = DEMO_PATCHES_PER_SCENE, keep: bool = False, quiet: bool = False,
              report: str | Path | None = None) -> bool:
     """Run every step; True when all succeeded and every ecosystem agreed with the core.
 
@@ -271,8 +241,6 @@ def run_demo(workdir: str | Path | None = None, *, patch_size: int = facts.PATCH
     ``report`` names a JSON file to write the outcome to (steps, and per split and
     ecosystem: ids, pixel checksum, difference from the core).
     """
-    from ..cli._common import print_table
-
     if "datasets" in sys.modules:  # its cache location and offline mode are read at import
         raise RuntimeError("run_demo must run before `datasets` is imported")
     own = workdir is None

@@ -26,25 +26,29 @@ import gzip
 import hashlib
 import io
 import os
+import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.warp import transform as warp
 
 from ..acquisition.manifest import write_manifest
 from ..dataset import facts
 from ..dataset.ids import PatchId
 from ..errors import RootError
 from ..fsutil import make_writable_dir
+from . import SAMPLE_PATCHES_PER_SCENE
 
 SAMPLE_TABLE = Path(__file__).resolve().parent / "data" / "sample_scenes.csv"
 MANIFEST_NAME = "md5sums.txt"
 #: Modification time written into the sample archives (2019-01-01T00:00:00Z).
 ARCHIVE_MTIME = 1_546_300_800
 GRID_COLUMNS = 32  # patch-grid width used to place a scene's patches around its anchor
-DEFAULT_PATCHES_PER_SCENE = 3
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ def sample_scenes() -> list[SampleScene]:
         ]
 
 
-def sample_patch_ids(patches_per_scene: int = DEFAULT_PATCHES_PER_SCENE) -> list[PatchId]:
+def sample_patch_ids(patches_per_scene: int = SAMPLE_PATCHES_PER_SCENE) -> list[PatchId]:
     """The triplets a sample with this many patches per scene holds, sorted."""
     _check_patches_per_scene(patches_per_scene)
     return sorted(
@@ -168,8 +172,6 @@ def utm_epsg(lon: float, lat: float) -> int:
 
 
 def _placement(scene: SampleScene, patch: int, size: int) -> _Placement:
-    from rasterio.warp import transform as warp
-
     epsg = utm_epsg(scene.lon, scene.lat)
     (x0,), (y0,) = warp("EPSG:4326", f"EPSG:{epsg}", [scene.lon], [scene.lat])
     extent = size * facts.GSD_METRES
@@ -224,9 +226,6 @@ def make_patch_arrays(
 
 
 def _write_geotiff(path: Path, array: np.ndarray, place: _Placement) -> None:
-    import rasterio
-    from affine import Affine
-
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with rasterio.open(
@@ -242,7 +241,7 @@ def make_sample(
     *,
     seed: int = 0,
     patch_size: int = facts.PATCH_SIZE,
-    patches_per_scene: int = DEFAULT_PATCHES_PER_SCENE,
+    patches_per_scene: int = SAMPLE_PATCHES_PER_SCENE,
     archives: bool = False,
     tree: bool = True,
     progress: Callable[[Iterable], Iterable] | None = None,
@@ -278,8 +277,6 @@ def make_sample(
     if archives:
         write_archives(tree_root, out)
     if not tree:
-        import shutil
-
         shutil.rmtree(tree_root)
     return sorted(written)
 

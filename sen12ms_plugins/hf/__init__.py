@@ -25,6 +25,13 @@ if TYPE_CHECKING:
     from .features import hf_features, table_to_numpy
     from .prepare import prepare_hf
 
+#: Target uncompressed size of one exported shard (``datasets`` uses 500 MB for its own Parquet exports).
+DEFAULT_SHARD_SIZE = 500 * 1000**2
+#: Largest uncompressed row group of an export (``datasets``/Hub convention: 100 MB).
+DEFAULT_ROW_GROUP_SIZE = 100 * 1000**2
+
+# Each name imports ``datasets`` and ``pyarrow``: deferred, so that the CLI can read the
+# defaults above without the [hf] extra.
 _LAZY = {
     "Sen12ms": "builder", "export_hf": "export",
     "hf_features": "features", "table_to_numpy": "features", "prepare_hf": "prepare",

@@ -51,18 +51,21 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import datasets
+from datasets.naming import filenames_for_dataset_split
 
 from .. import __version__
+from ..acquisition.download import ensure_dataset
+from ..acquisition.verify import check_root
 from ..dataset import facts
 from ..dataset.ids import PatchId
 from ..dataset.index import Index, build_index
 from ..dataset.root import resolve_root
-from ..dataset.splits import SPLITS, Splits, compute_splits
+from ..dataset.splits import DISJOINT_SPLITS, SPLITS, TRAIN_PARTS, Splits, compute_splits
 from ..errors import SEN12MSError
+from ..fsutil import link_file
 from ..reading.configs import CONFIGS, DEFAULT_CONFIG, get_config
-from ..reading.examples import read_example
+from ..reading.examples import patch_size_of, read_example
 from .features import check_example_size, example_nbytes, hf_features
-from .stored_splits import STORED_SPLITS, TRAIN_PARTS
 
 #: Largest Arrow record batch the builder writes, as ``datasets`` aims for in Parquet row groups.
 MAX_BATCH_BYTES = 100 * 1024 * 1024
@@ -77,14 +80,6 @@ def root_fingerprint(root: Path, index: Index, config_name: str, patch_size: int
         digest.update(pid.name.encode() + b"\n")
     return digest.hexdigest()[:16]
 
-
-def patch_size_of(root: Path, index: Index) -> int:
-    """Pixels a side of the root's patches (read from one header); the real size when the root is empty."""
-    if not index.triplets:
-        return facts.PATCH_SIZE
-    from ..reading.reader import georeference
-
-    return georeference(root, index.triplets[0]).width
 
 
 class Sen12ms(datasets.GeneratorBasedBuilder):
@@ -113,8 +108,6 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
         self._verify = verify
         self._root = resolve_root(root, fallback=kwargs.get("data_dir"), must_exist=not download)
         if download:
-            from ..acquisition.download import ensure_dataset
-
             self._index = ensure_dataset(self._root, mirrors=mirrors, checksums=checksums)
         else:
             self._index = build_index(self._root)
@@ -151,19 +144,17 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager: Any) -> list[datasets.SplitGenerator]:
         if self._verify:
-            from ..acquisition.verify import check_root
-
             report = check_root(self._root)
             if not report.ok:
                 raise SEN12MSError(f"{self._root}: verification failed:\n  " + "\n  ".join(report.problems))
         splits = self._checked_splits()
-        members = {name: list(splits[name]) for name in STORED_SPLITS}
+        members = {name: list(splits[name]) for name in DISJOINT_SPLITS}
         # train = its two stored parts, in that order, wherever it is produced; it comes
         # last so that, when prepared, its parts exist to be linked to
         members["train"] = [pid for part in TRAIN_PARTS for pid in members[part]]
         return [
             datasets.SplitGenerator(name=name, gen_kwargs={"patches": [tuple(p) for p in members[name]]})
-            for name in (*STORED_SPLITS, "train")
+            for name in (*DISJOINT_SPLITS, "train")
         ]
 
     def _generate_examples(self, patches: list[tuple[str, int, int]]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -197,8 +188,6 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
 
     def _link_train(self, train: datasets.SplitInfo, file_format: str) -> None:
         """Make ``train``'s files hard links to its parts' files, and fill in its split info."""
-        from datasets.naming import filenames_for_dataset_split
-
         out = self._output_dir
         parts = [self._prepared_parts[name] for name in TRAIN_PARTS]
         sources: list[str] = []
@@ -208,17 +197,8 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
             lengths += list(part.shard_lengths) if part.shard_lengths else [part.num_examples]
         targets = filenames_for_dataset_split(out, self.dataset_name, "train", file_format, lengths)
         for source, target in zip(sources, targets):
-            _link(source, target)
+            link_file(source, target)
         train.num_examples = sum(p.num_examples for p in parts)
         train.num_bytes = sum(p.num_bytes for p in parts)
         train.shard_lengths = lengths if len(lengths) > 1 else None
 
-
-def _link(source: str, target: str) -> None:
-    """Make ``target`` the same file as ``source``: a hard link, else a relative symbolic link."""
-    if os.path.lexists(target):
-        os.unlink(target)
-    try:
-        os.link(source, target)
-    except OSError:
-        os.symlink(os.path.basename(source), target)

@@ -17,11 +17,10 @@ import yaml
 
 from .. import __version__
 from ..dataset import facts
-from ..dataset.splits import SPLITS
+from ..dataset.splits import SPLITS, TRAIN_PARTS
 from ..fsutil import atomic_write_bytes
 from ..reading.configs import DatasetConfig
 from ..reading.examples import SCENE_LABEL_NAMES
-from .stored_splits import TRAIN_PARTS
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import re
 import time
@@ -34,19 +35,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+import pyarrow.parquet as pq
+
 from .. import __version__
+from ..console import Progress
+from ..dataset.ids import PatchId
 from ..dataset.index import build_index
 from ..dataset.root import resolve_root
-from ..dataset.splits import SPLITS, compute_splits
+from ..dataset.splits import DISJOINT_SPLITS, SPLITS, compute_splits
 from ..errors import ExportError
-from ..progress import Progress
 from ..reading.configs import CONFIGS, DEFAULT_CONFIG, DatasetConfig, get_config
-from .stored_splits import STORED_SPLITS
+from ..reading.examples import patch_size_of, read_example
+from . import DEFAULT_ROW_GROUP_SIZE, DEFAULT_SHARD_SIZE
+from .card import ConfigSummary, write_card
+from .features import check_example_size, example_nbytes, examples_to_table, hf_features, parquet_row_nbytes
 
-#: Target uncompressed size of one shard (``datasets`` uses 500 MB for its own Parquet exports).
-DEFAULT_SHARD_SIZE = 500 * 1000**2
-#: Largest uncompressed row group (``datasets``/Hub convention: 100 MB).
-DEFAULT_ROW_GROUP_SIZE = 100 * 1000**2
 CARD_NAME = "README.md"
 #: Key of the shard identity in the Parquet footer's key-value metadata.
 STAMP_KEY = b"sen12ms:shard"
@@ -121,7 +124,7 @@ def plan_shards(
     """Cut each stored split into contiguous shards of about ``shard_size`` bytes (sizes differ by one at most)."""
     rows_per_shard = max(1, shard_size // row_bytes)
     tasks = []
-    for split in STORED_SPLITS:
+    for split in DISJOINT_SPLITS:
         patches = list(members[split])
         count = max(1, math.ceil(len(patches) / rows_per_shard))
         base, extra = divmod(len(patches), count)
@@ -135,8 +138,6 @@ def plan_shards(
 
 def read_stamp(path: Path) -> dict[str, Any] | None:
     """The identity recorded in a shard's footer, or None when the file is not a readable shard of ours."""
-    import pyarrow.parquet as pq
-
     try:
         meta = pq.read_metadata(path).metadata or {}
         stamp = json.loads(meta[STAMP_KEY])
@@ -148,12 +149,6 @@ def read_stamp(path: Path) -> dict[str, Any] | None:
 
 def write_shard(root: str, out: str, task: ShardTask, row_group_rows: int) -> ShardResult:
     """Write one shard under a temporary name, then rename it into place."""
-    import pyarrow.parquet as pq
-
-    from ..dataset.ids import PatchId
-    from ..reading.examples import read_example
-    from .features import check_example_size, examples_to_table, hf_features
-
     config = get_config(task.config)
     features = hf_features(config, task.patch_size)
     final = Path(out, task.relpath)
@@ -245,10 +240,6 @@ def export_hf(
     ``configs`` defaults to every configuration.  Every split must have patches
     (:class:`~sen12ms_plugins.errors.EmptySplitError` says why one has none).
     """
-    from .builder import patch_size_of
-    from .card import ConfigSummary, write_card
-    from .features import example_nbytes, hf_features, parquet_row_nbytes
-
     names = list(CONFIGS) if not configs else list(dict.fromkeys(configs))
     chosen = [get_config(name) for name in names]
     if num_proc < 1:
@@ -266,7 +257,7 @@ def export_hf(
     splits = compute_splits(index)
     for name in SPLITS:
         splits[name]  # an empty split is an error that says why, before anything is written
-    members = {name: [tuple(p) for p in splits[name]] for name in STORED_SPLITS}
+    members = {name: [tuple(p) for p in splits[name]] for name in DISJOINT_SPLITS}
     patch_size = patch_size_of(root, index)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -286,7 +277,7 @@ def export_hf(
             folder = out / "data" / config.name
             folder.mkdir(parents=True, exist_ok=True)
             _clean(folder, {Path(t.relpath).name for t in plans[config.name]})
-            report.shards[config.name] = {split: [] for split in STORED_SPLITS}
+            report.shards[config.name] = {split: [] for split in DISJOINT_SPLITS}
             for task in plans[config.name]:
                 done = _existing(out, task)
                 if done is not None:
@@ -311,8 +302,8 @@ def export_hf(
                 found = [(task.split, _existing(out, task)) for task in tasks]
                 if any(result is None for _, result in found):
                     continue
-                shards = {split: [r for s, r in found if s == split] for split in STORED_SPLITS}
-            counts = {split: len(members[split]) for split in STORED_SPLITS}
+                shards = {split: [r for s, r in found if s == split] for split in DISJOINT_SPLITS}
+            counts = {split: len(members[split]) for split in DISJOINT_SPLITS}
             summaries.append(ConfigSummary(get_config(name), hf_features(get_config(name), patch_size), shards, counts))
         write_card(out / CARD_NAME, summaries, default=DEFAULT_CONFIG, patch_size=patch_size,
                    triplets=len(splits["train"]) + len(splits["holdout"]))
@@ -332,8 +323,6 @@ def _run(
                 results.append(write_shard(str(root), str(out), task, row_group_rows[task.config]))
                 bar.update(len(task.patches))
             return results
-        import multiprocessing
-
         # spawn: GDAL and pyarrow hold threads, which fork would copy half-way
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(num_proc, len(todo)), mp_context=context) as pool:

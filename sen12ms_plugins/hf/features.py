@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..dataset import facts
+from ..errors import PatchFileError
 from ..reading.configs import DatasetConfig
 from ..reading.examples import MASK_DTYPES, METADATA_FIELDS, SCENE_LABEL_NAMES
 
@@ -132,8 +133,6 @@ def check_example_size(example: dict[str, Any], patch_size: int, root: Any, pid:
     Array features have a fixed shape, taken from the root's first triplet, so a patch
     of another size cannot be stored.
     """
-    from ..errors import PatchFileError
-
     height, width = example["igbp"].shape
     if (height, width) != (patch_size, patch_size):
         raise PatchFileError(

@@ -32,8 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+import datasets
+
 from ..dataset.root import resolve_root
 from ..reading.configs import DEFAULT_CONFIG, get_config
+from .builder import Sen12ms
 
 DATASET_NAME = "sen12ms"
 
@@ -51,8 +54,6 @@ class PrepareReport:
 
 def default_cache_dir() -> Path:
     """The folder ``load_dataset`` looks in: ``$HF_DATASETS_CACHE``, else ``$HF_HOME/datasets``, else ``~/.cache/huggingface/datasets``."""
-    import datasets
-
     return Path(os.path.expanduser(str(datasets.config.HF_DATASETS_CACHE)))
 
 
@@ -71,8 +72,6 @@ def prepare_hf(
     ``cache_dir`` to ``load_dataset`` when you give one here.  ``force`` regenerates data
     already prepared from this root.
     """
-    from .builder import Sen12ms
-
     names = list(dict.fromkeys(configs))
     if not names:
         raise ValueError("no configuration to prepare")

@@ -27,14 +27,15 @@ numbers are those of ``dfc``, so :data:`SCENE_LABEL_NAMES` [k] names class k.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
+
+import numpy as np
 
 from ..dataset import facts, labels
 from ..dataset.ids import PatchId
+from ..dataset.index import Index
 from .configs import DatasetConfig
-
-if TYPE_CHECKING:
-    import numpy as np
+from .reader import georeference, read_triplet
 
 #: Names of the scene-label classes, indexed by class number (0 = no labelled pixel).
 SCENE_LABEL_NAMES: Final = ("No data", *labels.DFC_CLASSES.values())
@@ -56,8 +57,6 @@ def read_example(root: str | os.PathLike[str], pid: PatchId, config: DatasetConf
     Raises :class:`~sen12ms_plugins.errors.PatchFileError` naming the file when a
     file is missing, unreadable or not shaped like its sensor's patches.
     """
-    from .reader import georeference, read_triplet
-
     arrays = read_triplet(root, pid, config.read_bands())
     igbp: np.ndarray = arrays["lc"][0]  # IGBP is band 1 whether lc was read whole or alone
     single, multi = labels.scene_labels(igbp)
@@ -77,3 +76,10 @@ def read_example(root: str | os.PathLike[str], pid: PatchId, config: DatasetConf
     example["label"] = single
     example["labels"] = list(multi)
     return example
+
+
+def patch_size_of(root: str | os.PathLike[str], index: Index) -> int:
+    """Pixels a side of the root's patches (read from the first triplet's header); the real size when the root is empty."""
+    if not index.triplets:
+        return facts.PATCH_SIZE
+    return georeference(root, index.triplets[0]).width

@@ -103,6 +103,7 @@ def _check_out(out: np.ndarray, sensor: str, count: int) -> None:
 
 
 def _read_with_rasterio(path: str, sensor: str, indexes: list[int]) -> np.ndarray:
+    # rasterio is imported where it is used: loading GDAL costs ~0.1 s, and the fast path never needs it.
     import rasterio
     from rasterio.errors import RasterioError
 
@@ -152,7 +153,7 @@ class GeoReference:
 
     def footprint_lonlat(self) -> list[tuple[float, float]]:
         """The patch outline in lon/lat (closed ring, counter-clockwise)."""
-        from rasterio.warp import transform as warp
+        from rasterio.warp import transform as warp  # deferred, as in _read_with_rasterio
 
         left, bottom, right, top = self.bounds
         xs, ys = [left, right, right, left, left], [bottom, bottom, top, top, bottom]
@@ -162,7 +163,7 @@ class GeoReference:
 
 def georeference(root: str | os.PathLike[str], pid: PatchId, sensor: str = "s2") -> GeoReference:
     """The georeference of one patch (read from one sensor's file header)."""
-    import rasterio
+    import rasterio  # deferred, as in _read_with_rasterio
     from rasterio.errors import RasterioError
     from rasterio.warp import transform as warp
 

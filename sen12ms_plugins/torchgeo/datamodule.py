@@ -38,7 +38,7 @@ def setup(self, stage: str) -> None:
 def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:
     """Map IGBP masks to the simplified scheme, as upstream does, but leave a mask alone
     that the dataset already returns in another layer (``label=...``)."""
-    from .registry import original
+    from .registry import original  # here, not at the top: the registry imports this module
 
     if self.kwargs.get("label", "IGBP") == "IGBP":
         return original(type(self), "on_after_batch_transfer")(self, batch, dataloader_idx)

@@ -270,7 +270,7 @@ class _ReadPlan:
     """Which bands to read from which file, and where they go in ``image``."""
 
     def __init__(self, bands: Sequence[str], label: str):
-        sensor_of = {b: s for s in ("s1", "s2") for b in facts.BANDS[s]}
+        sensor_of = {b: s for s in facts.IMAGE_SENSORS for b in facts.BANDS[s]}
         #: Bands to read per image sensor, in ``image`` order; a sensor none comes from is not read.
         self.reads: dict[str, list[str]] = {}
         positions: dict[str, list[int]] = {}

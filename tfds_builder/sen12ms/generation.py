@@ -35,7 +35,7 @@ def make_example(patch_id: str, root: str, config: str) -> tuple[str, dict[str, 
 
 def make_example_in_beam(patch_id: str, root: str, config: str) -> tuple[str, dict[str, Any]]:
     """:func:`make_example` inside a Beam pipeline, counted (``sen12ms/examples``) for the job's report."""
-    from apache_beam.metrics import Metrics
+    from apache_beam.metrics import Metrics  # deferred: the [beam] extra; only Beam workers call this
 
     keyed = make_example(patch_id, root, config)
     Metrics.counter(BEAM_NAMESPACE, "examples").inc()

@@ -38,10 +38,11 @@ import tensorflow_datasets as tfds
 
 from sen12ms_plugins._import_order import load_triton_first
 from sen12ms_plugins.acquisition import records
+from sen12ms_plugins.acquisition.download import ensure_dataset
 from sen12ms_plugins.dataset import facts, labels
 from sen12ms_plugins.dataset.index import Index, build_index
 from sen12ms_plugins.dataset.root import ENV_VAR, resolve_root
-from sen12ms_plugins.dataset.splits import SPLITS, compute_splits
+from sen12ms_plugins.dataset.splits import DISJOINT_SPLITS, SPLITS, TRAIN_PARTS, compute_splits
 from sen12ms_plugins.errors import RootError
 from sen12ms_plugins.reading.configs import CONFIGS, DEFAULT_CONFIG, DatasetConfig, get_config
 from sen12ms_plugins.reading.examples import MASK_DTYPES, SCENE_LABEL_NAMES
@@ -52,13 +53,6 @@ log = logging.getLogger(__name__)
 # tensorflow_datasets imports TensorFlow only when a dataset is read (tfds.load);
 # Triton has to be loaded before that (see sen12ms_plugins._import_order).
 load_triton_first()
-
-#: Splits written to disk; ``train`` is made of the first two (see ``train_split``).
-TRAIN_PARTS = ("train_minus_validation", "validation")
-WRITTEN_SPLITS = (*TRAIN_PARTS, "holdout")
-
-#: Image sensors an as_supervised input is made of (lc is the label's source, not an input).
-IMAGE_SENSORS = ("s1", "s2")
 
 #: One TFDS config per core configuration, same name and description.
 BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=c.name, description=c.description) for c in CONFIGS.values()]
@@ -138,14 +132,14 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         root, index = self._prepare_root()
         splits = compute_splits(index)
         log.info("SEN12MS root %s: %s", root, {name: len(splits.members[name]) for name in SPLITS})
-        return {name: self._generate_examples(root=str(root), patch_ids=splits[name]) for name in WRITTEN_SPLITS}
+        return {name: self._generate_examples(root=str(root), patch_ids=splits[name]) for name in DISJOINT_SPLITS}
 
     def _generate_examples(self, root: str, patch_ids):
         names = [pid.name for pid in patch_ids]
         config = self.builder_config.name
         if not self._use_beam:
             return (generation.make_example(name, root, config) for name in names)
-        import apache_beam as beam
+        import apache_beam as beam  # deferred: the optional [beam] extra, needed only for Beam runs
 
         return (
             beam.Create(names)
@@ -155,7 +149,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         )
 
     def _process_pipeline_result(self, pipeline_result) -> None:
-        from apache_beam.metrics.metric import MetricsFilter
+        from apache_beam.metrics.metric import MetricsFilter  # deferred: the [beam] extra
 
         query = pipeline_result.metrics().query(MetricsFilter().with_namespace(generation.BEAM_NAMESPACE))
         self.beam_counters = {}
@@ -188,8 +182,6 @@ def _download_unfinished(root) -> bool:
 
 
 def _download(root, *, mirrors, checksums) -> Index:
-    from sen12ms_plugins.acquisition.download import ensure_dataset
-
     index = ensure_dataset(root, mirrors=mirrors, checksums=checksums)
     if not index.triplets:
         raise RootError(f"{root}: still holds no SEN12MS triplet after download and extraction")
@@ -264,6 +256,6 @@ def _float64_scalar(doc: str) -> tfds.features.Tensor:
 
 def _supervised_keys(config: DatasetConfig):
     """``as_supervised=True`` gives (image, IGBP mask); image is a dict when S1 and S2 are both in."""
-    images = [sensor for sensor in config.sensors if sensor in IMAGE_SENSORS]
+    images = [sensor for sensor in config.sensors if sensor in facts.IMAGE_SENSORS]
     inputs = images[0] if len(images) == 1 else {sensor: sensor for sensor in images}
     return (inputs, "igbp")

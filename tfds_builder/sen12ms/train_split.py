@@ -27,6 +27,8 @@ from collections.abc import Sequence
 
 from tensorflow_datasets.core import splits as splits_lib
 
+from sen12ms_plugins.fsutil import link_file
+
 log = logging.getLogger(__name__)
 
 
@@ -54,19 +56,9 @@ def link_split(name: str, parts: Sequence[splits_lib.SplitInfo]) -> splits_lib.S
 
 
 def _link(source, target) -> None:
-    """Hard link, else relative symlink (same folder), else copy (remote file systems)."""
-    src, dst = os.fspath(source), os.fspath(target)
-    if "://" not in src:
-        try:
-            os.link(src, dst)
-            return
-        except OSError as hard_error:
-            try:
-                os.symlink(os.path.basename(src), dst)
-                return
-            except OSError as soft_error:
-                raise OSError(
-                    f"{dst}: cannot link to {src} (hard link: {hard_error}; symbolic link: {soft_error})"
-                ) from None
-    log.warning("%s: file system without links; copying %s (this shard is stored twice)", dst, src)
+    """The core's link (hard, else symbolic), or a copy on remote file systems (``gs://`` …)."""
+    if "://" not in os.fspath(source):
+        link_file(source, target)
+        return
+    log.warning("%s: file system without links; copying %s (this shard is stored twice)", target, source)
     source.copy(target)

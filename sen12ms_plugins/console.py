@@ -1,11 +1,13 @@
-"""Progress reporting: a tqdm bar on a terminal, plain periodic lines otherwise, nothing when quiet."""
+"""What the user sees on the terminal: progress (a tqdm bar on a terminal, plain periodic lines
+otherwise, nothing when quiet), messages between the bars, and plain text tables."""
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
 
@@ -81,6 +83,17 @@ class Progress:
         self.close()
 
 
+class LockedCounter:
+    """``update`` calls on one :class:`Progress` from several threads."""
+
+    def __init__(self, bar: Progress):
+        self.bar, self.lock = bar, threading.Lock()
+
+    def __call__(self, n: int) -> None:
+        with self.lock:
+            self.bar.update(n)
+
+
 def track(items: Iterable[T], desc: str, total: int | None = None, unit: str = "it", quiet: bool = False) -> Iterator[T]:
     """Iterate over ``items`` while showing progress."""
     if total is None and hasattr(items, "__len__"):
@@ -100,3 +113,13 @@ def write_message(message: str, stream: IO[str] | None = None) -> None:
         tqdm.write(message, file=stream)
     else:
         print(message, file=stream, flush=True)
+
+
+def print_table(header: list[str], rows: list[list[Any]]) -> None:
+    """A plain text table, numbers right-aligned."""
+    cells = [header] + [[f"{c:,}" if isinstance(c, int) else str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for n, row in enumerate(cells):
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))

@@ -1,0 +1,118 @@
+"""Checking the extracted tree of a root: complete triplets, strays, official counts, and (deep) every GeoTIFF header.
+
+Every patch must have its s1, s2 and lc file (missing files and their orphaned
+partners are listed, as are entries that are not SEN12MS patches).  Counts are
+compared with the official ones (:mod:`~sen12ms_plugins.dataset.facts`) only where
+they are known and the tree claims to be complete: the hold-out patches of a season
+once that season's three official archives were extracted here (or ``full=True``),
+and the totals once all four seasons are.  Official per-season totals are not
+published, so they are not compared.  ``deep=True`` opens every GeoTIFF header
+(:mod:`.headers`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from ..dataset import facts
+from ..dataset.index import build_index
+from ..dataset.root import resolve_root
+from ..dataset.splits import compute_splits
+from . import records
+from .reports import TreeCheck, VerificationReport
+
+
+def _complete_seasons(root: Path, index, full: bool | None) -> list[str]:
+    """Seasons the tree claims to hold completely (see the module docstring)."""
+    if full is not None:
+        return list(facts.SEASONS) if full else []
+    if len(index.scene_counts) == facts.TOTAL_SCENES:
+        return list(facts.SEASONS)
+    complete = []
+    for season in facts.SEASONS:
+        names = [facts.archive_name(season, sensor) for sensor in facts.SENSORS]
+        if all(records.is_extracted(root, n, facts.ARCHIVE_MD5[n]) for n in names):
+            complete.append(season)
+    return complete
+
+
+def _compare_counts(report: VerificationReport, tree: TreeCheck, seasons: list[str]) -> None:
+    holdout = tree.splits.get("holdout", {})
+    for season in seasons:
+        official = facts.HOLDOUT_PATCHES_PER_SEASON[season]
+        tree.compared.append(f"holdout {season}")
+        if holdout.get(season, 0) != official:
+            report.problems.append(f"{season}: {holdout.get(season, 0):,} hold-out triplets, the official count is {official:,}")
+    if len(seasons) == len(facts.SEASONS):
+        for label, have, official in (
+            ("total triplets", tree.triplets, facts.TOTAL_TRIPLETS),
+            ("hold-out triplets", holdout.get("total", 0), facts.HOLDOUT_PATCHES),
+            ("train triplets", tree.splits.get("train", {}).get("total", 0), facts.TRAIN_PATCHES),
+        ):
+            tree.compared.append(label)
+            if have != official:
+                report.problems.append(f"{report.root}: {have:,} {label}, the official count is {official:,}")
+
+
+def _sample(items: list[str], limit: int = 3) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (", …" if len(items) > limit else "")
+
+
+def verify_tree(
+    root: str | os.PathLike[str] | None,
+    *,
+    deep: bool = False,
+    patch_size: int | None = facts.PATCH_SIZE,
+    full: bool | None = None,
+    jobs: int | None = None,
+    quiet: bool = False,
+) -> VerificationReport:
+    """Check the extracted tree of ``root`` (see the module docstring).
+
+    ``full``: True compares all official counts, False none; None (default) decides from
+    what was extracted here.  ``deep`` opens every GeoTIFF header (``jobs`` threads);
+    ``patch_size=None`` accepts any square size.
+    """
+    started = time.monotonic()
+    root = resolve_root(root)
+    index = build_index(root)
+    tree = TreeCheck(deep=deep)
+    report = VerificationReport(root, tree=tree)
+    tree.triplets = len(index.triplets)
+    tree.per_season = index.season_counts()
+    tree.splits = compute_splits(index).counts()
+    tree.incomplete = len(index.incomplete)
+    for item in index.incomplete:
+        tree.missing.extend(item.patch.relpath(s) for s in item.missing)
+        tree.orphans.extend(item.patch.relpath(s) for s in facts.SENSORS if s not in item.missing)
+    tree.strays = list(index.strays)
+    if not index.triplets and not index.incomplete:
+        report.problems.append(f"{root}: no SEN12MS patch found (expected {facts.SEASONS[0]}/s2_<scene>/… folders)")
+    if tree.missing:
+        report.problems.append(f"{root}: {tree.incomplete:,} incomplete triplets, {len(tree.missing):,} files missing "
+                               f"({_sample(tree.missing)})")
+    if tree.strays:
+        report.problems.append(f"{root}: {len(tree.strays):,} entries that are not SEN12MS patches ({_sample(tree.strays)})")
+    seasons = _complete_seasons(root, index, full)
+    if seasons:
+        _compare_counts(report, tree, seasons)
+    elif index.triplets:
+        report.notes.append("counts not compared with the official ones: the tree is not a complete SEN12MS "
+                            "(pass full=True / --full to compare anyway)")
+    if deep:
+        paths = [(pid.relpath(s), s) for pid in index.triplets for s in facts.SENSORS]
+        paths += [(rel, rel.split("/", 1)[1].split("_", 1)[0]) for rel in tree.orphans]
+        from .headers import deep_check  # deferred: numpy and rasterio, needed only here
+
+        tree.bad_files = deep_check(root, paths, patch_size, jobs, quiet)
+        tree.files_checked = len(paths)
+        if tree.bad_files:
+            report.problems.append(f"{root}: {len(tree.bad_files):,} of {len(paths):,} GeoTIFFs are not valid "
+                                   f"SEN12MS patches ({_sample([b['path'] + ': ' + b['problem'] for b in tree.bad_files], 2)})")
+    report.seconds = time.monotonic() - started
+    return report
+
+
