@@ -1,8 +1,8 @@
 """SEN12MS — Hugging Face ``datasets`` loading script (``datasets<4``; 3.6 is the last version that runs scripts).
 
-180,662 co-registered 256x256 px triplets at 10 m: Sentinel-1 SAR (VV, VH; float32 dB),
-Sentinel-2 (13 bands; uint16 TOA reflectance x10000), MODIS land cover (IGBP, LCCS;
-uint16), 252 scenes, four seasons (Schmitt et al. 2019; CC-BY-4.0).
+Co-registered 256x256 px triplets at 10 m of Sentinel-1 SAR (VV, VH; float32 dB),
+Sentinel-2 (13 bands; uint16 TOA reflectance x10000) and MODIS land cover (IGBP, LCCS),
+four seasons (Schmitt et al. 2019; CC-BY-4.0); the figures are in ``sen12ms_plugins.dataset.facts``.
 
 Usage, with ``sen12ms-plugins[hf]`` installed::
 

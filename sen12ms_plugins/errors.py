@@ -31,10 +31,7 @@ what torchgeo's own class raises for an unknown split).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .acquisition.reports import DownloadReport
+from typing import Any
 
 
 class SEN12MSError(Exception):
@@ -138,7 +135,8 @@ class DownloadError(SEN12MSError):
     """Raised by ``download`` when some archives could not be obtained from any mirror, after the
     others were tried; ``report`` says what happened to each."""
 
-    def __init__(self, message: str, report: DownloadReport | None = None):
+    def __init__(self, message: str, report: Any = None):
+        #: The run's ``DownloadReport`` (:mod:`sen12ms_plugins.acquisition.reports`), when there was a run.
         self.report = report
         super().__init__(message)
 

@@ -15,7 +15,7 @@ from ._common import add_root_argument, print_json, subparser
 
 DESCRIPTION = """\
 Compute the named splits of a root and print their patch counts per season:
-  holdout                 the 26 official hold-out scenes (torchgeo: "test")
+  holdout                 the {holdout} official hold-out scenes (torchgeo: "test")
   train                   every other complete triplet except the damaged patch
   validation              ~10% of train, whole scenes, stratified by season
   train_minus_validation  train without validation
@@ -27,7 +27,7 @@ each is compared with its split (train, holdout).
 exit codes: 0 every split has patches and the upstream lists present agree with
 them; 1 a split is empty, or a list differs or has a malformed line (the reason
 is printed); 2 usage error.
-"""
+""".format(holdout=facts.HOLDOUT_SCENES)
 
 
 def register(sub) -> None:

@@ -20,7 +20,7 @@ time, so a second run reads nothing and is instant.
 Tree: every patch must have its s1, s2 and lc file; missing files, orphaned partners
 and entries that are not SEN12MS patches are listed.  Counts are compared with the
 official ones where they are known and the tree is complete (hold-out patches per
-season, total 180,662, train 162,555); --full compares them whatever was extracted
+season, total {total:,}, train {train:,}); --full compares them whatever was extracted
 here.  --deep also opens every GeoTIFF header: band count, data type, 256x256 pixels
 (--patch-size), a CRS.
 
@@ -31,7 +31,7 @@ examples:
   sen12ms verify --root /data/sen12ms --tree --deep --json > report.json
 
 exit codes: 0 all good; 1 problems found (listed); 2 usage error.
-"""
+""".format(total=facts.TOTAL_TRIPLETS, train=facts.TRAIN_PATCHES)
 
 
 def register(sub) -> None:

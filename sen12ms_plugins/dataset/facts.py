@@ -32,13 +32,6 @@ CITATION_BIBTEX: Final = """\
   doi     = {10.5194/isprs-annals-IV-2-W7-153-2019},
 }
 """
-DESCRIPTION: Final = (
-    "SEN12MS holds 180,662 triplets of co-registered 256x256 px patches at 10 m "
-    "ground sampling distance: Sentinel-1 dual-polarisation SAR (VV, VH; float32 dB), "
-    "Sentinel-2 multi-spectral top-of-atmosphere reflectance (13 bands; uint16, x10000) "
-    "and MODIS land cover (IGBP and three LCCS layers; uint16), from 252 scenes spread "
-    "over all inhabited continents and the four meteorological seasons."
-)
 
 # --- Seasons, sensors, bands -------------------------------------------------------
 
@@ -88,6 +81,15 @@ HOLDOUT_PATCHES_PER_SEASON: Final[Mapping[str, int]] = MappingProxyType(
 HOLDOUT_PATCHES: Final = 18_106
 #: All non-hold-out triplets minus the damaged patch (upstream train_list.txt).
 TRAIN_PATCHES: Final = 162_555
+
+#: A paragraph for dataset cards and builder descriptions.
+DESCRIPTION: Final = (
+    f"SEN12MS holds {TOTAL_TRIPLETS:,} triplets of co-registered {PATCH_SIZE}x{PATCH_SIZE} px patches at "
+    f"{GSD_METRES:g} m ground sampling distance: Sentinel-1 dual-polarisation SAR (VV, VH; float32 dB), "
+    "Sentinel-2 multi-spectral top-of-atmosphere reflectance (13 bands; uint16, x10000) "
+    f"and MODIS land cover (IGBP and three LCCS layers), from {TOTAL_SCENES} scenes spread "
+    "over all inhabited continents and the four meteorological seasons."
+)
 
 #: The one patch known to be damaged (NaNs in its Sentinel-1 data).  Upstream's
 #: training list leaves it out; so does our ``train`` split.

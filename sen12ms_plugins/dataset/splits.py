@@ -1,12 +1,14 @@
 """The named splits of SEN12MS, computed from an index and the scene lists in ``splits/``.
 
 ``holdout``
-    Every complete triplet of the 26 official hold-out scenes
-    (``splits/SEN12MS_holdOutScenes.txt``, from the authors' toolbox): 18,106 patches
-    on the full dataset, the same as upstream ``test_list.txt`` and torchgeo's ``test``.
+    Every complete triplet of the official hold-out scenes
+    (``splits/SEN12MS_holdOutScenes.txt``, from the authors' toolbox;
+    :data:`~.facts.HOLDOUT_SCENES` of them): :data:`~.facts.HOLDOUT_PATCHES` patches on
+    the full dataset, the same as upstream ``test_list.txt`` and torchgeo's ``test``.
 ``train``
     Every other complete triplet except the damaged patch (ROIs1868_summer, scene 146,
-    patch 202): 162,555 on the full dataset, the same as upstream ``train_list.txt``.
+    patch 202): :data:`~.facts.TRAIN_PATCHES` on the full dataset, the same as upstream
+    ``train_list.txt``.
 ``validation``
     A scene-level subset of ``train`` holding about 10% of its patches in every season.
     Rule, per season: order the season's ``train`` scenes by the SHA-256 of
@@ -60,7 +62,7 @@ HOLDOUT_SCENES_FILE: Final = SPLITS_DIR / "SEN12MS_holdOutScenes.txt"
 
 @cache
 def holdout_scenes() -> frozenset[SceneId]:
-    """The 26 official hold-out scenes."""
+    """The official hold-out scenes (:data:`~.facts.HOLDOUT_SCENES` of them)."""
     return frozenset(read_scene_list(HOLDOUT_SCENES_FILE))
 
 

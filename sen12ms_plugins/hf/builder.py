@@ -1,12 +1,13 @@
 """SEN12MS as a Hugging Face ``datasets`` builder (``GeneratorBasedBuilder``).
 
-180,662 co-registered 256x256 px patch triplets at 10 m: Sentinel-1 SAR (VV, VH; float32
-dB), Sentinel-2 top-of-atmosphere reflectance (13 bands; uint16, x10000) and MODIS land
-cover (IGBP and three LCCS layers; uint16), from 252 scenes in four seasons
-(Schmitt et al. 2019, doi:10.5194/isprs-annals-IV-2-W7-153-2019; CC-BY-4.0).
+SEN12MS (its figures are in :mod:`sen12ms_plugins.dataset.facts`): co-registered 256x256 px
+patch triplets at 10 m of Sentinel-1 SAR (VV, VH; float32 dB), Sentinel-2 top-of-atmosphere
+reflectance (13 bands; uint16, x10000) and MODIS land cover (IGBP and three LCCS layers)
+from scenes in four seasons (Schmitt et al. 2019, doi:10.5194/isprs-annals-IV-2-W7-153-2019;
+CC-BY-4.0).
 
 Configurations (:mod:`sen12ms_plugins.reading.configs`): ``all`` (default), ``s2``, ``s1s2``.
-Splits (:mod:`sen12ms_plugins.dataset.splits`): ``train``, ``holdout`` (the official 26 hold-out
+Splits (:mod:`sen12ms_plugins.dataset.splits`): ``train``, ``holdout`` (the official hold-out
 scenes; torchgeo's ``test``), ``validation`` (scene-level, ~10% of ``train``),
 ``train_minus_validation``.  Fields: :mod:`sen12ms_plugins.reading.examples`.
 

@@ -197,7 +197,7 @@ for batch in holdout.with_format("arrow").iter(batch_size=32):
 
 _SPLIT_TEXT = {
     "train": "every non-hold-out triplet except the damaged patch (upstream `train_list.txt`)",
-    "holdout": "the 26 official hold-out scenes (upstream `test_list.txt`, torchgeo's `test`)",
+    "holdout": f"the {facts.HOLDOUT_SCENES} official hold-out scenes (upstream `test_list.txt`, torchgeo's `test`)",
     "validation": "whole scenes, about 10% of `train` per season (deterministic rule)",
     "train_minus_validation": "`train` without `validation`",
 }

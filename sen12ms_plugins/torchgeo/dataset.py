@@ -47,18 +47,19 @@ class UnknownSplitError(SEN12MSError, ValueError, AssertionError):
 class SEN12MS(UpstreamSEN12MS):
     """SEN12MS dataset, a drop-in for :class:`torchgeo.datasets.SEN12MS`.
 
-    SEN12MS holds 180,662 triplets of co-registered 256x256 px patches at 10 m:
-    Sentinel-1 SAR (VV, VH; float32 dB), Sentinel-2 top-of-atmosphere reflectance
-    (13 bands; uint16 read as float) and MODIS land cover (IGBP and three LCCS
-    layers), from 252 scenes over the four seasons.  Samples are those of upstream:
+    SEN12MS holds triplets of co-registered 256x256 px patches at 10 m (the figures:
+    :mod:`sen12ms_plugins.dataset.facts`): Sentinel-1 SAR (VV, VH; float32 dB),
+    Sentinel-2 top-of-atmosphere reflectance (13 bands; uint16 read as float) and
+    MODIS land cover (IGBP and three LCCS layers), from scenes over the four seasons.  Samples are those of upstream:
     ``image`` float32 ``[C, H, W]`` holding ``bands`` in the order given, ``mask``
     int64 ``[H, W]``, the IGBP layer by default.
 
     Splits (``split``), the same members as in every ecosystem this project supports:
 
-    * ``train``: every complete triplet outside the 26 official hold-out scenes,
-      except the damaged patch (162,555 on the full dataset);
-    * ``holdout``, or torchgeo's name ``test``: the hold-out scenes (18,106);
+    * ``train``: every complete triplet outside the official hold-out scenes, except
+      the damaged patch (``facts.TRAIN_PATCHES`` on the full dataset);
+    * ``holdout``, or torchgeo's name ``test``: the hold-out scenes
+      (``facts.HOLDOUT_PATCHES``);
     * ``validation``: about 10% of ``train`` in whole scenes, every season;
     * ``train_minus_validation``: ``train`` without ``validation``.
 

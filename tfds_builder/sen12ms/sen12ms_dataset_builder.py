@@ -1,12 +1,12 @@
 """SEN12MS for TensorFlow Datasets: the ``sen12ms`` builder.
 
-Dataset facts (from ``sen12ms_plugins.dataset.facts``): 180,662 co-registered triplets of
+The dataset's figures are in ``sen12ms_plugins.dataset.facts``: co-registered triplets of
 256 x 256 px patches at 10 m -- Sentinel-1 SAR (VV, VH; float32 dB), Sentinel-2
 (13 bands; uint16 reflectance x 10000) and MODIS land cover (IGBP + 3 LCCS
-layers; uint16) -- from 252 scenes in 4 seasons; about 510 GB of GeoTIFF.
+layers) -- from scenes in 4 seasons; about 510 GB of GeoTIFF.
 
-Splits (the core's, ``sen12ms_plugins.dataset.splits``): ``train`` (162,555),
-``holdout`` (18,106; the official hold-out scenes, torchgeo's ``test``),
+Splits (the core's, ``sen12ms_plugins.dataset.splits``): ``train``,
+``holdout`` (the official hold-out scenes, torchgeo's ``test``),
 ``validation`` (a scene-level ~10% of ``train``) and ``train_minus_validation``.
 ``train`` is not written twice: its shards are links to those of
 ``train_minus_validation`` and ``validation`` (see ``train_split``).
@@ -98,7 +98,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         # Both are settled by _generate_splits, the first step that sees the download config.
         self._use_beam = False
         self._manual_dir = None
-        #: Beam counters of the last generation run as a pipeline, e.g. ``{"examples": 180662}``.
+        #: Beam counters of the last generation run as a pipeline, e.g. ``{"examples": 1000}``.
         self.beam_counters: dict[str, int] = {}
         # Pickled builders (Beam, multiprocessing) are rebuilt from this state.
         self._original_state.update(root=self._root, mirrors=self._mirrors, checksums=checksums)
