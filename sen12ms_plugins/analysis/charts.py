@@ -22,6 +22,7 @@ from matplotlib.ticker import NullLocator
 
 from ..dataset import labels
 from ..fsutil import atomic_write_bytes
+from .stats import ClassStatus
 
 if TYPE_CHECKING:
     from .stats import DatasetStats
@@ -44,8 +45,8 @@ _LABEL_INCHES = 2.9
 
 def _bar_style(scheme: str, code: int, status: str) -> tuple[str, str | None]:
     """Fill colour and hatch of one code's bars."""
-    if status != "class":
-        return UNKNOWN_COLOR, "////" if status == "unknown" else "...."
+    if status != ClassStatus.CLASS:
+        return UNKNOWN_COLOR, "////" if status == ClassStatus.UNKNOWN else "...."
     return SCHEME_COLORS.get(scheme, {}).get(code, NEUTRAL_COLOR), None
 
 
@@ -59,7 +60,7 @@ def plot_class_chart(stats: DatasetStats, scheme: str, dpi: int = 80) -> bytes:
     codes: dict[int, tuple[str, str]] = {}
     for g in groups:
         for c in g.classes[scheme]:
-            if c.status == "class" or c.pixels:
+            if c.status == ClassStatus.CLASS or c.pixels:
                 codes.setdefault(c.code, (c.name, c.status))
     order = list(codes)
     styles = [_bar_style(scheme, code, codes[code][1]) for code in order]

@@ -44,6 +44,7 @@ import json
 import multiprocessing
 import os
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -109,6 +110,14 @@ def _chunks(work: Sequence[tuple[PatchId, str]], size: int) -> list[list[tuple[P
 # --- Results --------------------------------------------------------------------------
 
 
+class ClassStatus(StrEnum):
+    """What a label code is to its scheme."""
+
+    CLASS = "class"  # a named class
+    UNCLASSIFIED = "unclassified"  # LCCS code 255
+    UNKNOWN = "unknown"  # any other code
+
+
 @dataclass(frozen=True)
 class ClassCount:
     """Pixels of one code of one scheme, and patches that hold it.
@@ -120,7 +129,7 @@ class ClassCount:
     scheme: str
     code: int
     name: str
-    status: str
+    status: ClassStatus
     pixels: int
     patches: int
 
@@ -259,13 +268,13 @@ def _dfc_name(code: int) -> str:
 def _class_counts(scheme: str, counter: CodeCounter) -> tuple[ClassCount, ...]:
     band, classes = labels.SCHEMES[scheme]
     seen = {code: (pixels, patches) for code, pixels, patches in counter.items()}
-    rows = [ClassCount(scheme, code, name, "class", *seen.pop(code, (0, 0))) for code, name in classes.items()]
+    rows = [ClassCount(scheme, code, name, ClassStatus.CLASS, *seen.pop(code, (0, 0))) for code, name in classes.items()]
     is_lccs = band != labels.SCHEMES["IGBP"][0]
     if is_lccs:
-        rows.append(ClassCount(scheme, labels.LCCS_UNCLASSIFIED, "Unclassified", "unclassified",
+        rows.append(ClassCount(scheme, labels.LCCS_UNCLASSIFIED, "Unclassified", ClassStatus.UNCLASSIFIED,
                                *seen.pop(labels.LCCS_UNCLASSIFIED, (0, 0))))
     for code, (pixels, patches) in sorted(seen.items()):
-        rows.append(ClassCount(scheme, code, f"unknown code {code}", "unknown", pixels, patches))
+        rows.append(ClassCount(scheme, code, f"unknown code {code}", ClassStatus.UNKNOWN, pixels, patches))
     return tuple(rows)
 
 

@@ -24,6 +24,7 @@ import struct
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
@@ -64,6 +65,13 @@ _DTYPES = {
 _PHOTOMETRIC_RAW = (1, 2)  # MinIsBlack, RGB: GDAL returns their samples unchanged
 
 
+class Interleave(StrEnum):
+    """How a striped TIFF orders its samples."""
+
+    PIXEL = "pixel"  # chunky: all bands of a pixel side by side (PlanarConfiguration 1)
+    BAND = "band"  # planar: one band after the other (PlanarConfiguration 2; also any single-band image)
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where the pixels of one striped, uncompressed TIFF image lie."""
@@ -72,7 +80,7 @@ class Layout:
     height: int
     count: int  # samples per pixel (bands)
     dtype: np.dtype
-    interleave: str  # "pixel" (chunky) or "band" (planar; also any single-band image)
+    interleave: Interleave
     rows_per_strip: int
     offsets: np.ndarray  # int64, one per strip, in strip order
     sizes: np.ndarray  # int64 byte counts, one per strip
@@ -178,13 +186,13 @@ def _layout(header: _Header) -> Layout:
     offsets = _array(header, tags, _STRIP_OFFSETS)
     sizes = _array(header, tags, _STRIP_BYTE_COUNTS)
     dtype = np.dtype(_DTYPES[(fmt, bits)])
-    interleave = "band" if planar == 2 or count == 1 else "pixel"
+    interleave = Interleave.BAND if planar == 2 or count == 1 else Interleave.PIXEL
     strips_per_plane = -(-height // rows_per_strip)
-    planes = count if interleave == "band" else 1
+    planes = count if interleave == Interleave.BAND else 1
     if len(offsets) != strips_per_plane * planes or len(sizes) != len(offsets):
         raise UnsupportedLayoutError("strip count does not match the image size")
     # Byte count each strip must have: full strips, then a shorter last one per plane.
-    row_bytes = width * dtype.itemsize * (count if interleave == "pixel" else 1)
+    row_bytes = width * dtype.itemsize * (count if interleave == Interleave.PIXEL else 1)
     rows = np.full(strips_per_plane, rows_per_strip, dtype=np.int64)
     rows[-1] = height - rows_per_strip * (strips_per_plane - 1)
     if not np.array_equal(sizes, np.tile(rows * row_bytes, planes)) or np.any(offsets <= 0):
@@ -343,7 +351,7 @@ def read_bands(
             if out is not None and out.shape != (len(indexes), layout.height, layout.width):
                 return None
             bands = [i - 1 for i in indexes]
-            if layout.interleave == "band":
+            if layout.interleave == Interleave.BAND:
                 return _read_band_interleaved(header, layout, bands, out)
             return _read_pixel_interleaved(header, layout, bands, out)
         except (UnsupportedLayoutError, struct.error):
