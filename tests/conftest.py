@@ -32,6 +32,15 @@ def sample_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def crafted_root(tmp_path_factory) -> Path:
+    """A tiny root whose land cover, georeference and scenes were chosen by hand
+    (``tests/crafted.py``, which also holds what it must give, worked out by hand)."""
+    from tests.crafted import make_crafted_root
+
+    return make_crafted_root(tmp_path_factory.mktemp("crafted") / "root")
+
+
+@pytest.fixture(scope="session")
 def sample_archives(tmp_path_factory) -> Path:
     """The same sample as the 12 archives plus md5sums.txt (no extracted tree)."""
     out = tmp_path_factory.mktemp("archives") / "mirror"
