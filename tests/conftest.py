@@ -79,6 +79,16 @@ def touch_tree(root: Path, relpaths) -> Path:
     return root
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item):
+    """A ``needs_root`` test FAILS at once, naming why, when not run as root (it is never skipped)."""
+    import os
+
+    if item.get_closest_marker("needs_root") is not None and os.geteuid() != 0:
+        pytest.fail(f"{item.nodeid} needs root: it mounts a file system (tmpfs or a read-only bind mount); "
+                    f"run the suite as root, as CI does (running as uid {os.geteuid()})", pytrace=False)
+
+
 #: The reason prefix of the one kind of skip SEN12MS_FAIL_ON_SKIP accepts.  Tests marked
 #: ``datasets_version`` (tests/test_hf_script.py) are for one generation of Hugging Face
 #: ``datasets``: loading scripts run with datasets<4 only.  CI runs that file in both

@@ -26,7 +26,7 @@ from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.ids import PatchId
 from sen12ms_plugins.demo.sample import MANIFEST_NAME
 
-from .helpers import make_tar_gz, read_only
+from .helpers import make_tar_gz, read_only, require_root
 
 REPO = Path(__file__).resolve().parents[1]
 SPRING = [facts.archive_name("ROIs1158_spring", s) for s in facts.SENSORS]
@@ -207,7 +207,9 @@ def test_root_that_does_not_exist(tmp_path):
         assert f"{tmp_path / 'missing'}: SEN12MS root does not exist" in done.stderr, command
 
 
+@pytest.mark.needs_root
 def test_root_that_is_not_writable(tmp_path, sample_archives):
+    """Needs root: the root is made read-only with a read-only bind mount (helpers.read_only)."""
     root = tmp_path / "root"
     root.mkdir()
     with read_only(root):
@@ -221,13 +223,17 @@ def test_root_that_is_not_writable(tmp_path, sample_archives):
     assert list(root.iterdir()) == []
 
 
+@pytest.mark.needs_root
 def test_disk_full_during_extraction(tmp_path, sample_archives):
-    """A real ENOSPC from a small tmpfs: the archive that does not fit leaves nothing behind."""
+    """A real ENOSPC from a small tmpfs: the archive that does not fit leaves nothing behind.
+
+    Needs root: it mounts (and remounts smaller) a tmpfs."""
     root = tmp_path / "small-disk"
     root.mkdir()
     names = [*SPRING, SUMMER_S2]
+    require_root("mount a tmpfs")
     mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(root)], capture_output=True, check=False)
-    assert mount.returncode == 0, f"this suite needs root to mount a tmpfs: {mount.stderr!r}"
+    assert mount.returncode == 0, f"this test needs root to mount a tmpfs: {mount.stderr!r}"
     try:
         for name in names:
             shutil.copy(sample_archives / name, root / name)
