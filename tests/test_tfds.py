@@ -122,7 +122,8 @@ def test_pixels_equal_the_files(tfrecord_dir, sample_root):
         assert (SEASON_NAMES[example["season"]], example["scene"], example["patch"]) == (
             season.split("_")[1], scene, patch)
         for sensor, dtype in dtypes.items():
-            truth = _rasterio_read(sample_root / season / f"{sensor}_{scene}" / f"{season}_{sensor}_{scene}_p{patch}.tif")
+            path = sample_root / season / f"{sensor}_{scene}" / f"{season}_{sensor}_{scene}_p{patch}.tif"
+            truth = _rasterio_read(path)
             assert example[sensor].dtype == dtype
             np.testing.assert_array_equal(example[sensor], np.moveaxis(truth, 0, -1), err_msg=example["id"])
         np.testing.assert_array_equal(example["igbp"], example["lc"][:, :, 0])
