@@ -102,7 +102,9 @@ def test_corrupt_cache_is_rebuilt(tmp_path, trust_recent):
     assert json.loads((root / ".sen12ms" / CACHE_NAME).read_text())["version"] == 2
 
 
+@pytest.mark.needs_root
 def test_read_only_root_caches_in_user_cache(tmp_path, monkeypatch, trust_recent):
+    """Needs root: the root is made read-only with a read-only bind mount (helpers.read_only)."""
     monkeypatch.setenv("SEN12MS_CACHE_DIR", str(tmp_path / "cache"))
     pid = PatchId("ROIs1868_summer", 146, 202)
     root = touch_tree(tmp_path / "root", [pid.relpath(s) for s in ("s1", "s2", "lc")])
