@@ -109,6 +109,13 @@ RGB_BANDS: Final = ("B04", "B03", "B02")
 
 PATCH_SIZE: Final = 256  # pixels per side
 GSD_METRES: Final = 10.0
+#: Pixels between the origins of neighbouring patches of a scene (1,280 m): patches overlap by
+#: half, so a scene must never be split (public notebooks reading real SEN12MS files).
+PATCH_STRIDE: Final = PATCH_SIZE // 2
+#: Most bytes in one strip of a real file: its rows per strip are as many rows of the
+#: 256 px patch as fit (GDAL's default), 4 for s1 and 1 for s2 in the real bytes of
+#: ``reference/real`` (pixel-interleaved, uncompressed, no nodata, non-integer origins).
+STRIP_BYTES: Final = 8192
 
 # --- Counts --------------------------------------------------------------------------
 
