@@ -347,12 +347,14 @@ def _parse(header: _Header) -> Layout:
 
 
 def truncation(path: str | os.PathLike[str]) -> str | None:
-    """Why the file is cut short, or None: whether the image data its first IFD points to
-    (strips or tiles, compressed or not) lies within the file.
+    """Why the image data the first IFD points to (strips or tiles, compressed or not) is not
+    all in the file, or None.
 
     A header-only check (no pixel is read) that finds truncated patch files, which
-    opening the header alone does not.  Files this module cannot parse (big-endian,
-    BigTIFF, damaged tags) give None: :func:`read_layout` says what is wrong with those.
+    opening the header alone does not.  Data laid out back to back that runs past the
+    end is a file cut short (``truncated: …``); data elsewhere beyond the end is a
+    damaged header.  Files this module cannot parse (big-endian, BigTIFF, damaged tags)
+    give None: :func:`read_layout` says what is wrong with those.
     """
     with open(path, "rb", buffering=0) as file:
         header = _Header(file)
@@ -364,10 +366,15 @@ def truncation(path: str | os.PathLike[str]) -> str | None:
         except (UnsupportedLayoutError, struct.error):
             return None
     n = min(len(offsets), len(sizes))  # tables of different lengths are a damaged header, not a truncation
-    end = int((offsets[:n] + sizes[:n]).max(initial=0))
-    if end > header.size:
+    order = np.argsort(offsets[:n], kind="stable")
+    starts, ends = offsets[:n][order], offsets[:n][order] + sizes[:n][order]
+    end = int(ends.max(initial=0))
+    if end <= header.size:
+        return None
+    if np.array_equal(starts[1:], ends[:-1]):
         return f"truncated: its image data ends at byte {end:,}, the file has {header.size:,} bytes"
-    return None
+    return f"damaged TIFF header: image data placed beyond the end of the file (up to byte {end:,}, " \
+           f"the file has {header.size:,} bytes)"
 
 
 def read_bands(
