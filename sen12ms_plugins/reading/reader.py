@@ -9,7 +9,8 @@ sensor's patches raises :class:`~sen12ms_plugins.errors.PatchFileError` naming t
 
 Files in SEN12MS's own layout are read by :mod:`.fastread`; any other layout is read
 by rasterio, and the first such file of each reason is logged at WARNING level on the
-``sen12ms_plugins.reading.reader`` logger (see :func:`announce_fallback`).
+``sen12ms_plugins.reading.reader`` logger (see :func:`announce_fallback`); so is a damaged
+header that rasterio reads anyway (one it cannot read is an error naming the damage).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 from ..dataset import facts
 from ..dataset.facts import SensorFormat
 from ..dataset.ids import PatchId
-from ..errors import PatchFileError, UnsupportedLayoutError
+from ..errors import DamagedHeaderError, PatchFileError, UnsupportedLayoutError
 from . import fastread
 
 #: GDAL settings for reading many small files: no sibling-file scans, no .aux.xml.
@@ -40,22 +41,28 @@ _announced: set[str] = set()
 _announced_lock = threading.Lock()
 
 
-def announce_fallback(path: str | os.PathLike[str], reason: str) -> None:
-    """Log, once per process and reason, that a file is read by rasterio instead of the fast reader.
+def announce_fallback(path: str | os.PathLike[str], reason: UnsupportedLayoutError) -> None:
+    """Log, once per process and reason, that a file was read by rasterio instead of the fast reader.
 
     A whole dataset in another layout (re-compressed, say) reads several times slower;
     this says so at the first such file, with the reason (``compressed (LZW)``), and
-    stays quiet for the next files with the same reason.  Python ``logging`` rather than
-    ``warnings``: the message is one clean line on stderr without configuration (the
-    logging module's last-resort handler), it works the same in worker processes, and it
-    is silenced the usual way (``logging.getLogger("sen12ms_plugins").setLevel(logging.ERROR)``).
+    stays quiet for the next files with the same reason.  A damaged header that rasterio
+    read anyway is announced the same way.  Python ``logging`` rather than ``warnings``:
+    the message is one clean line on stderr without configuration (the logging module's
+    last-resort handler), it works the same in worker processes, and it is silenced the
+    usual way (``logging.getLogger("sen12ms_plugins").setLevel(logging.ERROR)``).
     """
+    key = str(reason)
     with _announced_lock:
-        if reason in _announced:
+        if key in _announced:
             return
-        _announced.add(reason)
-    log.warning("%s: read with rasterio, not the fast reader (%s); further files like it are read the same "
-                "way without this message, several times slower", os.fspath(path), reason)
+        _announced.add(key)
+    if isinstance(reason, DamagedHeaderError):
+        log.warning("%s: damaged TIFF header (%s), read by rasterio anyway; check such files with "
+                    "'sen12ms verify --deep'", os.fspath(path), key)
+    else:
+        log.warning("%s: read with rasterio, not the fast reader (%s); further files like it are read the same "
+                    "way without this message, several times slower", os.fspath(path), key)
 
 
 def mark_announced(reasons: Iterable[str]) -> None:
@@ -82,8 +89,10 @@ def probe_layouts(root: str | os.PathLike[str], pid: PatchId, sensors: Iterable[
         path = pid.path(root, sensor)
         try:
             fastread.read_layout(path)
+        except DamagedHeaderError:
+            pass  # said when the file is read: rasterio may read it anyway, or fail saying why
         except UnsupportedLayoutError as exc:
-            announce_fallback(path, str(exc))
+            announce_fallback(path, exc)
         except OSError:
             pass  # a missing or unreadable file is reported when it is read
     return announced()
@@ -152,8 +161,9 @@ def read_file(
     except FileNotFoundError:
         raise PatchFileError(path, "does not exist") from None
     except UnsupportedLayoutError as exc:
-        announce_fallback(path, str(exc))
-        array = _read_with_rasterio(path, fmt, indexes, out)
+        damage = str(exc) if isinstance(exc, DamagedHeaderError) else None
+        array = _read_with_rasterio(path, fmt, indexes, out, damage)
+        announce_fallback(path, exc)
     except OSError:
         array = _read_with_rasterio(path, fmt, indexes, out)  # rasterio's error message will say what is wrong
     if out is None and array.dtype != fmt.dtype:
@@ -168,7 +178,8 @@ def _check_out(out: np.ndarray, fmt: SensorFormat, count: int) -> None:
         raise ValueError(f"out has dtype {out.dtype}, which cannot hold {fmt.sensor} values ({fmt.dtype}) exactly")
 
 
-def _read_with_rasterio(path: str, fmt: SensorFormat, indexes: list[int], out: np.ndarray | None) -> np.ndarray:
+def _read_with_rasterio(path: str, fmt: SensorFormat, indexes: list[int], out: np.ndarray | None,
+                        damage: str | None = None) -> np.ndarray:
     # rasterio is imported where it is used: loading GDAL costs ~0.1 s, and the fast path never needs it.
     import rasterio
     from rasterio.errors import RasterioError
@@ -181,7 +192,9 @@ def _read_with_rasterio(path: str, fmt: SensorFormat, indexes: list[int], out: n
             _check_size(path, src.width, src.height, out)
             array = src.read(indexes)
     except RasterioError as exc:
-        raise PatchFileError(path, f"cannot be read as a GeoTIFF ({exc})") from None
+        # The fast reader's diagnosis of a damaged header says more than GDAL's "Read failed".
+        detail = f"; its TIFF header is damaged: {damage}" if damage else ""
+        raise PatchFileError(path, f"cannot be read as a GeoTIFF ({exc}){detail}") from None
     if out is None:
         return array
     np.copyto(out, array, casting="safe")
