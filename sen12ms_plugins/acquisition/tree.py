@@ -113,8 +113,8 @@ def verify_tree(
         tree.files_checked = len(paths)
         if checked.slow:
             reasons = ", ".join(f"{reason}: {n:,}" for reason, n in checked.slow.most_common())
-            report.notes.append(f"{sum(checked.slow.values()):,} valid GeoTIFFs are in a layout the fast reader "
-                                f"leaves to rasterio ({reasons}); they read several times slower")
+            report.notes.append("GeoTIFFs in a layout the fast reader leaves to rasterio, valid but several "
+                                f"times slower to read ({reasons})")
         if tree.bad_files:
             report.problems.append(f"{root}: {len(tree.bad_files):,} of {len(paths):,} GeoTIFFs are not valid "
                                    f"SEN12MS patches ({_sample([b['path'] + ': ' + b['problem'] for b in tree.bad_files], 2)})")
