@@ -62,7 +62,7 @@ def deliberate(sensor: str) -> dict[str, tuple[bytes, str]]:
                                          "header points beyond the end of the file"),
         "absurd strip count": (_set_entry(good, _STRIP_OFFSETS, count=0x3FFFFFFF), "beyond the end of the file"),
         "wrong width": (_set_entry(good, 256, value=512), "expected 256x256"),
-        "wrong samples per pixel": (_set_entry(good, 277, value=3), "values for 3 samples per pixel"),
+        "wrong samples per pixel": (_set_entry(good, 277, value=3), "cannot be read as a GeoTIFF"),
         "cut in the pixels": (good[: len(good) // 2], "truncated: its image data ends at byte"),
         "cut in the header": (good[:100], "cannot be read as a GeoTIFF"),
         "not a TIFF": (b"XX" + good[2:], "cannot be read as a GeoTIFF"),

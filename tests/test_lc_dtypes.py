@@ -165,3 +165,15 @@ def test_hf_builder_and_export_are_the_same(trees, tmp_path):
             assert a.features["lc"].dtype == a.features["igbp"].dtype == "uint16"
             assert len(a) == len(b) > 0
             assert a.with_format("arrow")[:].equals(b.with_format("arrow")[:]), split
+
+
+def test_every_accepted_file_dtype_widens_without_loss():
+    """The one conversion the readers make (``facts.FORMATS``) never changes a value."""
+    assert set(facts.FORMATS) == set(facts.SENSORS)
+    for sensor, fmt in facts.FORMATS.items():
+        assert (fmt.bands, fmt.dtype, fmt.file_dtypes) == (facts.BANDS[sensor], facts.DTYPES[sensor],
+                                                           facts.FILE_DTYPES[sensor])
+        assert fmt.dtype in fmt.file_dtypes  # the returned dtype is itself a valid file dtype
+        for dtype in fmt.file_dtypes:
+            assert np.can_cast(dtype, fmt.dtype, "safe"), (sensor, dtype)
+    assert facts.FILE_DTYPES["lc"] == ("uint8", "uint16")

@@ -29,6 +29,7 @@ from ..reading.reader import GDAL_OPTIONS
 
 #: Files handed to one deep-check task (one GDAL environment per task).
 _DEEP_BATCH = 256
+_UNREADABLE = "cannot be read as a GeoTIFF"
 
 
 @dataclass
@@ -61,7 +62,7 @@ def _profile_problems(path: str, sensor: str, patch_size: int | None) -> list[st
         with rasterio.open(path) as src:
             count, dtypes, width, height, crs = src.count, set(src.dtypes), src.width, src.height, src.crs
     except (RasterioError, ValueError) as exc:  # rasterio's CRSError (garbled GeoKeys) is a ValueError
-        return [f"cannot be read as a GeoTIFF ({exc})"]
+        return [f"{_UNREADABLE} ({exc})"]
     problems = []
     if count != len(fmt.bands):
         problems.append(f"{count} bands, expected {len(fmt.bands)}")
@@ -82,7 +83,10 @@ def header_problem(path: str, sensor: str, patch_size: int | None) -> tuple[str 
         problem, slow = _layout_problem(path)
     except OSError as exc:
         return f"cannot be read ({exc.strerror or exc})", None
-    problems = _profile_problems(path, sensor, patch_size) + ([problem] if problem else [])
+    profile = _profile_problems(path, sensor, patch_size)
+    if profile and profile[0].startswith(_UNREADABLE):
+        return profile[0], None  # GDAL's own words say why; the TIFF parser's would repeat it
+    problems = profile + ([problem] if problem else [])
     return "; ".join(problems) or None, slow
 
 
