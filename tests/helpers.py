@@ -14,24 +14,26 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def read_only(path: Path):
-    """Make ``path`` read-only for this process, also when running as root.
+    """Make ``path`` read-only with a read-only bind mount onto itself; undone afterwards.
 
-    As root, permission bits do not stop writes, so a read-only bind mount is used;
-    otherwise the write bits are removed.  Restored afterwards.
+    Needs root (``mount``): permission bits do not stop root's writes, and the suite runs as
+    root in CI.  A test using it is marked ``needs_root``.
     """
-    if os.geteuid() != 0:
-        mode = path.stat().st_mode
-        path.chmod(0o555)
-        try:
-            yield path
-        finally:
-            path.chmod(mode)
-        return
+    require_root("bind-mount a folder read-only")
     subprocess.run(["mount", "--bind", "-o", "ro", str(path), str(path)], check=True)
     try:
         yield path
     finally:
         subprocess.run(["umount", str(path)], check=True)
+
+
+def require_root(doing: str) -> None:
+    """Fail (never skip) with a clear message when not running as root."""
+    if os.geteuid() != 0:
+        import pytest
+
+        pytest.fail(f"this test needs root to {doing} (mount); run the suite as root, as CI does "
+                    f"(running as uid {os.geteuid()})", pytrace=False)
 
 
 def make_tar_gz(members: list[tuple[str, str, bytes | str]]) -> bytes:

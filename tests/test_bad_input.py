@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.ids import PatchId
 from sen12ms_plugins.demo.sample import MANIFEST_NAME
 
-from .helpers import make_tar_gz, read_only
+from .helpers import make_tar_gz, read_only, require_root
 
 REPO = Path(__file__).resolve().parents[1]
 SPRING = [facts.archive_name("ROIs1158_spring", s) for s in facts.SENSORS]
@@ -207,7 +206,9 @@ def test_root_that_does_not_exist(tmp_path):
         assert f"{tmp_path / 'missing'}: SEN12MS root does not exist" in done.stderr, command
 
 
+@pytest.mark.needs_root
 def test_root_that_is_not_writable(tmp_path, sample_archives):
+    """Needs root: the root is made read-only with a read-only bind mount (helpers.read_only)."""
     root = tmp_path / "root"
     root.mkdir()
     with read_only(root):
@@ -221,13 +222,17 @@ def test_root_that_is_not_writable(tmp_path, sample_archives):
     assert list(root.iterdir()) == []
 
 
+@pytest.mark.needs_root
 def test_disk_full_during_extraction(tmp_path, sample_archives):
-    """A real ENOSPC from a small tmpfs: the archive that does not fit leaves nothing behind."""
+    """A real ENOSPC from a small tmpfs: the archive that does not fit leaves nothing behind.
+
+    Needs root: it mounts (and remounts smaller) a tmpfs."""
     root = tmp_path / "small-disk"
     root.mkdir()
     names = [*SPRING, SUMMER_S2]
+    require_root("mount a tmpfs")
     mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(root)], capture_output=True, check=False)
-    assert mount.returncode == 0, f"this suite needs root to mount a tmpfs: {mount.stderr!r}"
+    assert mount.returncode == 0, f"this test needs root to mount a tmpfs: {mount.stderr!r}"
     try:
         for name in names:
             shutil.copy(sample_archives / name, root / name)
@@ -254,32 +259,72 @@ def test_disk_full_during_extraction(tmp_path, sample_archives):
 # --- interrupted work -------------------------------------------------------------------------
 
 
+#: Run ``sen12ms`` with one change: once SEN12MS_TEST_KILL_AFTER_SHARDS shards are complete
+#: (write_shard returned: written, fsynced, renamed into place), the process SIGKILLs itself
+#: as soon as the next shard converts its first rows, when that shard's temporary file is
+#: open.  The interruption comes at the same point of the export every time.
+KILL_AFTER_SHARDS = """
+import os, signal, sys
+import sen12ms_plugins.hf.export as export
+
+limit = int(os.environ["SEN12MS_TEST_KILL_AFTER_SHARDS"])
+finished = 0
+write_shard, examples_to_table = export.write_shard, export.examples_to_table
+
+def counting_write_shard(*args, **kwargs):
+    global finished
+    result = write_shard(*args, **kwargs)
+    finished += 1
+    return result
+
+def killing_examples_to_table(*args, **kwargs):
+    if finished >= limit:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return examples_to_table(*args, **kwargs)
+
+export.write_shard = counting_write_shard  # looked up by export._run at each call
+export.examples_to_table = killing_examples_to_table  # looked up by write_shard at each call
+from sen12ms_plugins.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_interrupted_export_is_finished_by_a_rerun(sample_root, tmp_path):
+    """An export killed (SIGKILL) after its 3rd shard, inside the 4th, then run again."""
     out = tmp_path / "hf"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    args = [sys.executable, "-m", "sen12ms_plugins.cli", "export-hf", "--root", str(sample_root), "--out", str(out),
-            "--config", "all", "--shard-size", "40000", "--quiet"]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     folder = out / "data" / "all"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(folder.glob("*.parquet"))) < 2 and proc.poll() is None:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    args = ["export-hf", "--root", sample_root, "--out", out, "--config", "all", "--shard-size", "40000",
+            "--num-proc", "1", "--quiet"]
+    env = dict(os.environ, SEN12MS_TEST_KILL_AFTER_SHARDS="3",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    killed = subprocess.Popen([sys.executable, "-c", KILL_AFTER_SHARDS, *map(str, args)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, stderr = killed.communicate(timeout=300)
+    assert killed.returncode == -signal.SIGKILL, stderr
+    # The interrupted state, always the same: shards are written in plan order (holdout first,
+    # one triplet each at this shard size: 28 + 16 + 35 = 79); 3 complete, the 4th a temporary file.
+    done = ["holdout-00000-of-00028.parquet", "holdout-00001-of-00028.parquet", "holdout-00002-of-00028.parquet"]
+    assert sorted(p.name for p in folder.glob("*.parquet")) == done
+    hidden = sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+    assert hidden == [f".holdout-00003-of-00028.parquet.{killed.pid}.tmp"]
     assert not (out / "README.md").exists(), "an interrupted export must not look complete"
-    done = sen12ms("export-hf", "--root", sample_root, "--out", out, "--config", "all", "--shard-size", "40000",
-                   "--quiet", check_exit=0)
-    no_traceback(done)
+    kept = {name: (folder / name).stat() for name in done}
+
+    rerun = sen12ms(*args, check_exit=0)
+    no_traceback(rerun)
+    assert "wrote 76 shards (76 triplets), kept 3" in rerun.stdout
+    for name, before in kept.items():  # the finished shards were kept, not written again
+        after = (folder / name).stat()
+        assert (after.st_ino, after.st_mtime_ns, after.st_size) == (before.st_ino, before.st_mtime_ns, before.st_size)
     assert (out / "README.md").exists()
-    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary shard left
+    assert len(list(folder.glob("*.parquet"))) == 79
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # the temporary shard is gone
+    assert not (out / ".sen12ms-export.lock").exists()
     import datasets
 
-    loaded = datasets.load_dataset(str(out), "all", split="holdout")
-    assert len(loaded) == len([p for p in sample_root.glob("*/s2_*/*.tif")
-                               if (p.parent.parent.name, int(p.parent.name[3:])) in _holdout()])
-
-
-def _holdout():
-    from sen12ms_plugins.dataset.splits import holdout_scenes
-
-    return set(holdout_scenes())
+    loaded = datasets.load_dataset(str(out), "all")
+    # The sample: 7 hold-out scenes x 4 = 28; 13 other scenes x 4 less the damaged patch = 51 train.
+    # Validation takes each season's first train scene by sha256 key (spring 101, summer 56, fall 1,
+    # winter 63: sha256sum), 4 patches each, already past 10%: 16; train_minus_validation 35.
+    assert {split: len(loaded[split]) for split in loaded} == {
+        "train": 51, "holdout": 28, "validation": 16, "train_minus_validation": 35}

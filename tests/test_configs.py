@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sen12ms_plugins.dataset import facts, labels
-from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.dataset.ids import PatchId
 from sen12ms_plugins.reading.configs import CONFIGS, DEFAULT_CONFIG, get_config
 from sen12ms_plugins.reading.examples import SCENE_LABEL_NAMES, example_fields, read_example
-from sen12ms_plugins.reading.reader import georeference, read_triplet
+
+from . import crafted
 
 
 def test_configs_table():
@@ -31,23 +32,46 @@ def test_unknown_config_lists_known():
         get_config("s3")
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
-def test_read_example_matches_reader(sample_root, name):
+#: The fields of an example, in order, per configuration (sen12ms_plugins.reading.examples' table).
+FIELDS = {
+    "all": ("id", "season", "scene", "patch", "lon", "lat", "s1", "s2", "lc", "igbp", "dfc", "label", "labels"),
+    "s2": ("id", "season", "scene", "patch", "lon", "lat", "s2", "igbp", "dfc", "label", "labels"),
+    "s1s2": ("id", "season", "scene", "patch", "lon", "lat", "s1", "s2", "igbp", "dfc", "label", "labels"),
+}
+PIXELS = {"s1": (crafted.s1_pixels, np.float32), "s2": (crafted.s2_pixels, np.uint16),
+          "lc": (crafted.lc_pixels, np.uint16)}
+
+
+@pytest.mark.parametrize("name", list(FIELDS))
+def test_read_example_of_crafted_patches(crafted_root, name):
+    """Every field of every crafted triplet against what was written into it and what it
+    must give, worked out by hand (tests/crafted.py)."""
     config = get_config(name)
-    pid = build_index(sample_root).triplets[5]
-    example = read_example(sample_root, pid, config)
-    assert tuple(example) == example_fields(config)
-    full = read_triplet(sample_root, pid)
-    for sensor in config.sensors:
-        assert example[sensor].dtype == np.dtype(facts.DTYPES[sensor])
-        np.testing.assert_array_equal(example[sensor], full[sensor])
-    np.testing.assert_array_equal(example["igbp"], full["lc"][0])
-    assert example["dfc"].dtype == np.uint8
-    np.testing.assert_array_equal(example["dfc"], labels.igbp_to_dfc(full["lc"][0]))
-    single, multi = labels.scene_labels(full["lc"])
-    assert (example["label"], example["labels"]) == (single, list(multi))
-    assert 1 <= example["label"] < len(SCENE_LABEL_NAMES)
-    geo = georeference(sample_root, pid)
-    assert (example["lon"], example["lat"]) == (geo.center_lon, geo.center_lat)
-    assert (example["id"], example["season"], example["scene"], example["patch"]) == (
-        pid.name, facts.SEASON_SHORT[pid.season], pid.scene, pid.patch)
+    assert example_fields(config) == FIELDS[name]
+    for key, p in crafted.PATCHES.items():
+        example = read_example(crafted_root, PatchId(*key), config)
+        assert tuple(example) == FIELDS[name]
+        season, scene, patch = key
+        assert (example["id"], example["season"], example["scene"], example["patch"]) == (
+            f"{season}_{scene}_p{patch}", season.split("_")[1], scene, patch)
+        assert (example["lon"], example["lat"]) == pytest.approx(p["lonlat"], abs=1e-9)
+        for sensor in ("s1", "s2", "lc"):
+            if sensor not in FIELDS[name]:
+                continue
+            make, dtype = PIXELS[sensor]
+            assert example[sensor].dtype == dtype
+            np.testing.assert_array_equal(example[sensor], make(key), err_msg=f"{key} {sensor}")
+        assert example["igbp"].dtype == np.uint16 and example["dfc"].dtype == np.uint8
+        np.testing.assert_array_equal(example["igbp"], p["igbp"])
+        np.testing.assert_array_equal(example["dfc"], p["dfc"])
+        assert (example["label"], example["labels"]) == (p["single"], p["multi"]), key
+        assert SCENE_LABEL_NAMES[example["label"]] == SCENE_LABEL_NAMES_BY_HAND[p["single"]]
+
+
+#: Index k names scene-label class k (DFC 2020), by hand.
+SCENE_LABEL_NAMES_BY_HAND = ("No data", "Forest", "Shrubland", "Savanna", "Grassland", "Wetlands", "Croplands",
+                             "Urban/Built-up", "Snow/Ice", "Barren", "Water")
+
+
+def test_scene_label_names():
+    assert SCENE_LABEL_NAMES == SCENE_LABEL_NAMES_BY_HAND

@@ -5,6 +5,11 @@ verifies, extracts, indexes and splits them, then reads every split through torc
 TFDS and Hugging Face.  Here it runs in its own process (as the README's command
 does) with a JSON report, and the tests check, independently of the demo's own
 verdict, that every ecosystem returned the core's ids and byte-identical pixels.
+
+The ids are compared as sets here: each ecosystem has its own documented order, pinned
+on the hand-made root of tests/crafted.py by test_torchgeo.py::test_splits_without_list_files
+(by S2 file name), test_tfds.py::test_split_order_is_tfds_key_hash_order (by md5 of split
+name + patch id) and test_hf_builder.py::test_crafted_root_split_order_and_fields (dataset order).
 """
 
 import json

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -56,25 +57,63 @@ def test_second_run_transfers_nothing(tmp_path, http_mirror):
     assert [r.name for r in http_mirror.requests()] == [MANIFEST_NAME]
 
 
+def assert_resumed(requests, size: int, fault_after: int) -> int:
+    """Two GETs of one file: the first cut after ``fault_after`` bytes, the second a Range
+    request resuming at a positive offset no later than that, which delivered exactly the
+    rest of the file.  Returns the offset resumed at."""
+    first, second = requests
+    assert (first.range, first.status, first.sent) == (None, 200, fault_after)
+    assert second.status == 206 and second.range == f"bytes={second.offset}-"
+    assert 0 < second.offset <= fault_after, "resumed, not restarted from zero"
+    assert second.offset + second.sent == size, "the bytes kept and the bytes resumed make up the file"
+    return second.offset
+
+
 def test_faults_are_retried_and_resumed(tmp_path, http_mirror, sample_archives):
+    """Clean drops (FIN) on two archives at once, and a 503: every byte sent before a drop
+    reaches the client, so each resumes exactly where its first transfer stopped.  (Resets
+    and stalls: test_reset_and_stall_resume_from_the_last_whole_read.)"""
     http_mirror.add_fault(S2_SPRING, "drop", after=100_000)
-    http_mirror.add_fault(S1_FALL, "reset", after=50_000)
+    http_mirror.add_fault(S1_FALL, "drop", after=50_000)
     http_mirror.add_fault("ROIs1868_summer_s2.tar.gz", "status", status=503)
-    http_mirror.add_fault("ROIs2017_winter_s2.tar.gz", "stall", after=10_000, seconds=1.5)
     root = tmp_path / "root"
     report = download(root, mirrors=[http_mirror.url], checksums=manifest_url(http_mirror),
                       jobs=4, backoff=0.01, timeout=0.5, quiet=True)
     assert report.ok
     assert visible(root) == sorted(ALL)
     assert_archives_match(root, sample_archives)
-    # the dropped transfers continued where they stopped
-    assert [r.range for r in http_mirror.requests(S2_SPRING)] == [None, "bytes=100000-"]
-    # after a reset the client may lose what was still in its socket buffer: it resumes at most there
-    first, second = http_mirror.requests(S1_FALL)
-    assert first.range is None and (second.range is None or int(second.range[6:-1]) <= 50_000)
-    assert [r.status for r in http_mirror.requests("ROIs1868_summer_s2.tar.gz")] == [503, 200]
-    first, second = http_mirror.requests("ROIs2017_winter_s2.tar.gz")  # bytes read before a stall may be lost
-    assert first.range is None and (second.range is None or int(second.range[6:-1]) <= 10_000)
+    for name, after in ((S2_SPRING, 100_000), (S1_FALL, 50_000)):
+        size = (sample_archives / name).stat().st_size
+        assert assert_resumed(http_mirror.requests(name), size, after) == after, name
+    retried = http_mirror.requests("ROIs1868_summer_s2.tar.gz")
+    assert [(r.status, r.range) for r in retried] == [(503, None), (200, None)]
+    # resuming fetched no byte twice: the bytes received are the 12 archives' sizes
+    assert report.fetched == sum((sample_archives / n).stat().st_size for n in ALL)
+
+
+@pytest.mark.parametrize("kind", ["reset", "stall"])
+def test_reset_and_stall_resume_from_the_last_whole_read(tmp_path, kind):
+    """A connection reset (RST) or a stall past the timeout in the middle of a read: the
+    client keeps the bytes of its completed reads (1 MiB each, sinks.CHUNK) and resumes
+    after them; the bytes of the read in progress are lost.  So the file is 3 MB and the
+    fault comes after 2,500,000 bytes: the resume is at a positive offset at most one read
+    before the fault.  (A fault within the first 1 MiB loses every byte: the sample
+    archives, all smaller than 1 MiB, would restart from zero.)"""
+    from sen12ms_plugins.acquisition.fetch import fetch_archive
+    from sen12ms_plugins.acquisition.sinks import CHUNK
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    data = random.Random(11).randbytes(3_000_000)
+    (mirror / S1_FALL).write_bytes(data)
+    after = 2_500_000
+    with FaultyHTTPServer(mirror) as server:
+        server.add_fault(S1_FALL, kind, after=after, seconds=1.5)
+        path = fetch_archive(S1_FALL, [server.url], tmp_path / "root", hashlib.md5(data).hexdigest(),
+                             timeout=0.5, backoff=0.01, quiet=True)
+        offset = assert_resumed(server.requests(S1_FALL), len(data), after)
+    assert after - offset < CHUNK, "at most the read in progress is lost"
+    assert path.read_bytes() == data
 
 
 def test_part_from_an_interrupted_run_is_hashed_then_resumed(tmp_path, http_mirror, sample_archives, sample_md5s, capsys):
@@ -196,8 +235,18 @@ def test_ftp_with_login_resumes_with_rest(tmp_path, ftp_mirror, sample_archives)
     assert report.ok
     assert_archives_match(root, sample_archives)
     assert visible(root) == sorted(ALL)
-    offsets = [offset for name, offset in ftp_mirror.retrieved if name == S2_SPRING]
-    assert offsets[0] == 0 and len(offsets) == 2 and offsets[1] >= 65_536  # resumed, not restarted
+    first, second = ftp_mirror.transfers(S2_SPRING)
+    # the first RETR was cut after 120,000 bytes (426), closed cleanly: the client kept them all
+    assert (first.offset, first.sent, first.completed) == (0, 120_000, False)
+    # ... and asked the server to restart there: REST 120000, then RETR of the rest
+    commands = [c for c in ftp_mirror.commands if c[0] == "REST" or c[1] == S2_SPRING]
+    assert commands == [("RETR", S2_SPRING), ("REST", "120000"), ("RETR", S2_SPRING)]
+    size = (sample_archives / S2_SPRING).stat().st_size
+    assert (second.offset, second.sent, second.completed) == (120_000, size - 120_000, True)
+    # the other 11 archives: one whole RETR each, from 0
+    others = [t for t in ftp_mirror.transfers() if t.name != S2_SPRING]
+    assert sorted((t.name, t.offset, t.sent) for t in others) == sorted(
+        (n, 0, (sample_archives / n).stat().st_size) for n in ALL if n != S2_SPRING)
 
 
 def test_ftp_without_rest_restarts_from_zero(tmp_path, sample_archives, capsys):
@@ -207,7 +256,10 @@ def test_ftp_without_rest_restarts_from_zero(tmp_path, sample_archives, capsys):
     with FtpTestServer(sample_archives, no_rest=True) as server:
         report = download(root, seasons="spring", sensors="s2", mirrors=[server.url],
                           checksums=sample_archives / MANIFEST_NAME, backoff=0.01, quiet=False)
-        assert [offset for _, offset in server.retrieved] == [0]
+        # the client asked to resume at its part's size; refused (502), it fetched the whole file
+        assert server.commands == [("REST", "40000"), ("RETR", S2_SPRING)]
+        size = (sample_archives / S2_SPRING).stat().st_size
+        assert [(t.offset, t.sent, t.completed) for t in server.transfers()] == [(0, size, True)]
     assert report.ok and (root / S2_SPRING).read_bytes() == (sample_archives / S2_SPRING).read_bytes()
     assert "cannot resume" in capsys.readouterr().err
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import datasets
 import numpy as np
 import pytest
 
@@ -17,6 +18,7 @@ from sen12ms_plugins.hf import Sen12ms, hf_features
 from sen12ms_plugins.reading.configs import CONFIGS, get_config
 from sen12ms_plugins.reading.reader import read_triplet
 
+from . import crafted
 from .conftest import TEST_PATCH_SIZE
 
 
@@ -40,10 +42,30 @@ def test_splits_and_ids_equal_the_core(prepared, sample_root):
         assert prepared.info.splits[split].num_examples == len(core[split])
 
 
+#: The scene-label class names, by class number (DFC 2020; 0: no labelled pixel).
+LABEL_NAMES = ["No data", "Forest", "Shrubland", "Savanna", "Grassland", "Wetlands", "Croplands", "Urban/Built-up",
+               "Snow/Ice", "Barren", "Water"]
+#: The features of configuration "all" for 32 px patches, written out.
+ALL_FEATURES_32 = datasets.Features({
+    "id": datasets.Value("string"), "season": datasets.Value("string"),
+    "scene": datasets.Value("int32"), "patch": datasets.Value("int32"),
+    "lon": datasets.Value("float64"), "lat": datasets.Value("float64"),
+    "s1": datasets.Array3D(shape=(2, 32, 32), dtype="float32"),
+    "s2": datasets.Array3D(shape=(13, 32, 32), dtype="uint16"),
+    "lc": datasets.Array3D(shape=(4, 32, 32), dtype="uint16"),
+    "igbp": datasets.Array2D(shape=(32, 32), dtype="uint16"),
+    "dfc": datasets.Array2D(shape=(32, 32), dtype="uint8"),
+    "label": datasets.ClassLabel(names=LABEL_NAMES),
+    "labels": datasets.Sequence(datasets.ClassLabel(names=LABEL_NAMES)),
+})
+
+
 def test_features_and_pixels(prepared, sample_root):
     ds = prepared.as_dataset(split="validation")
-    assert ds.features == hf_features(get_config("all"), TEST_PATCH_SIZE)
-    assert ds.features["s2"].dtype == "uint16" and ds.features["s1"].dtype == "float32"
+    assert TEST_PATCH_SIZE == 32
+    assert ds.features == ALL_FEATURES_32
+    assert list(ds.features) == list(ALL_FEATURES_32)
+    assert hf_features(get_config("all"), 32) == ALL_FEATURES_32
     assert prepared.info.license == facts.LICENSE and prepared.info.citation == facts.CITATION_BIBTEX
     for row in ds.with_format("numpy"):
         truth = read_triplet(sample_root, parse_patch_id(row["id"]))
@@ -149,3 +171,35 @@ def test_num_proc_2_and_small_shards(sample_root, tmp_path):
     assert len(builder.info.splits["train"].shard_lengths) == sum(
         len(builder.info.splits[p].shard_lengths or [0]) for p in ("train_minus_validation", "validation"))
     assert list(builder.as_dataset(split="holdout")["id"]) == [p.name for p in core["holdout"]]
+
+
+def test_crafted_root_split_order_and_fields(crafted_root, tmp_path):
+    """Hugging Face gives each split in dataset order (season, scene number, patch number);
+    ``train`` is ``train_minus_validation``, then ``validation``.  Fields against what the
+    crafted files hold and must give, worked out by hand (tests/crafted.py)."""
+    builder = Sen12ms(config_name="all", root=crafted_root, cache_dir=str(tmp_path))
+    builder.download_and_prepare()
+    expected = {
+        "holdout": ["ROIs1158_spring_124_p5", "ROIs1158_spring_124_p7", "ROIs1158_spring_124_p30",
+                    "ROIs1158_spring_124_p100"],
+        "validation": ["ROIs1158_spring_45_p1", "ROIs1158_spring_45_p2"],
+        "train_minus_validation": ["ROIs1158_spring_9_p3", "ROIs1868_summer_146_p203"],
+    }
+    expected["train"] = expected["train_minus_validation"] + expected["validation"]
+    assert list(builder.info.splits) == ["train", "holdout", "validation", "train_minus_validation"]
+    for split, ids in expected.items():
+        ds = builder.as_dataset(split=split)
+        assert list(ds["id"]) == ids, split
+        assert [row["id"] for row in builder.as_streaming_dataset(split=split)] == ids, split
+        assert builder.info.splits[split].num_examples == len(ids)
+        for row in ds.with_format("numpy"):
+            key = crafted.key_of(str(row["id"]))
+            p = crafted.PATCHES[key]
+            assert (row["season"], row["scene"], row["patch"]) == (key[0].split("_")[1], key[1], key[2])
+            assert (row["lon"], row["lat"]) == pytest.approx(p["lonlat"], abs=1e-9)
+            np.testing.assert_array_equal(row["s1"], crafted.s1_pixels(key))
+            np.testing.assert_array_equal(row["s2"], crafted.s2_pixels(key))
+            np.testing.assert_array_equal(row["lc"], crafted.lc_pixels(key))
+            np.testing.assert_array_equal(row["igbp"], p["igbp"])
+            np.testing.assert_array_equal(row["dfc"], p["dfc"])
+            assert (int(row["label"]), [int(x) for x in row["labels"]]) == (p["single"], p["multi"]), key

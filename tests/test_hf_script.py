@@ -4,6 +4,11 @@ With ``datasets<4`` (CI runs this file in a second environment with datasets 3.6
 the last version that runs scripts) the script loads every split and configuration.
 With ``datasets>=4`` the same file checks what users meet there: the script is
 refused, and the builder it names is the package's.
+
+Tests for one generation of ``datasets`` are marked ``datasets_version`` and skipped by
+``skipif`` in the other, with a reason starting with ``DATASETS_VERSION_SKIP``: the only
+skip the SEN12MS_FAIL_ON_SKIP guard (tests/conftest.py) accepts.  Every such test runs in
+one of the two CI environments.
 """
 
 from __future__ import annotations
@@ -21,8 +26,21 @@ from sen12ms_plugins.dataset.splits import SPLITS, compute_splits
 from sen12ms_plugins.reading.configs import CONFIGS
 from sen12ms_plugins.reading.reader import read_triplet
 
+from .conftest import DATASETS_VERSION_SKIP
+
 SCRIPT = Path(__file__).resolve().parents[1] / "hf_loading_script" / "sen12ms.py"
 SCRIPTS_SUPPORTED = int(datasets.__version__.split(".")[0]) < 4
+#: For tests of datasets < 4 (scripts run) ...
+WITH_SCRIPTS = pytest.mark.skipif(
+    not SCRIPTS_SUPPORTED,
+    reason=f"{DATASETS_VERSION_SKIP}: needs datasets<4 (runs loading scripts), this is {datasets.__version__}")
+#: ... and for tests of datasets >= 4 (scripts refused).
+WITHOUT_SCRIPTS = pytest.mark.skipif(
+    SCRIPTS_SUPPORTED,
+    reason=f"{DATASETS_VERSION_SKIP}: needs datasets>=4 (refuses loading scripts), this is {datasets.__version__}")
+
+#: The sample (conftest): 7 hold-out scenes x 4 patches.
+SAMPLE_HOLDOUT = 28
 
 
 def test_script_names_the_package_builder():
@@ -40,17 +58,23 @@ def _load(**kwargs):
     return datasets.load_dataset(str(SCRIPT), trust_remote_code=True, **kwargs)
 
 
-def test_script_by_datasets_version(sample_root, tmp_path):
-    if not SCRIPTS_SUPPORTED:
-        with pytest.raises(RuntimeError, match="Dataset scripts are no longer supported"):
-            datasets.load_dataset(str(SCRIPT), data_dir=str(sample_root), split="holdout", cache_dir=str(tmp_path))
-        return
+@pytest.mark.datasets_version
+@WITHOUT_SCRIPTS
+def test_script_is_refused_by_datasets_4_and_later(sample_root, tmp_path):
+    with pytest.raises(RuntimeError, match="Dataset scripts are no longer supported"):
+        datasets.load_dataset(str(SCRIPT), data_dir=str(sample_root), split="holdout", cache_dir=str(tmp_path))
+
+
+@pytest.mark.datasets_version
+@WITH_SCRIPTS
+def test_script_loads_every_split(sample_root, tmp_path):
     core = compute_splits(build_index(sample_root))
     loaded = _load(data_dir=str(sample_root), cache_dir=str(tmp_path))
     assert list(loaded) == list(SPLITS)
     for split in SPLITS:
         assert sorted(loaded[split]["id"]) == sorted(p.name for p in core[split])
     holdout = loaded["holdout"]
+    assert len(holdout) == SAMPLE_HOLDOUT
     assert holdout["id"] == [p.name for p in core["holdout"]]
     assert holdout.features["s2"].dtype == "uint16"
     for row in holdout.with_format("numpy"):
@@ -59,15 +83,22 @@ def test_script_by_datasets_version(sample_root, tmp_path):
             np.testing.assert_array_equal(row[sensor], truth[sensor])
 
 
-def test_script_configs_split_argument_and_streaming(sample_root, tmp_path):
-    if not SCRIPTS_SUPPORTED:
-        # the same builder, used as a package on datasets 4/5
-        from sen12ms_plugins.hf import Sen12ms
+@pytest.mark.datasets_version
+@WITHOUT_SCRIPTS
+def test_the_scripts_builder_as_a_package_with_datasets_4_and_later(sample_root, tmp_path):
+    """What replaces the script on datasets 4/5: the same builder, imported from the package."""
+    from sen12ms_plugins.hf import Sen12ms
 
-        builder = Sen12ms(config_name="s1s2", data_dir=str(sample_root), cache_dir=str(tmp_path))
-        builder.download_and_prepare()
-        assert len(builder.as_dataset(split="holdout")) == len(compute_splits(build_index(sample_root))["holdout"])
-        return
+    builder = Sen12ms(config_name="s1s2", data_dir=str(sample_root), cache_dir=str(tmp_path))
+    builder.download_and_prepare()
+    holdout = builder.as_dataset(split="holdout")
+    assert len(holdout) == SAMPLE_HOLDOUT
+    assert [k for k in holdout.features if k in ("s1", "s2", "lc")] == ["s1", "s2"]
+
+
+@pytest.mark.datasets_version
+@WITH_SCRIPTS
+def test_script_configs_split_argument_and_streaming(sample_root, tmp_path):
     core = compute_splits(build_index(sample_root))
     for name in CONFIGS:
         ds = _load(name=name, data_dir=str(sample_root), split="validation", cache_dir=str(tmp_path))

@@ -1,6 +1,7 @@
 """Split rules: hold-out from the scene list, train, scene-level validation, determinism."""
 
 import gzip
+import hashlib
 import json
 import os
 import random
@@ -26,18 +27,25 @@ from sen12ms_plugins.errors import EmptySplitError
 from .conftest import touch_tree
 
 DATA = Path(__file__).parent / "data"
-REPO = Path(__file__).resolve().parents[1]
+
+
+#: md5 and size of upstream's ``splits/SEN12MS_holdOutScenes.txt`` in schmitt-muc/SEN12MS (git blob
+#: 958f44212cb0d514e6259240ca612311930c0d3f, last changed in commit b5752a47, HEAD 3a41236a at copying
+#: time), computed with ``md5sum`` on an independent byte-for-byte copy of the upstream file
+#: (/work/shared/reference/SEN12MS_holdOutScenes.txt in the development setup), not on the shipped file.
+UPSTREAM_HOLDOUT_MD5 = "377c8e9fa35cdef1cfb891734b99d7a2"
+UPSTREAM_HOLDOUT_BYTES = 566
 
 
 def test_shipped_holdout_list_is_the_official_one():
-    assert HOLDOUT_SCENES_FILE.read_bytes() == (REPO / "splits" / "SEN12MS_holdOutScenes.txt").read_bytes()
+    # HOLDOUT_SCENES_FILE is the copy the package reads (sen12ms_plugins/dataset/split_lists/).
+    shipped = HOLDOUT_SCENES_FILE.read_bytes()
+    assert len(shipped) == UPSTREAM_HOLDOUT_BYTES
+    assert hashlib.md5(shipped).hexdigest() == UPSTREAM_HOLDOUT_MD5
     scenes = holdout_scenes()
-    assert len(scenes) == facts.HOLDOUT_SCENES
+    assert len(scenes) == facts.HOLDOUT_SCENES == 26
     per_season = {s: sum(1 for x in scenes if x.season == s) for s in facts.SEASONS}
     assert per_season == {"ROIs1158_spring": 6, "ROIs1868_summer": 7, "ROIs1970_fall": 8, "ROIs2017_winter": 5}
-    shared = REPO.parent / "shared" / "reference" / "SEN12MS_holdOutScenes.txt"
-    if shared.exists():  # in the development checkout: the copy is byte-identical
-        assert shared.read_bytes() == HOLDOUT_SCENES_FILE.read_bytes()
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ to import and each build reads every sample file).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -19,16 +20,17 @@ import pytest
 import tensorflow_datasets as tfds
 
 import sen12ms_plugins.tfds  # noqa: F401  (registers the builder)
-from sen12ms_plugins.dataset import facts, labels
+from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.ids import PatchId
 from sen12ms_plugins.dataset.index import build_index
 from sen12ms_plugins.dataset.root import ENV_VAR
 from sen12ms_plugins.dataset.splits import SPLITS, compute_splits
 from sen12ms_plugins.demo.sample import make_sample
 from sen12ms_plugins.errors import PatchFileError
-from sen12ms_plugins.reading.reader import georeference, read_triplet
+from sen12ms_plugins.reading.reader import read_triplet
 from sen12ms_plugins.tfds.sen12ms_dataset_builder import TRAIN_PARTS
 
+from . import crafted
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -98,24 +100,94 @@ def test_split_infos_count_the_core_members(tfrecord_dir, core_splits):
         len(core_splits.index.triplets) - 1)
 
 
-def test_pixels_and_metadata_equal_the_reader(tfrecord_dir, sample_root, core_splits):
+#: TFDS's season class names, in class order.
+SEASON_NAMES = ["spring", "summer", "fall", "winter"]
+
+
+def _rasterio_read(path: Path) -> np.ndarray:
+    """The file as rasterio reads it (not the package's reader)."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        return src.read()
+
+
+def test_pixels_equal_the_files(tfrecord_dir, sample_root):
+    """Every image array of holdout and train is the file's bytes, read by rasterio; igbp is lc band 1."""
     examples = _load(tfrecord_dir, "holdout") + _load(tfrecord_dir, "train")
-    assert len(examples) == len(core_splits["holdout"]) + len(core_splits["train"])
-    seasons = list(facts.SEASON_SHORT.values())
+    assert len(examples) == 28 + 51  # the sample: 7 hold-out scenes x 4 patches; 52 others less the damaged one
+    dtypes = {"s1": np.float32, "s2": np.uint16, "lc": np.uint16}
     for example in examples:
-        pid = next(p for p in core_splits.index.triplets if p.name == example["id"].decode())
-        arrays = read_triplet(sample_root, pid)
-        for sensor in facts.SENSORS:
-            assert example[sensor].dtype == np.dtype(facts.DTYPES[sensor])
-            np.testing.assert_array_equal(example[sensor], np.moveaxis(arrays[sensor], 0, -1), err_msg=pid.name)
-        np.testing.assert_array_equal(example["igbp"], labels.label_layer(arrays["lc"], "IGBP"))
-        np.testing.assert_array_equal(example["dfc"], labels.label_layer(arrays["lc"], "DFC"))
-        single, multi = labels.scene_labels(arrays["lc"])
-        assert (example["label"], tuple(example["labels"])) == (single, multi)
-        geo = georeference(sample_root, pid)
-        assert (example["lon"], example["lat"]) == (geo.center_lon, geo.center_lat)
-        assert (seasons[example["season"]], example["scene"], example["patch"]) == (
-            facts.SEASON_SHORT[pid.season], pid.scene, pid.patch)
+        season, scene, patch = crafted.key_of(example["id"].decode())
+        assert (SEASON_NAMES[example["season"]], example["scene"], example["patch"]) == (
+            season.split("_")[1], scene, patch)
+        for sensor, dtype in dtypes.items():
+            path = sample_root / season / f"{sensor}_{scene}" / f"{season}_{sensor}_{scene}_p{patch}.tif"
+            truth = _rasterio_read(path)
+            assert example[sensor].dtype == dtype
+            np.testing.assert_array_equal(example[sensor], np.moveaxis(truth, 0, -1), err_msg=example["id"])
+        np.testing.assert_array_equal(example["igbp"], example["lc"][:, :, 0])
+
+
+@pytest.fixture(scope="module")
+def crafted_dirs(crafted_root, tmp_path_factory) -> dict[str, Path]:
+    """The crafted root (tests/crafted.py) prepared in both file formats."""
+    os.environ.pop(ENV_VAR, None)
+    dirs = {}
+    for file_format in ("tfrecord", "array_record"):
+        dirs[file_format] = tmp_path_factory.mktemp(f"tfds_crafted_{file_format}")
+        _prepare(dirs[file_format], crafted_root, file_format=file_format)
+    return dirs
+
+
+def test_crafted_examples_field_by_field(crafted_dirs):
+    """Every field of every crafted triplet, against what was written and what it must give,
+    worked out by hand (tests/crafted.py)."""
+    seen = []
+    for split in SPLITS:
+        examples = _load(crafted_dirs["tfrecord"], split)
+        assert sorted(_ids(examples)) == sorted(crafted.SPLIT_MEMBERS[split]), split
+        for example in examples:
+            key = crafted.key_of(example["id"].decode())
+            p = crafted.PATCHES[key]
+            seen.append(key)
+            assert (SEASON_NAMES[example["season"]], example["scene"], example["patch"]) == (
+                key[0].split("_")[1], key[1], key[2])
+            assert (example["lon"], example["lat"]) == pytest.approx(p["lonlat"], abs=1e-9)
+            for sensor, make in (("s1", crafted.s1_pixels), ("s2", crafted.s2_pixels), ("lc", crafted.lc_pixels)):
+                np.testing.assert_array_equal(example[sensor], np.moveaxis(make(key), 0, -1), err_msg=f"{key} {sensor}")
+            assert example["igbp"].dtype == np.uint16 and example["dfc"].dtype == np.uint8
+            np.testing.assert_array_equal(example["igbp"], p["igbp"])
+            np.testing.assert_array_equal(example["dfc"], p["dfc"])
+            assert (example["label"], list(example["labels"])) == (p["single"], p["multi"]), key
+    assert crafted.DAMAGED not in seen and len(set(seen)) == 8  # every triplet but the damaged one
+
+
+def _tfds_order(split: str, ids: list[str]) -> list[str]:
+    """TFDS's documented generation order: examples sorted by a hash of their key, here
+    int(md5(<split name> + <key>)) (tensorflow_datasets.core.hashing, salted with the split
+    name), ascending; the key is the patch id."""
+    return sorted(ids, key=lambda key: int(hashlib.md5((split + key).encode()).hexdigest(), 16))
+
+
+def test_split_order_is_tfds_key_hash_order(crafted_dirs):
+    """TFDS returns each split in its own deterministic order -- neither the dataset order nor
+    the S2 file-name order: ascending md5(split + patch id), the same in both file formats and
+    with tfds.load and tfds.data_source; ``train`` is ``train_minus_validation``'s examples,
+    then ``validation``'s."""
+    expected = {  # md5 order, worked out with hashlib on the ids of tests/crafted.py
+        "holdout": ["ROIs1158_spring_124_p30", "ROIs1158_spring_124_p5", "ROIs1158_spring_124_p100",
+                    "ROIs1158_spring_124_p7"],
+        "train_minus_validation": ["ROIs1868_summer_146_p203", "ROIs1158_spring_9_p3"],
+        "validation": ["ROIs1158_spring_45_p1", "ROIs1158_spring_45_p2"],
+    }
+    expected["train"] = expected["train_minus_validation"] + expected["validation"]
+    for split in ("train_minus_validation", "validation", "holdout"):
+        assert expected[split] == _tfds_order(split, crafted.SPLIT_MEMBERS[split])
+    for split in SPLITS:
+        assert _ids(_load(crafted_dirs["tfrecord"], split)) == expected[split], split
+        source = tfds.data_source("sen12ms", split=split, data_dir=crafted_dirs["array_record"])
+        assert [source[i]["id"].decode() for i in range(len(source))] == expected[split], split
 
 
 def test_s2_config_holds_only_s2_and_the_labels(tmp_path, sample_root, core_splits):

@@ -4,12 +4,19 @@ REST, and injectable faults.
 Faults: ``server.drop_after(name, nbytes, times=1)`` aborts the data connection of a
 RETR of ``name`` after ``nbytes`` (the server answers 426, as on a dropped line);
 ``no_rest=True`` makes the server refuse REST (502), as servers without resume do.
+
+Logs: ``server.commands`` holds every REST and RETR command as received
+(``("REST", "40000")``, ``("RETR", name)``), refused ones included;
+``server.transfers()`` one :class:`Retrieval` per RETR: the file, the REST offset in
+effect, and the bytes the data connection transmitted.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from pyftpdlib.authorizers import DummyAuthorizer
@@ -44,6 +51,18 @@ class _DroppingFile:
         self._f.close()
 
 
+@dataclass
+class Retrieval:
+    """One RETR: the file, the REST offset it started at, what the data connection sent."""
+
+    name: str
+    offset: int
+    #: Bytes the data connection transmitted (None until it closed).
+    sent: int | None = None
+    #: Whether the whole rest of the file went out (226) or not (426); None until closed.
+    completed: bool | None = None
+
+
 class FtpTestServer:
     """Serve ``folder`` at ``self.url`` (``ftp://user:password@127.0.0.1:<port>/``) until :meth:`stop`."""
 
@@ -52,7 +71,8 @@ class FtpTestServer:
         self.folder = Path(folder)
         self.user, self.password = user, password
         self.drops: dict[str, list[int]] = {}  # name -> [nbytes, times]
-        self.retrieved: list[tuple[str, int]] = []  # (name, REST offset) per RETR
+        self.retrievals: list[Retrieval] = []
+        self.commands: list[tuple[str, str]] = []  # REST and RETR commands, as received
         self._lock = threading.Lock()
         authorizer = DummyAuthorizer()
         authorizer.add_user(user, password, str(self.folder), perm="elr")
@@ -70,16 +90,31 @@ class FtpTestServer:
                 return f
 
         class Handler(FTPHandler):
+            _retrieval: Retrieval | None = None
+
             def ftp_REST(self, line):
+                with owner._lock:
+                    owner.commands.append(("REST", line))
                 if no_rest:
                     self.respond("502 Command not implemented.")
                     return None
                 return super().ftp_REST(line)
 
             def ftp_RETR(self, file):
+                name = os.path.basename(file)
                 with owner._lock:
-                    owner.retrieved.append((os.path.basename(file), self._restart_position))
+                    owner.commands.append(("RETR", name))
+                    self._retrieval = Retrieval(name, self._restart_position)
+                    owner.retrievals.append(self._retrieval)
                 return super().ftp_RETR(file)
+
+            def log_transfer(self, cmd, filename, receive, completed, elapsed, bytes):
+                # called once the data connection of the transfer is closed
+                if cmd == "RETR" and self._retrieval is not None:
+                    with owner._lock:
+                        self._retrieval.sent, self._retrieval.completed = bytes, bool(completed)
+                    self._retrieval = None
+                return super().log_transfer(cmd, filename, receive, completed, elapsed, bytes)
 
         Handler.authorizer = authorizer
         Handler.abstracted_fs = FS
@@ -96,6 +131,23 @@ class FtpTestServer:
         while not self._stop.is_set():
             self._server.serve_forever(timeout=0.05, blocking=False, handle_exit=False)
         self._server.close_all()
+
+    @property
+    def retrieved(self) -> list[tuple[str, int]]:
+        """(name, REST offset) per RETR."""
+        with self._lock:
+            return [(r.name, r.offset) for r in self.retrievals]
+
+    def transfers(self, name: str | None = None, *, wait: float = 5.0) -> list[Retrieval]:
+        """The RETRs (of ``name``); waits up to ``wait`` s for data connections still open, so
+        that ``sent`` is final (the server logs a transfer after its reply reached the client)."""
+        deadline = time.monotonic() + wait
+        while True:
+            with self._lock:
+                found = [r for r in self.retrievals if name is None or r.name == name]
+                if all(r.sent is not None for r in found) or time.monotonic() > deadline:
+                    return list(found)
+            time.sleep(0.01)
 
     def drop_after(self, name: str, nbytes: int, times: int = 1) -> None:
         with self._lock:

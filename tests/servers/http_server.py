@@ -5,13 +5,17 @@ Faults (``server.add_fault(name, kind, ...)``), each used up by ``times`` reques
 
 ``status``        answer ``status`` (503, 404, 401 …) instead of the file
 ``drop``          send ``after`` bytes of the body, then close the connection cleanly
-``reset``         send ``after`` bytes, then reset the connection (RST)
+``reset``         send ``after`` bytes, wait until the client's kernel has acknowledged
+                  every one of them, then reset the connection (RST).  The wait makes the
+                  fault deterministic: without it the RST would discard whatever was still
+                  in the server's send queue, so how much the client got would depend on timing
 ``stall``         send ``after`` bytes, then send nothing for ``seconds``
 ``ignore_range``  answer 200 with the whole file even when a Range was asked for
 ``corrupt``       serve the file with the byte at ``offset`` flipped
 
 ``/download?path=%2F&files=<name>`` serves ``<name>`` too, as the official Nextcloud
-share does.  Every request is logged in ``server.log`` (method, name, range, status).
+share does.  Every request is logged in ``server.log`` (method, name, range, status, and
+the body bytes the server wrote: ``sent``).
 Bodies without faults go out with ``sendfile``, so the server is not the bottleneck
 of a throughput measurement.
 """
@@ -19,9 +23,11 @@ of a throughput measurement.
 from __future__ import annotations
 
 import base64
+import fcntl
 import os
 import socket
 import struct
+import termios
 import threading
 import time
 from dataclasses import dataclass
@@ -40,12 +46,21 @@ class Fault:
     offset: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class Request:
     method: str
     name: str
     range: str | None
     status: int
+    #: Body bytes the server wrote to the socket (None while the body is still going out).
+    sent: int | None = 0
+
+    @property
+    def offset(self) -> int:
+        """The first byte asked for: the N of ``Range: bytes=N-`` (0 without a Range)."""
+        if self.range is None:
+            return 0
+        return int(self.range.strip().removeprefix("bytes=").partition("-")[0])
 
 
 class FaultyHTTPServer:
@@ -89,9 +104,16 @@ class FaultyHTTPServer:
             self.faults.clear()
             self.log.clear()
 
-    def requests(self, name: str | None = None, method: str = "GET") -> list[Request]:
-        with self._lock:
-            return [r for r in self.log if r.method == method and (name is None or r.name == name)]
+    def requests(self, name: str | None = None, method: str = "GET", *, wait: float = 5.0) -> list[Request]:
+        """The logged requests (of ``name``); waits up to ``wait`` s for bodies still going
+        out, so that ``sent`` is final (a client can finish before the server's thread does)."""
+        deadline = time.monotonic() + wait
+        while True:
+            with self._lock:
+                found = [r for r in self.log if r.method == method and (name is None or r.name == name)]
+                if all(r.sent is not None for r in found) or time.monotonic() > deadline:
+                    return found
+            time.sleep(0.01)
 
     def _take_fault(self, name: str) -> Fault | None:
         with self._lock:
@@ -171,7 +193,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(416, {"Content-Range": f"bytes */{size}"})
                 return
             status = 206
-        owner._record(Request(self.command, name, asked, status))
+        request = Request(self.command, name, asked, status, sent=None if body else 0)
+        owner._record(request)
         length = end - start + 1
         self.send_response(status)
         self.send_header("Content-Type", "application/gzip")
@@ -182,14 +205,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not body:
             return
-        with open(path, "rb") as f:
-            if fault is None or fault.kind == "ignore_range":
-                self._sendfile(f, start, length)
-            else:
-                self._send_faulty(f, start, length, fault)
+        sent = 0
+        try:
+            with open(path, "rb") as f:
+                if fault is None or fault.kind == "ignore_range":
+                    sent = self._sendfile(f, start, length)
+                else:
+                    sent = self._send_faulty(f, start, length, fault)
+        finally:
+            with owner._lock:
+                request.sent = sent
 
-    def _sendfile(self, f, offset: int, count: int) -> None:
+    def _sendfile(self, f, offset: int, count: int) -> int:
         sock = self.connection
+        total = 0
         try:
             while count > 0:
                 sent = os.sendfile(sock.fileno(), f.fileno(), offset, min(count, 1 << 24))
@@ -197,23 +226,26 @@ class _Handler(BaseHTTPRequestHandler):
                     break
                 offset += sent
                 count -= sent
+                total += sent
         except (BrokenPipeError, ConnectionResetError):
             pass
+        return total
 
-    def _send_faulty(self, f, start: int, length: int, fault: Fault) -> None:
+    def _send_faulty(self, f, start: int, length: int, fault: Fault) -> int:
         f.seek(start)
         data = f.read(length)
         if fault.kind == "corrupt":
             if start <= fault.offset < start + length:
                 i = fault.offset - start
                 data = data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
-            self._write(data)
-            return
-        self._write(data[: fault.after])
+            return self._write(data)
+        sent = self._write(data[: fault.after])
         if fault.kind == "stall":
             time.sleep(fault.seconds)
         self.close_connection = True
-        if fault.kind == "reset":  # linger 0: close() sends RST instead of FIN
+        if fault.kind == "reset":
+            self._wait_until_acknowledged()
+            # linger 0: close() sends RST instead of FIN
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         else:
             try:
@@ -221,13 +253,25 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
         self.connection.close()
+        return sent
 
-    def _write(self, data: bytes) -> None:
+    def _wait_until_acknowledged(self, timeout: float = 10.0) -> None:
+        """Until the send queue is empty (Linux SIOCOUTQ: bytes not yet acknowledged by the peer)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            unacked = struct.unpack("i", fcntl.ioctl(self.connection.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+            if unacked == 0:
+                return
+            time.sleep(0.001)
+        raise TimeoutError(f"the client did not acknowledge the bytes sent before the reset within {timeout} s")
+
+    def _write(self, data: bytes) -> int:
         try:
             self.wfile.write(data)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
-            pass
+            return 0  # how much went out before the error is not known; no test relies on it
+        return len(data)
 
 
 def serve(folder: str | os.PathLike[str]) -> None:
