@@ -70,6 +70,6 @@ def run(args) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     what = "archives of " if args.archives_only else ""
-    print(f"wrote {what}{len(ids)} triplets ({args.patch_size}x{args.patch_size} px, {args.layout} layout, "
-          f"lc {args.lc_dtype}) to {args.out}")
+    print(f"wrote {what}{len(ids)} triplets ({args.patch_size}x{args.patch_size} px) to {args.out} "
+          f"({args.layout} layout, lc {args.lc_dtype})")
     return 0
