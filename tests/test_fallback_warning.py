@@ -88,6 +88,16 @@ def test_stats_with_worker_processes_announce_it_once(lzw_root, sample_root, tmp
     assert got == json.loads(json.dumps(expected))  # the same statistics: the fallback changes only the speed
 
 
+def test_export_hf_with_worker_processes_announces_it_once(lzw_root, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "sen12ms_plugins.cli", "export-hf", "--root", str(lzw_root),
+                           "--out", str(tmp_path / "hf"), "--config", "s2", "--num-proc", "2", "--shard-size", "40KB",
+                           "--quiet"], capture_output=True, text=True, env=_env(), timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = _announcements(done.stderr)
+    assert len(lines) == 1 and "(compressed (LZW))" in lines[0], done.stderr
+    assert len(list((tmp_path / "hf" / "data" / "s2").glob("*.parquet"))) > 2  # several shards, several workers
+
+
 _LOADERS = textwrap.dedent("""\
     import sys
     from torch.utils.data import DataLoader

@@ -177,3 +177,19 @@ def test_every_accepted_file_dtype_widens_without_loss():
         for dtype in fmt.file_dtypes:
             assert np.can_cast(dtype, fmt.dtype, "safe"), (sensor, dtype)
     assert facts.FILE_DTYPES["lc"] == ("uint8", "uint16")
+
+
+def test_s1_with_any_finite_value_and_nan_is_valid(trees, triplets, copy_tree):
+    """S1 values are not range-checked: extreme finite dB values, zeros of both signs and NaN are data."""
+    root = copy_tree(trees["uint16"])
+    path = triplets[0].path(root, "s1")
+    with rasterio.open(path) as src:
+        profile, data = src.profile, src.read()
+    data[0, 0, :6] = [-3.4e38, 3.4e38, 0.0, -0.0, np.nan, 1e-45]
+    data[1, 5] = np.nan
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+    got = read_file(path, "s1")
+    assert got.dtype == np.float32 and got.tobytes() == data.tobytes()  # NaN payloads and -0.0 included
+    report = verify_tree(root, deep=True, patch_size=32, quiet=True)
+    assert report.ok and report.tree.bad_files == []
