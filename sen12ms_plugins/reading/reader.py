@@ -109,7 +109,7 @@ def band_indexes(sensor: str, bands: Sequence[str] | None) -> list[int]:
     return [names.index(b) + 1 for b in bands]
 
 
-def check_profile(path: str, fmt: SensorFormat, count: int, dtypes: Iterable[str], width: int, height: int) -> None:
+def _check_profile(path: str, fmt: SensorFormat, count: int, dtypes: Iterable[str], width: int, height: int) -> None:
     """Raise :class:`PatchFileError` unless a file of this band count, dtypes and size is a ``fmt`` patch."""
     if count != len(fmt.bands):
         raise PatchFileError(path, f"has {count} bands, a {fmt.sensor} patch has {len(fmt.bands)}")
@@ -153,7 +153,7 @@ def read_file(
         _check_out(out, fmt, len(indexes))
 
     def check(layout: fastread.Layout) -> None:
-        check_profile(path, fmt, layout.count, [layout.dtype.name], layout.width, layout.height)
+        _check_profile(path, fmt, layout.count, [layout.dtype.name], layout.width, layout.height)
         _check_size(path, layout.width, layout.height, out)
 
     try:
@@ -188,7 +188,7 @@ def _read_with_rasterio(path: str, fmt: SensorFormat, indexes: list[int], out: n
         raise PatchFileError(path, "does not exist")
     try:
         with rasterio.Env(**GDAL_OPTIONS), rasterio.open(path) as src:
-            check_profile(path, fmt, src.count, src.dtypes, src.width, src.height)
+            _check_profile(path, fmt, src.count, src.dtypes, src.width, src.height)
             _check_size(path, src.width, src.height, out)
             array = src.read(indexes)
     except RasterioError as exc:
