@@ -23,7 +23,7 @@ from . import records
 from .hashing import md5_file
 from .reports import ArchiveCheck, CheckStatus, VerificationReport
 from .tree import verify_tree
-from .workfiles import part_path, rejected_path
+from .workfiles import part_path, rejected_paths
 
 # --- Archives ------------------------------------------------------------------------------
 
@@ -101,6 +101,8 @@ def verify_archives(
         if check is None:
             continue
         report.archives.append(check)
+        if check.status == CheckStatus.OK and check.actual == check.expected and check.size is not None:
+            records.remember_size(root, name, check.expected, check.size, verified=True, source=str(root / name))
         if check.status == CheckStatus.OK and check.actual != check.expected:
             check.status = CheckStatus.MISMATCH
             report.problems.append(
@@ -108,11 +110,11 @@ def verify_archives(
                 f"(expected md5 from {check.origin}); download it again"
             )
     for name in wanted:
-        part, rejected = part_path(root, name), rejected_path(root, name)
+        part = part_path(root, name)
         if part.is_file():
             report.notes.append(f"{part}: unfinished download ({part.stat().st_size:,} bytes); "
                                 "'sen12ms download' resumes it")
-        if rejected.is_file():
+        for rejected in rejected_paths(root, name):
             report.notes.append(f"{rejected}: data that failed its md5 check, kept for inspection (safe to delete)")
     origins = sorted({c.origin for c in report.archives if c.origin and c.origin != checksums_mod.OFFICIAL})
     if origins:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..acquisition.download import DEFAULT_JOBS, download
-from ..acquisition.fetch import DEFAULT_BACKOFF, DEFAULT_RETRIES
+from ..acquisition.transfer import DEFAULT_BACKOFF, DEFAULT_RETRIES
 from ..acquisition.sources import DEFAULT_TIMEOUT
 from ..console import print_table
 from ..errors import DownloadError, UsageError
