@@ -94,8 +94,9 @@ class Staged:
 
     def skip(self, member: tarfile.TarInfo, reason: str) -> None:
         self.skipped_total += 1
-        if len(self.skipped) < MAX_LISTED_SKIPS:
-            self.skipped.append(SkippedMember(member.name, reason, member.size if member.isreg() else 0))
+        if len(self.skipped) < MAX_LISTED_SKIPS:  # folders with a trailing "/", as ``tar -t`` lists them
+            shown = f"{member.name}/" if member.isdir() and not member.name.endswith("/") else member.name
+            self.skipped.append(SkippedMember(shown, reason, member.size if member.isreg() else 0))
 
     def commit(self, md5: str) -> None:
         """Put every scene folder in place (replacing an older copy), then write the marker."""
