@@ -231,3 +231,20 @@ def test_the_cli_prints_size_notes(tmp_path, sample_archives, sample_md5s, capsy
     out = capsys.readouterr().out
     assert "note: ROIs1158_spring_s2.tar.gz: " in out and "were announced before" in out
     assert hashlib.md5((root / S2_SPRING).read_bytes()).hexdigest() == sample_md5s[S2_SPRING]
+
+
+def test_the_cli_names_the_url_and_the_page_in_one_line(tmp_path, http_mirror, sample_md5s, capsys):
+    http_mirror.add_fault(S2_SPRING, "html", times=None)
+    manifest = tmp_path / "md5sums.txt"
+    manifest.write_text(f"{sample_md5s[S2_SPRING]}  {S2_SPRING}\n")
+    assert main(["download", "--root", str(tmp_path / "root"), "--mirror", http_mirror.url, "--checksums",
+                 str(manifest), "--seasons", "spring", "--sensors", "s2", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert f"{http_mirror.url}{S2_SPRING}: got an HTML page (text/html, " in err and "Traceback" not in err
+
+
+def test_a_dry_run_does_not_take_a_pages_length_for_the_archives_size(tmp_path, http_mirror, sample_md5s):
+    http_mirror.add_fault(S2_SPRING, "html", times=None)
+    report = one(tmp_path / "root", [http_mirror.url], sample_md5s, dry_run=True)
+    assert report.archives[0].size is None
+    assert report.archives[0].source.startswith(f"size unknown: {http_mirror.url}{S2_SPRING}: got an HTML page")

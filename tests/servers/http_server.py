@@ -13,7 +13,6 @@ Faults (``server.add_fault(name, kind, ...)``), each used up by ``times`` reques
 ``text``          answer 200 with a plain-text notice (``text/plain``)
 ``no_length``     send no ``Content-Length`` (and, for a Range, ``Content-Range: bytes N-M/*``);
                   with ``after`` > 0 close the connection cleanly after that many bytes
-``replace``       serve the bytes of the file named ``path`` in the served folder instead
 
 ``/download?path=%2F&files=<name>`` serves ``<name>`` too, as the official Nextcloud
 share does.  Every request is logged in ``server.log`` (method, name, range, status).
@@ -43,7 +42,6 @@ class Fault:
     after: int = 0
     seconds: float = 0.0
     offset: int = 0
-    path: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,8 +83,7 @@ class FaultyHTTPServer:
         self.stop()
 
     def add_fault(self, name: str, kind: str, *, times: int | None = 1, **params) -> None:
-        if kind not in ("status", "drop", "reset", "stall", "ignore_range", "corrupt", "html", "text", "no_length",
-                        "replace"):
+        if kind not in ("status", "drop", "reset", "stall", "ignore_range", "corrupt", "html", "text", "no_length"):
             raise ValueError(f"unknown fault {kind!r}")
         with self._lock:
             self.faults.setdefault(name, []).append(Fault(kind, times, **params))
@@ -169,8 +166,6 @@ class _Handler(BaseHTTPRequestHandler):
             kind = "html" if fault.kind == "html" else "plain"
             self._reply(200, {"Content-Type": f"text/{kind}; charset=utf-8"}, _PAGES[fault.kind])
             return
-        if fault is not None and fault.kind == "replace":
-            path = owner.folder / fault.path
         size = path.stat().st_size
         start, end = 0, size - 1
         status = 200
@@ -202,7 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not body:
             return
         with open(path, "rb") as f:
-            if fault is None or fault.kind in ("ignore_range", "replace") or (no_length and not fault.after):
+            if fault is None or fault.kind == "ignore_range" or (no_length and not fault.after):
                 self._sendfile(f, start, length)
             else:
                 self._send_faulty(f, start, length, fault)
