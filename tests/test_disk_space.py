@@ -80,7 +80,7 @@ def test_parallel_transfers_are_counted_together(tmp_path, sample_archives):
     with tmpfs(tmp_path / "disk", sum(sizes.values()) - 64 * 1024) as root, \
             FaultyHTTPServer(sample_archives) as server:
         for name in sizes:  # both stay under way for a while
-            server.add_fault(name, "stall", after=1000, seconds=1.0)
+            server.add_fault(name, "stall", after=1000, seconds=3.0)
         with pytest.raises(DownloadError) as caught:
             download(root, seasons="spring,summer", sensors="s2", mirrors=[server.url], jobs=2,
                      checksums=sample_archives / MANIFEST_NAME, **FAST)

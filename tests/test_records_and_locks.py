@@ -108,7 +108,7 @@ for i in range(60):
 def test_two_processes_recording_at_once_lose_no_record(tmp_path):
     """Each of two processes records 60 md5s and sizes at the same moment: all 120 of each are there."""
     (tmp_path / "blob").write_bytes(b"x")
-    go = time.time() + 1.5  # both start together, after their imports
+    go = time.time() + 3.0  # both start together, after their imports
     children = [subprocess.Popen([sys.executable, "-c", RECORDER, str(tmp_path), prefix, str(go)], env=child_env())
                 for prefix in ("a", "b")]
     assert [child.wait(60) for child in children] == [0, 0]
@@ -132,7 +132,7 @@ sys.exit(0 if report.ok else 1)
 def test_two_verify_runs_at_once_keep_both_records(archive_root, sample_archives):
     manifest = sample_archives / MANIFEST_NAME
     halves = [[n for n in facts.ARCHIVE_MD5 if "_s2" in n or "_lc" in n], [n for n in facts.ARCHIVE_MD5 if "_s1" in n]]
-    go = time.time() + 1.5
+    go = time.time() + 3.0
     children = [subprocess.Popen([sys.executable, "-c", VERIFIER, str(archive_root), str(manifest), str(go),
                                   ",".join(half)], env=child_env()) for half in halves]
     assert [child.wait(120) for child in children] == [0, 0]
