@@ -80,14 +80,14 @@ def test_parallel_transfers_are_counted_together(tmp_path, sample_archives):
     with tmpfs(tmp_path / "disk", sum(sizes.values()) - 64 * 1024) as root, \
             FaultyHTTPServer(sample_archives) as server:
         for name in sizes:  # both stay under way for a while
-            server.add_fault(name, "stall", after=1000, seconds=3.0)
+            server.add_fault(name, "stall", after=10_000, seconds=3.0)
         with pytest.raises(DownloadError) as caught:
             download(root, seasons="spring,summer", sensors="s2", mirrors=[server.url], jobs=2,
                      checksums=sample_archives / MANIFEST_NAME, **FAST)
         results = {a.name: a for a in caught.value.report.archives}
         (failed,) = [a for a in results.values() if a.status == "failed"]
         (done,) = [a for a in results.values() if a.status == "downloaded"]
-        besides = [f"besides {sizes[done.name] - sent:,} for 1 other transfer(s) under way" for sent in (0, 1000)]
+        besides = [f"besides {sizes[done.name] - sent:,} for 1 other transfer(s) under way" for sent in (0, 4096, 10_000)]
         assert f"not enough free space for {failed.name}: {sizes[failed.name]:,} more bytes needed" in failed.error
         assert any(b in failed.error for b in besides), failed.error  # the other's remaining bytes
         assert failed.fetched == 0 and not (root / f"{failed.name}.part").exists()  # refused before writing

@@ -42,6 +42,9 @@ DEFAULT_RETRIES = 5
 #: Seconds before the first retry; doubled at each further retry, at most MAX_BACKOFF.
 DEFAULT_BACKOFF = 2.0
 MAX_BACKOFF = 60.0
+#: Bytes read first, to judge the response (and check the room) before the transfer goes on;
+#: small, since some readers (http.client's) return only once the whole buffer is filled.
+PEEK_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -235,7 +238,7 @@ class SourceReader:
 
     def _peek(self, transfer: Transfer, buffer: bytearray) -> int:
         """Read the first bytes of the response (enough to recognise a gzip stream)."""
-        view = memoryview(buffer)
+        view = memoryview(buffer)[:PEEK_BYTES]
         n = transfer.readinto(view)
         while 0 < n < 2:
             more = transfer.readinto(view[n:])
