@@ -6,10 +6,11 @@ from the sink and go back to it, so a sink that hashes in the background can len
 out a buffer, hash it later and only then reuse it.
 
 A part always holds exactly the bytes that were hashed (a write that fails part way,
-on a full disk, counts the bytes that landed), and closing joins the hashing thread even when it fails.
-When a streamed archive's extraction refuses it (:class:`~sen12ms_plugins.errors.BadArchiveError`),
-the stream sink keeps hashing the rest of the download without extracting it, so that
-the md5 can tell a bad archive from a damaged transfer.
+on a full disk, counts the bytes that landed), and closing joins the hashing thread
+even when closing fails.  When a streamed archive's extraction refuses it
+(:class:`~sen12ms_plugins.errors.BadArchiveError`), the stream sink keeps hashing the
+rest of the download without extracting it, so that the md5 can tell a bad archive
+from a damaged transfer.
 """
 
 from __future__ import annotations
