@@ -140,16 +140,32 @@ def remembered_size(root: str | os.PathLike[str], name: str, md5: str) -> KnownS
 def remember_size(root: str | os.PathLike[str], name: str, md5: str, size: int, *, verified: bool,
                   source: str) -> None:
     """Record the size of ``name`` (expected md5 ``md5``).  An announced size never replaces a verified one."""
+    remember_sizes(root, {name: (md5, size, source)}, verified=verified)
+
+
+def _size_change(old: object, md5: str, size: int, verified: bool) -> bool:
+    if not isinstance(old, dict) or old.get("md5") != md5:
+        return True
+    if old.get("verified") is True:
+        return verified and old.get("size") != size  # an announced size never replaces a verified one
+    return old.get("size") != size or verified
+
+
+def remember_sizes(root: str | os.PathLike[str], sizes: dict[str, tuple[str, int, str]], *, verified: bool) -> None:
+    """Record several sizes at once, ``{name: (md5, size, source)}`` (see :func:`remember_size`);
+    nothing is locked or written when every one is recorded already."""
+    known = _load(meta_dir(root) / SIZES_NAME)
+    if not any(_size_change(known.get(name), md5, size, verified) for name, (md5, size, _) in sizes.items()):
+        return
     with _records_locked(root) as folder:
         entries = _load(folder / SIZES_NAME)
-        old = entries.get(name)
-        if not verified and isinstance(old, dict) and old.get("md5") == md5 and old.get("verified") is True:
-            return
-        if isinstance(old, dict) and old.get("md5") == md5 and old.get("size") == size and \
-                old.get("verified") is verified:
-            return  # unchanged: no write
-        entries[name] = {"md5": md5, "size": size, "verified": verified, "source": source, "seen": _now()}
-        _save(folder / SIZES_NAME, entries)
+        changed = False
+        for name, (md5, size, source) in sizes.items():
+            if _size_change(entries.get(name), md5, size, verified):
+                entries[name] = {"md5": md5, "size": size, "verified": verified, "source": source, "seen": _now()}
+                changed = True
+        if changed:
+            _save(folder / SIZES_NAME, entries)
 
 
 def forget_size(root: str | os.PathLike[str], name: str, md5: str) -> None:

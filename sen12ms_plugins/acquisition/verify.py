@@ -96,19 +96,22 @@ def verify_archives(
             with ThreadPoolExecutor(workers, thread_name_prefix="sen12ms-verify") as pool:
                 for (name, _), md5 in zip(to_hash, pool.map(_hash, to_hash)):
                     checks[name].actual = md5
+    verified_sizes: dict[str, tuple[str, int, str]] = {}
     for name in wanted:
         check = checks.get(name)
         if check is None:
             continue
         report.archives.append(check)
         if check.status == CheckStatus.OK and check.actual == check.expected and check.size is not None:
-            records.remember_size(root, name, check.expected, check.size, verified=True, source=str(root / name))
+            verified_sizes[name] = (check.expected, check.size, str(root / name))
         if check.status == CheckStatus.OK and check.actual != check.expected:
             check.status = CheckStatus.MISMATCH
             report.problems.append(
                 f"{root / name}: md5 mismatch: expected {check.expected}, got {check.actual} "
                 f"(expected md5 from {check.origin}); download it again"
             )
+    if verified_sizes:  # what downloads compare announced sizes with
+        records.remember_sizes(root, verified_sizes, verified=True)
     for name in wanted:
         part = part_path(root, name)
         if part.is_file():
