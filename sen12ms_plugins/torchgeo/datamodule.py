@@ -7,16 +7,26 @@ people already use (and configure in LightningCLI by its name) trains on
 ``train`` in every season, the same in every ecosystem) and tests on ``holdout``.
 Upstream instead draws a random 80/20 scene split of ``train`` for validation.
 
+On a root with fewer than two non-hold-out scenes ``validation`` is empty: ``fit`` then
+trains on ``train_minus_validation`` without validation (one ``EmptySplitWarning``, on
+rank 0, says so and why; ``val_dataloader`` gives no loader, so Lightning skips the
+validation loop), while ``validate`` asks for the split by name and fails with the
+``EmptySplitError`` saying why.
+
 The class itself is not replaced: LightningCLI resolves ``class_path:
 SEN12MSDataModule`` by class name and refuses a name that two classes share.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torchgeo.datamodules.geo import NonGeoDataModule
 
+from ..dataset.splits import TRAIN_PARTS
+from ..errors import EmptySplitWarning
 from .dataset import SEN12MS
 
 Sample = dict[str, Any]
@@ -30,9 +40,31 @@ def setup(self, stage: str) -> None:
     """
     if stage in ("fit", "validate"):
         self.train_dataset = SEN12MS(split="train_minus_validation", **self.kwargs)
-        self.val_dataset = SEN12MS(split="validation", **self.kwargs)
+        self.val_dataset = None
+        kept: tuple[str, ...] = ("validation",)
+        if stage == "fit":
+            with warnings.catch_warnings():
+                if rank_zero_only.rank != 0:  # said once, by the first process of a distributed run
+                    warnings.simplefilter("ignore", EmptySplitWarning)
+                kept = self.train_dataset.splits.with_members(
+                    TRAIN_PARTS, doing="SEN12MSDataModule fit trains on {splits} without validation"
+                )
+        if "validation" in kept:
+            self.val_dataset = SEN12MS(split="validation", **self.kwargs)
+        #: True after a ``fit`` setup on a root whose ``validation`` is empty.
+        self.fit_without_validation = "validation" not in kept
     if stage == "test":
         self.test_dataset = SEN12MS(split="holdout", **self.kwargs)
+
+
+def val_dataloader(self) -> Any:
+    """torchgeo's validation loader; none (an empty list, which Lightning skips) after a
+    ``fit`` setup that found ``validation`` empty."""
+    if getattr(self, "fit_without_validation", False):
+        return []
+    from .registry import original  # here, not at the top: the registry imports this module
+
+    return original(type(self), "val_dataloader")(self)
 
 
 def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:
@@ -46,4 +78,4 @@ def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:
 
 
 #: The methods registration installs on torchgeo's ``SEN12MSDataModule``.
-METHODS = {"setup": setup, "on_after_batch_transfer": on_after_batch_transfer}
+METHODS = {"setup": setup, "val_dataloader": val_dataloader, "on_after_batch_transfer": on_after_batch_transfer}

@@ -18,7 +18,7 @@ from ..acquisition import verify
 from ..dataset import facts, labels
 from ..dataset.ids import PatchId, read_patch_list
 from ..dataset.index import build_index
-from ..dataset.splits import ALIASES, SPLITS, UPSTREAM_LISTS, canonical_split, compute_splits
+from ..dataset.splits import ALIASES, SPLITS, UPSTREAM_LISTS, Splits, canonical_split, compute_splits
 from ..errors import SEN12MSError
 from ..reading.reader import georeference, read_file
 
@@ -161,6 +161,7 @@ class SEN12MS(UpstreamSEN12MS):
         self.metadata = metadata
         self.s1_nan = s1_nan
         self._plan = _ReadPlan(bands, label)
+        self._splits: Splits | None = None
 
         if not _has_season_folder(root):
             raise DatasetNotFoundError(self)
@@ -184,9 +185,18 @@ class SEN12MS(UpstreamSEN12MS):
             error = DatasetNotFoundError(self)
             error.add_note(f"{self.root}: no complete SEN12MS triplet (s1, s2 and lc file) found")
             raise error
-        members = compute_splits(index)[name]
+        self._splits = compute_splits(index)
+        members = self._splits[name]
         # Upstream's lists are sorted by S2 file name: keep that order with or without them.
         return tuple(sorted(members, key=lambda pid: pid.filename("s2")))
+
+    @property
+    def splits(self) -> Splits:
+        """Every split of ``root``, computed from an index of the files present (the core's
+        :class:`~sen12ms_plugins.dataset.splits.Splits`: members, and why one is empty)."""
+        if self._splits is None:
+            self._splits = compute_splits(build_index(self.root))
+        return self._splits
 
     def _verification_problems(self) -> list[str]:
         """What ``checksum=True`` finds wrong with ``root`` (empty when it verifies)."""

@@ -19,6 +19,8 @@ TARGETS = (
 )
 
 _originals: dict[tuple[Any, str], Any] = {}
+#: Stands for an attribute the owner only inherits (``val_dataloader`` of the datamodule).
+_INHERITED = object()
 
 
 def register() -> None:
@@ -31,7 +33,7 @@ def register() -> None:
 
 
 def _install(owner: Any, attr: str, value: Any) -> None:
-    current = owner.__dict__[attr]
+    current = owner.__dict__.get(attr, _INHERITED)
     if current is not value:
         _originals.setdefault((owner, attr), current)
         setattr(owner, attr, value)
@@ -39,13 +41,17 @@ def _install(owner: Any, attr: str, value: Any) -> None:
 
 def original(owner: Any, attr: str) -> Any:
     """What ``owner.attr`` was before registration (the same when not registered)."""
-    return _originals.get((owner, attr), owner.__dict__[attr])
+    value = _originals.get((owner, attr), owner.__dict__.get(attr, _INHERITED))
+    return getattr(super(owner, owner), attr) if value is _INHERITED else value
 
 
 def unregister() -> None:
     """Give torchgeo its own classes and methods back (a no-op when not registered)."""
     for (owner, attr), value in _originals.items():
-        setattr(owner, attr, value)
+        if value is _INHERITED:
+            delattr(owner, attr)
+        else:
+            setattr(owner, attr, value)
     _originals.clear()
 
 
