@@ -11,7 +11,10 @@ On a root with fewer than two non-hold-out scenes ``validation`` is empty: ``fit
 trains on ``train_minus_validation`` without validation (one ``EmptySplitWarning``, on
 rank 0, says so and why; ``val_dataloader`` gives no loader, so Lightning skips the
 validation loop), while ``validate`` asks for the split by name and fails with the
-``EmptySplitError`` saying why.
+``EmptySplitError`` saying why.  Without validation there is no ``val_loss``, on which
+torchgeo's tasks step their ``ReduceLROnPlateau``: such a fit makes the trainer's
+learning-rate schedulers that monitor a metric non-strict (Lightning's ``strict=False``),
+so they skip a step, with Lightning's warning, instead of stopping the fit.
 
 The class itself is not replaced: LightningCLI resolves ``class_path:
 SEN12MSDataModule`` by class name and refuses a name that two classes share.
@@ -46,9 +49,10 @@ def setup(self, stage: str) -> None:
             with warnings.catch_warnings():
                 if rank_zero_only.rank != 0:  # said once, by the first process of a distributed run
                     warnings.simplefilter("ignore", EmptySplitWarning)
-                kept = self.train_dataset.splits.with_members(
-                    TRAIN_PARTS, doing="SEN12MSDataModule fit trains on {splits} without validation"
-                )
+                kept = self.train_dataset.splits.with_members(TRAIN_PARTS, doing=(
+                    "SEN12MSDataModule fit trains on {splits} without validation (learning-rate "
+                    "schedulers that monitor a metric skip their step while it is missing)"
+                ))
         if "validation" in kept:
             self.val_dataset = SEN12MS(split="validation", **self.kwargs)
         #: True after a ``fit`` setup on a root whose ``validation`` is empty.
@@ -61,6 +65,11 @@ def val_dataloader(self) -> Any:
     """torchgeo's validation loader; none (an empty list, which Lightning skips) after a
     ``fit`` setup that found ``validation`` empty."""
     if getattr(self, "fit_without_validation", False):
+        if self.trainer is not None:
+            # Called once the optimizers are configured, before the first scheduler step.
+            for config in self.trainer.lr_scheduler_configs:
+                if config.monitor is not None:
+                    config.strict = False
         return []
     from .registry import original  # here, not at the top: the registry imports this module
 
