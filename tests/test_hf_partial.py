@@ -96,3 +96,17 @@ def test_export_cli_carries_on_with_one_warning_line(partial_root, tmp_path):
     assert len(warning_lines) == 1, res.stderr
     assert warning_lines[0].startswith(f"sen12ms export-hf: warning: {partial_root}: split 'validation' is empty")
     assert "s2: train 4, holdout 4, train_minus_validation 4 (2 shards" in res.stdout
+
+
+def test_prepare_cli_says_it_once_for_several_configs(partial_root, tmp_path):
+    env = {"HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_OFFLINE": "1"}
+    res = run_cli("prepare-hf", "--root", partial_root, "--config", "s2", "--config", "s1s2",
+                  "--cache-dir", tmp_path / "cache", env=env)
+    assert res.returncode == 0, res.stderr
+    warning_lines = [line for line in res.stderr.splitlines() if "warning" in line]
+    assert warning_lines == [f"sen12ms prepare-hf: warning: {partial_root}: split 'validation' is empty: the root "
+                             "holds a single non-hold-out scene (ROIs1970_fall/1); validation takes whole scenes and "
+                             "needs two or more non-hold-out scenes, to leave one to train on; the Hugging Face "
+                             "build writes train, holdout, train_minus_validation only"], res.stderr
+    assert "s2: train 4, holdout 4, train_minus_validation 4" in res.stdout
+    assert "s1s2: train 4, holdout 4, train_minus_validation 4" in res.stdout
