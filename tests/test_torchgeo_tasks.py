@@ -28,6 +28,7 @@ from torchgeo.main import main as torchgeo_main
 from torchgeo.trainers import SemanticSegmentationTask
 
 import sen12ms_plugins.torchgeo as plugin  # registers the plugin
+from sen12ms_plugins.dataset import labels
 from sen12ms_plugins.dataset.index import build_index
 from sen12ms_plugins.errors import EmptySplitError, EmptySplitWarning
 
@@ -112,6 +113,21 @@ def test_fit_validate_and_test_like_torchgeos_task_tests(tg_root, tmp_path):
     trainer.test(task, datamodule=datamodule)
     assert batches.count["test"] == 1 and "test_loss" in trainer.callback_metrics
     assert {p.name for p in datamodule.test_dataset.patch_ids} == _names(tg_root, HOLDOUT_SCENE)
+
+
+def test_a_subclass_of_the_datamodule_fits_too(tg_root, tmp_path):
+    class MyDataModule(SEN12MSDataModule):  # inherits the methods registration installed
+        pass
+
+    datamodule = MyDataModule(root=str(tg_root), batch_size=4, num_workers=0, checksum=False)
+    datamodule.setup("fit")
+    batch = next(iter(datamodule.train_dataloader()))
+    igbp = batch["mask"].numpy().copy()
+    mapped = datamodule.on_after_batch_transfer(batch, 0)["mask"]  # outside a trainer, as upstream allows
+    assert torch.equal(mapped, torch.from_numpy(labels.igbp_to_dfc(igbp).astype("int64")))
+    batches = Batches()
+    _trainer(tmp_path, batches).fit(_task(), datamodule=datamodule)
+    assert batches.count == {"train": 1, "val": 1, "test": 0}
 
 
 def test_validate_with_torchgeos_own_plot_checks(tg_root, tmp_path, monkeypatch):

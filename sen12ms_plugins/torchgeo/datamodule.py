@@ -27,6 +27,7 @@ from typing import Any
 
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torchgeo.datamodules.geo import NonGeoDataModule
+from torchgeo.datamodules.sen12ms import SEN12MSDataModule
 
 from ..dataset.splits import TRAIN_PARTS
 from ..errors import EmptySplitWarning
@@ -73,7 +74,8 @@ def val_dataloader(self) -> Any:
         return []
     from .registry import original  # here, not at the top: the registry imports this module
 
-    return original(type(self), "val_dataloader")(self)
+    # torchgeo's method on torchgeo's class (not type(self): a user's subclass inherits ours)
+    return original(SEN12MSDataModule, "val_dataloader")(self)
 
 
 def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:
@@ -82,7 +84,7 @@ def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:
     from .registry import original  # here, not at the top: the registry imports this module
 
     if self.kwargs.get("label", "IGBP") == "IGBP":
-        return original(type(self), "on_after_batch_transfer")(self, batch, dataloader_idx)
+        return original(SEN12MSDataModule, "on_after_batch_transfer")(self, batch, dataloader_idx)
     return NonGeoDataModule.on_after_batch_transfer(self, batch, dataloader_idx)
 
 
