@@ -33,6 +33,7 @@ from .errors import (
     ChecksumMismatchError,
     DownloadError,
     EmptySplitError,
+    EmptySplitWarning,
     ExtractError,
     MalformedLineError,
     MalformedNameError,
@@ -67,7 +68,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ALIASES", "ENV_VAR", "SPLITS",
-    "ChecksumMismatchError", "DownloadError", "EmptySplitError", "ExtractError", "GeoReference", "Index",
+    "ChecksumMismatchError", "DownloadError", "EmptySplitError", "EmptySplitWarning", "ExtractError", "GeoReference", "Index",
     "MalformedLineError", "MalformedNameError", "PatchFileError", "PatchId", "RootError", "SEN12MSError",
     "SceneId", "Splits", "TransferError", "UnsafeArchiveError",
     "build_index", "check_root", "compute_splits", "compute_stats", "download", "ensure_dataset",

@@ -29,6 +29,9 @@ tree, by layer::
 
 The torchgeo adapter adds ``UnknownSplitError`` (also an ``AssertionError``, which is
 what torchgeo's own class raises for an unknown split).
+
+One warning, outside the tree: :class:`EmptySplitWarning` (a ``UserWarning``), given when
+a writer of several splits leaves out the empty ones and carries on.
 """
 
 from __future__ import annotations
@@ -85,6 +88,12 @@ class RootBusyError(RootError):
 
 class EmptySplitError(SEN12MSError):
     """Raised when a split asked for by name has no member in this root; the message says why."""
+
+
+class EmptySplitWarning(UserWarning):
+    """Given once when a writer of several splits (TFDS, Hugging Face, stats, a datamodule's fit)
+    leaves out those without members in this root; the message names them, says why, and what
+    is written instead."""
 
 
 # --- Files -------------------------------------------------------------------------------

@@ -158,6 +158,8 @@ class DatasetStats:
     root: Path
     splits: tuple[str, ...]
     groups: Mapping[tuple[str, str], GroupStats] = field(repr=False)
+    #: The splits left out because this root holds no patch of them, each with the reason.
+    empty: Mapping[str, str] = field(default_factory=dict)
 
     def __getitem__(self, key: tuple[str, str]) -> GroupStats:
         """``stats["train", "spring"]``, ``stats["holdout", "all"]``; seasons by short or folder name."""
@@ -170,6 +172,7 @@ class DatasetStats:
         return {
             "root": str(self.root),
             "splits": list(self.splits),
+            "empty_splits": dict(self.empty),
             "seasons": [*(facts.SEASON_SHORT[s] for s in facts.SEASONS), ALL_SEASONS],
             "percentiles": list(PERCENTILES),
             "histograms": {s: {"low": h.low, "high": h.high, "bin_width": h.width} for s, h in HISTOGRAMS.items()},
@@ -316,8 +319,10 @@ def compute_stats(
     ``splits`` is any of :data:`~sen12ms_plugins.dataset.splits.SPLITS` (or ``test``) and
     ``all`` (every complete triplet); default all five.  A split requested by name
     that has no patch in this root raises
-    :class:`~sen12ms_plugins.errors.EmptySplitError`; with the default, empty splits
-    are reported with zero patches.  ``jobs`` processes read in parallel.  A triplet
+    :class:`~sen12ms_plugins.errors.EmptySplitError`; with the default, the splits
+    without patches are left out (:attr:`DatasetStats.empty` and ``stats.json`` say why,
+    and one :class:`~sen12ms_plugins.errors.EmptySplitWarning`), and a root without any
+    triplet is an ``EmptySplitError``.  ``jobs`` processes read in parallel.  A triplet
     that cannot be read raises :class:`~sen12ms_plugins.errors.PatchFileError`
     naming the file: nothing is skipped.
     """
@@ -327,12 +332,18 @@ def compute_stats(
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     index = index if index is not None else build_index(root)
     split_table = compute_splits(index)
+    if ALL in chosen and not index.triplets:
+        raise EmptySplitError(f"{index.root}: split 'all' is empty: the root holds no complete SEN12MS triplet")
+    named = [name for name in chosen if name != ALL]
+    empty: dict[str, str] = {}
     if explicit:
-        for name in chosen:
-            if name == ALL and not index.triplets:
-                raise EmptySplitError(f"{index.root}: split 'all' is empty: the root holds no complete SEN12MS triplet")
-            if name != ALL:
-                split_table[name]  # raises EmptySplitError with the reason
+        for name in named:
+            split_table[name]  # raises EmptySplitError with the reason
+    else:
+        empty = split_table.empty(named)
+        kept = split_table.with_members(named, doing="the statistics cover {splits} and all only",
+                                        none_is_error=False)
+        chosen = (*kept, ALL)
     wanted_parts = {part for name in chosen for part in _parts(name)}
     work = [(pid, part) for pid in index.triplets if (part := _part_of(split_table, pid)) in wanted_parts]
     cells = _run(str(index.root), work, jobs, quiet)
@@ -352,7 +363,7 @@ def compute_stats(
         for season in facts.SEASONS:
             short = facts.SEASON_SHORT[season]
             groups[name, short] = _group(name, short, per_season[season])
-    return DatasetStats(root=index.root, splits=chosen, groups=groups)
+    return DatasetStats(root=index.root, splits=chosen, groups=groups, empty=empty)
 
 
 def _run(root: str, work: list[tuple[PatchId, str]], jobs: int, quiet: bool) -> dict[tuple[str, str], Cell]:

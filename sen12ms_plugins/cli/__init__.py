@@ -6,17 +6,21 @@ and sets ``func(args) -> int`` as the handler.
 
 Exit codes, for every sub-command: 0 success; 1 the command ran and found problems
 (or failed on bad data, with a message naming the file, or needs an optional
-dependency that is missing, with the extra to install); 2 usage error.
+dependency that is missing, with the extra to install); 2 usage error.  A warning of
+the package (an :class:`~sen12ms_plugins.errors.EmptySplitWarning`: a split left out
+on a partial root) is one line on stderr, ``sen12ms COMMAND: warning: …``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from importlib import import_module
 
 from .. import __version__
-from ..errors import MissingExtraError, NoRootGivenError, SEN12MSError, UsageError
+from ..console import write_message
+from ..errors import EmptySplitWarning, MissingExtraError, NoRootGivenError, SEN12MSError, UsageError
 from ._common import EXIT_PROBLEMS, EXIT_USAGE
 
 #: Sub-command modules, in the order ``--help`` lists them.
@@ -50,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(args.command, warnings.showwarning)
+            return int(args.func(args) or 0)
     except (UsageError, NoRootGivenError) as exc:
         parser.exit(EXIT_USAGE, f"sen12ms {args.command}: error: {exc}\n")
     except SEN12MSError as exc:
@@ -69,6 +75,19 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_PROBLEMS
     raise AssertionError("unreachable")
+
+
+def _one_line_warnings(command: str, show):
+    """``warnings.showwarning`` that prints the package's warnings as one line each (no source
+    line, no file position) and leaves every other warning to ``show``."""
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, EmptySplitWarning):
+            write_message(f"sen12ms {command}: warning: {message}", file)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return showwarning
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..dataset.splits import TRAIN_PARTS
+from ..dataset.splits import SPLITS, parts_of
 from ..errors import UsageError
 from ..hf import DEFAULT_ROW_GROUP_SIZE, DEFAULT_SHARD_SIZE
 from ..reading.configs import CONFIGS
@@ -28,7 +28,10 @@ examples:
   sen12ms export-hf --out /data/sen12ms-hf --config s2 --num-proc 4
   python -c 'import datasets; print(datasets.load_dataset("/data/sen12ms-hf", "s2", split="holdout"))'
 
-exit codes: 0 exported; 1 bad or incomplete data (a split is empty, a patch file
+A split without patches in ROOT (a partial root: no hold-out scene, a single
+non-hold-out scene) is left out; a warning and the card say which and why.
+
+exit codes: 0 exported; 1 bad or incomplete data (no triplet at all, a patch file
 is unreadable; the message names it); 2 usage error.
 """
 
@@ -72,8 +75,10 @@ def run(args) -> int:
     report = export_hf(args.root, args.out, configs=args.config, num_proc=args.num_proc, shard_size=shard_size,
                        row_group_size=row_group_size, quiet=args.quiet)
     for config, per_split in report.shards.items():
-        rows = {split: sum(r.rows for r in shards) for split, shards in per_split.items()}
-        rows = {"train": sum(rows[p] for p in TRAIN_PARTS), **rows}
+        stored = {split: sum(r.rows for r in shards) for split, shards in per_split.items()}
+        # every split of the export (train is made of its stored parts), in the project's order
+        rows = {name: sum(stored[p] for p in parts_of(name) if p in stored) for name in SPLITS
+                if any(p in stored for p in parts_of(name))}
         counts = ", ".join(f"{split} {n:,}" for split, n in rows.items())
         size = sum(r.file_bytes for shards in per_split.values() for r in shards)
         print(f"{config}: {counts} ({sum(len(s) for s in per_split.values())} shards, {size / 1e6:,.1f} MB)")

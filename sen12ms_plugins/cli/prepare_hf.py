@@ -27,7 +27,10 @@ examples:
   sen12ms prepare-hf --config all --config s2 --num-proc 4
   sen12ms prepare-hf --cache-dir /scratch/hf-cache   # then load_dataset(..., cache_dir="/scratch/hf-cache")
 
-exit codes: 0 prepared; 1 bad or incomplete data (a split is empty, a patch file is
+A split without patches in ROOT (a partial root) is not prepared; a warning says
+which and why.
+
+exit codes: 0 prepared; 1 bad or incomplete data (no triplet at all, a patch file is
 unreadable; the message names it); 2 usage error.
 """
 

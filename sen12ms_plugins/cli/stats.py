@@ -34,8 +34,11 @@ examples:
   sen12ms stats --root /data/sen12ms --out stats/ --jobs 2
   sen12ms stats --split train,validation --no-charts --out stats/
 
-exit codes: 0 done; 1 a patch file cannot be read (the message names it) or a split
-asked for by name is empty; 2 usage error.
+Without --split, a split without patches in ROOT (a partial root) is left out; a
+warning and stats.json ("empty_splits") say which and why.
+
+exit codes: 0 done; 1 a patch file cannot be read (the message names it), a split
+asked for by name is empty, or ROOT holds no triplet; 2 usage error.
 """
 
 

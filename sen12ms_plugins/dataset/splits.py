@@ -11,31 +11,45 @@
     ``train_list.txt``.
 ``validation``
     A scene-level subset of ``train`` holding about 10% of its patches in every season.
-    Rule, per season: order the season's ``train`` scenes by the SHA-256 of
-    ``"sen12ms-plugins/validation/v1:<season>/<scene>"`` (hex digest, ascending);
-    walk that order adding whole scenes while the running patch count is below 10% of
-    the season's ``train`` patches; the scene that crosses the target is kept only if
-    that lands closer to the target than stopping before it.  A season with at least
-    two ``train`` scenes always gives one and always keeps one for training.  The rule
-    depends only on which triplets are present, never on file-system order or Python's
-    hash seed.
+    Rule: order scenes by the SHA-256 of ``"sen12ms-plugins/validation/v1:<season>/<scene>"``
+    (hex digest, ascending) and walk a group of scenes in that order, adding whole
+    scenes while the running patch count is below 10% of the group's ``train``
+    patches; the scene that crosses the target is kept only if that lands closer to
+    the target than stopping before it, the group's first scene is always kept and
+    its last never (training keeps a scene).  The groups: each season with at least
+    two ``train`` scenes is a group of its own (the stratification by season); the
+    seasons with a single ``train`` scene are pooled into one group, walked the same
+    way when it holds two or more scenes.  So on the full dataset, where every season
+    has dozens of scenes, the choice is per season; a small or partial root, such as
+    torchgeo's test data with one scene per season, still gets a validation scene
+    whenever it has two ``train`` scenes in all; with fewer, ``validation`` is empty.
+    The rule depends only on which triplets are present, never on file-system order
+    or Python's hash seed.
 ``train_minus_validation``
     ``train`` without ``validation``: train on this, select models on ``validation``.
 
 ``test`` is accepted everywhere as torchgeo's name for ``holdout``.  The damaged patch
 belongs to no split.
+
+On a small or partial root some splits can be empty (no hold-out scene here, a single
+``train`` scene, only hold-out scenes).  Asking for an empty split by name is an
+:class:`~sen12ms_plugins.errors.EmptySplitError` saying why (:meth:`Splits.why_empty`);
+a writer of several splits (TFDS, Hugging Face, stats, the torchgeo datamodule's fit)
+calls :meth:`Splits.with_members`, which keeps the splits that have members and gives
+one :class:`~sen12ms_plugins.errors.EmptySplitWarning` naming the others and why.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Final
 
-from ..errors import EmptySplitError
+from ..errors import EmptySplitError, EmptySplitWarning
 from . import facts
 from .ids import PatchId, SceneId, read_patch_list, read_scene_list
 from .index import Index
@@ -87,24 +101,29 @@ def _validation_key(scene: SceneId) -> str:
 
 def choose_validation_scenes(train_scene_counts: Mapping[SceneId, int]) -> tuple[SceneId, ...]:
     """Apply the validation rule (module docstring) to ``train`` patch counts per scene."""
-    chosen: list[SceneId] = []
-    for season in facts.SEASONS:
-        scenes = sorted((s for s in train_scene_counts if s.season == season), key=_validation_key)
-        if len(scenes) < 2:
-            continue
-        target = VALIDATION_FRACTION * sum(train_scene_counts[s] for s in scenes)
-        taken: list[SceneId] = []
-        running = 0
-        for scene in scenes[:-1]:  # never the last one: training keeps a scene
-            if running >= target:
-                break
-            after = running + train_scene_counts[scene]
-            if after > target and after - target > target - running and taken:
-                break
-            taken.append(scene)
-            running = after
-        chosen.extend(taken)
+    per_season = {season: [s for s in train_scene_counts if s.season == season] for season in facts.SEASONS}
+    groups = [scenes for scenes in per_season.values() if len(scenes) >= 2]
+    # Seasons with one train scene each: pooled, so that a small root still validates.
+    groups.append([scene for scenes in per_season.values() if len(scenes) == 1 for scene in scenes])
+    chosen = [scene for group in groups if len(group) >= 2 for scene in _walk(group, train_scene_counts)]
     return tuple(sorted(chosen))
+
+
+def _walk(group: list[SceneId], counts: Mapping[SceneId, int]) -> list[SceneId]:
+    """The validation scenes of one group of two or more scenes (the walk of the module docstring)."""
+    scenes = sorted(group, key=_validation_key)
+    target = VALIDATION_FRACTION * sum(counts[s] for s in scenes)
+    taken: list[SceneId] = []
+    running = 0
+    for scene in scenes[:-1]:  # never the last one: training keeps a scene
+        if running >= target:
+            break
+        after = running + counts[scene]
+        if after > target and after - target > target - running and taken:
+            break
+        taken.append(scene)
+        running = after
+    return taken
 
 
 @dataclass(frozen=True)
@@ -120,17 +139,51 @@ class Splits:
         name = canonical_split(name)
         patches = self.members[name]
         if not patches:
-            raise EmptySplitError(f"{self.index.root}: split {name!r} is empty: {self._why_empty(name)}")
+            raise EmptySplitError(f"{self.index.root}: split {name!r} is empty: {self.why_empty(name)}")
         return patches
 
-    def _why_empty(self, name: str) -> str:
+    def why_empty(self, name: str) -> str | None:
+        """Why split ``name`` has no member in this root; None when it has members."""
+        name = canonical_split(name)
+        if self.members[name]:
+            return None
         if not self.index.triplets:
             return "the root holds no complete SEN12MS triplet"
         if name == "holdout":
             return f"the root holds none of the {len(holdout_scenes())} hold-out scenes listed in {HOLDOUT_SCENES_FILE.name}"
-        if name == "validation":
-            return "no season has two or more non-hold-out scenes to take a validation scene from"
-        return "every triplet present belongs to the hold-out scenes"
+        if not self.members["train"]:
+            if any(pid.scene_id not in holdout_scenes() for pid in self.index.triplets):
+                return "the only triplet outside the hold-out scenes is the damaged patch, which is in no split"
+            return "every triplet present belongs to the hold-out scenes"
+        scenes = sorted({pid.scene_id for pid in self.members["train"]})
+        return (f"the root holds a single non-hold-out scene ({scenes[0].season}/{scenes[0].scene}); validation "
+                "takes whole scenes and needs two or more non-hold-out scenes, to leave one to train on")
+
+    def empty(self, names: Iterable[str] = SPLITS) -> dict[str, str]:
+        """The splits of ``names`` without members, each with the reason (see :meth:`why_empty`)."""
+        reasons = {canonical_split(name): self.why_empty(name) for name in names}
+        return {name: why for name, why in reasons.items() if why is not None}
+
+    def with_members(
+        self, names: Iterable[str] = SPLITS, *, doing: str = "writing {splits} only", none_is_error: bool = True,
+    ) -> tuple[str, ...]:
+        """For a writer of several splits: the splits of ``names`` that have members, in that order.
+
+        When some are empty, one :class:`~sen12ms_plugins.errors.EmptySplitWarning` names
+        them and why, followed by ``doing`` with ``{splits}`` replaced by the splits kept
+        (e.g. ``"writing {splits} only"``).  When none has members, the first one's
+        :class:`~sen12ms_plugins.errors.EmptySplitError` is raised (there is nothing to
+        write), unless ``none_is_error`` is False (the writer has more to write).
+        """
+        names = list(dict.fromkeys(canonical_split(name) for name in names))
+        empty = self.empty(names)
+        kept = tuple(name for name in names if name not in empty)
+        if not kept and none_is_error:
+            self[names[0]]  # raises EmptySplitError saying why
+        if empty:
+            warnings.warn(EmptySplitWarning(f"{self.index.root}: {describe_empty(empty)}; "
+                                            + doing.format(splits=", ".join(kept) or "none of them")), stacklevel=2)
+        return kept
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Patches per split and season (zeros included), plus a ``total`` per split."""
@@ -155,6 +208,21 @@ class Splits:
     @cached_property
     def _validation_set(self) -> frozenset[SceneId]:
         return frozenset(self.validation_scenes)
+
+
+def describe_empty(empty: Mapping[str, str]) -> str:
+    """``{split: reason}`` as one clause, splits with the same reason named together:
+    ``splits 'train' and 'validation' are empty: …``."""
+    by_reason: dict[str, list[str]] = {}
+    for name, why in empty.items():
+        by_reason.setdefault(why, []).append(repr(name))
+    clauses = []
+    for why, names in by_reason.items():
+        if len(names) == 1:
+            clauses.append(f"split {names[0]} is empty: {why}")
+        else:
+            clauses.append(f"splits {', '.join(names[:-1])} and {names[-1]} are empty: {why}")
+    return "; ".join(clauses)
 
 
 def compute_splits(index: Index) -> Splits:

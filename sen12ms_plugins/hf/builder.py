@@ -42,6 +42,10 @@ version), so a root with different content is prepared anew.
 The ``train`` split is not generated twice: ``train_minus_validation`` and
 ``validation`` are written, and ``train`` is made of hard links to their Arrow files
 (``train`` = the ``train_minus_validation`` rows, then the ``validation`` rows).
+
+On a partial root a split without members is not written: one ``EmptySplitWarning`` says
+which and why (:meth:`sen12ms_plugins.dataset.splits.Splits.with_members`), and ``train``
+is made of the parts that have members.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ from ..dataset import facts
 from ..dataset.ids import PatchId
 from ..dataset.index import Index, build_index
 from ..dataset.root import resolve_root
-from ..dataset.splits import DISJOINT_SPLITS, SPLITS, TRAIN_PARTS, Splits, compute_splits
+from ..dataset.splits import DISJOINT_SPLITS, SPLITS, TRAIN_PARTS, compute_splits
 from ..errors import SEN12MSError
 from ..fsutil import link_file
 from ..reading.configs import CONFIGS, DEFAULT_CONFIG, get_config
@@ -138,28 +142,26 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
             license=facts.LICENSE,
         )
 
-    def _checked_splits(self) -> Splits:
-        splits = compute_splits(self._index)
-        for name in SPLITS:
-            splits[name]  # raises EmptySplitError saying why, before anything is written
-        return splits
-
     def _split_generators(self, dl_manager: Any) -> list[datasets.SplitGenerator]:
         if self._verify:
             report = check_root(self._root)
             if not report.ok:
                 raise SEN12MSError(f"{self._root}: verification failed:\n  " + "\n  ".join(report.problems))
-        splits = self._checked_splits()
+        splits = compute_splits(self._index)
+        # A split without members in this root (a partial root) is left out, with one warning
+        # why; none at all is an EmptySplitError, before anything is written.
+        kept = splits.with_members(SPLITS, doing="the Hugging Face build writes {splits} only")
         # A layout the fast reader leaves to rasterio is announced here, before any worker of
         # num_proc starts (datasets forks them: they inherit that it was announced).
         probe_layouts(self._root, self._index.triplets[0], self._sen12ms_config.read_bands())
-        members = {name: list(splits[name]) for name in DISJOINT_SPLITS}
-        # train = its two stored parts, in that order, wherever it is produced; it comes
-        # last so that, when prepared, its parts exist to be linked to
-        members["train"] = [pid for part in TRAIN_PARTS for pid in members[part]]
+        members = {name: list(splits[name]) for name in DISJOINT_SPLITS if name in kept}
+        # train = its stored parts, in that order, wherever it is produced; it comes last
+        # so that, when prepared, its parts exist to be linked to
+        if "train" in kept:
+            members["train"] = [pid for part in TRAIN_PARTS if part in members for pid in members[part]]
         return [
-            datasets.SplitGenerator(name=name, gen_kwargs={"patches": [tuple(p) for p in members[name]]})
-            for name in (*DISJOINT_SPLITS, "train")
+            datasets.SplitGenerator(name=name, gen_kwargs={"patches": [tuple(p) for p in patches]})
+            for name, patches in members.items()
         ]
 
     def _generate_examples(self, patches: list[tuple[str, int, int]]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -187,14 +189,15 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
         self._prepared_parts: dict[str, datasets.SplitInfo] = {}
         super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
         ordered = datasets.SplitDict(dataset_name=self.dataset_name)
-        for name in SPLITS:  # the project's order, train first
-            ordered.add(self.info.splits[name])
+        for name in SPLITS:  # the project's order, train first; an empty split was not written
+            if name in self.info.splits:
+                ordered.add(self.info.splits[name])
         self.info.splits = ordered
 
     def _link_train(self, train: datasets.SplitInfo, file_format: str) -> None:
         """Make ``train``'s files hard links to its parts' files, and fill in its split info."""
         out = self._output_dir
-        parts = [self._prepared_parts[name] for name in TRAIN_PARTS]
+        parts = [self._prepared_parts[name] for name in TRAIN_PARTS if name in self._prepared_parts]
         sources: list[str] = []
         lengths: list[int] = []
         for part in parts:

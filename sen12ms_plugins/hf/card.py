@@ -2,7 +2,8 @@
 
 Its YAML header is what ``datasets`` reads: ``configs:`` maps every split of every
 configuration to its Parquet shards (``train`` to the ``train_minus_validation`` and
-``validation`` shards), ``dataset_info`` gives the features and split sizes.  The body
+``validation`` shards), ``dataset_info`` gives the features and split sizes.  A split
+without members in the exported root is left out of both, and the body says why.  The body
 documents the data for people: fields, splits, dtypes, usage, licence and citation.
 """
 
@@ -17,7 +18,7 @@ import yaml
 
 from .. import __version__
 from ..dataset import facts
-from ..dataset.splits import SPLITS, TRAIN_PARTS
+from ..dataset.splits import SPLITS, parts_of
 from ..fsutil import atomic_write_bytes
 from ..reading.configs import DatasetConfig
 from ..reading.examples import SCENE_LABEL_NAMES
@@ -25,25 +26,33 @@ from ..reading.examples import SCENE_LABEL_NAMES
 
 @dataclass(frozen=True)
 class ConfigSummary:
-    """One exported configuration: its features, shards and patch counts per stored split."""
+    """One exported configuration: its features, shards and patch counts per stored split
+    (those of ``holdout``, ``train_minus_validation``, ``validation`` that have members)."""
 
     config: DatasetConfig
     features: datasets.Features
     shards: Mapping[str, Sequence]  # split -> ShardResult list (relpath, rows, nbytes, file_bytes)
     counts: Mapping[str, int]
 
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The splits of this export, in the project's order: ``train`` when one of its parts is stored."""
+        return tuple(name for name in SPLITS if self.parts(name))
+
+    def parts(self, split: str) -> tuple[str, ...]:
+        """The stored splits ``split`` is made of (``train``: those of its parts that are stored)."""
+        return tuple(part for part in parts_of(split) if part in self.shards)
+
     def split_count(self, split: str) -> int:
-        return sum(self.counts[p] for p in TRAIN_PARTS) if split == "train" else self.counts[split]
+        return sum(self.counts[p] for p in self.parts(split))
 
     def split_nbytes(self, split: str) -> int:
-        parts = TRAIN_PARTS if split == "train" else (split,)
-        return sum(r.nbytes for p in parts for r in self.shards[p])
+        return sum(r.nbytes for p in self.parts(split) for r in self.shards[p])
 
     def patterns(self, split: str) -> list[str]:
         """Glob patterns of a split's shards; the ``-of-MMMMM`` part pins them to this export."""
-        parts = TRAIN_PARTS if split == "train" else (split,)
         out = []
-        for part in parts:
+        for part in self.parts(split):
             count = len(self.shards[part])
             out.append(f"data/{self.config.name}/{part}-*-of-{count:05d}.parquet")
         return out
@@ -63,7 +72,7 @@ def card_metadata(summaries: Sequence[ConfigSummary], default: str, triplets: in
     infos = []
     for summary in summaries:
         data_files = []
-        for split in SPLITS:
+        for split in summary.splits:
             patterns = summary.patterns(split)
             data_files.append({"split": split, "path": patterns if len(patterns) > 1 else patterns[0]})
         entry: dict = {"config_name": summary.config.name}
@@ -78,14 +87,14 @@ def card_metadata(summaries: Sequence[ConfigSummary], default: str, triplets: in
                     split: datasets.SplitInfo(
                         name=split, num_bytes=summary.split_nbytes(split), num_examples=summary.split_count(split)
                     )
-                    for split in SPLITS
+                    for split in summary.splits
                 }
             ),
         )
         # datasets' own YAML form of features and splits (what push_to_hub writes)
         yaml_info = {"config_name": summary.config.name, **info._to_yaml_dict()}
         yaml_info["download_size"] = sum(r.file_bytes for shards in summary.shards.values() for r in shards)
-        yaml_info["dataset_size"] = sum(summary.split_nbytes(s) for s in SPLITS)
+        yaml_info["dataset_size"] = sum(summary.split_nbytes(s) for s in summary.splits)
         infos.append(yaml_info)
     return {
         "license": facts.LICENSE.lower(),
@@ -99,8 +108,12 @@ def card_metadata(summaries: Sequence[ConfigSummary], default: str, triplets: in
     }
 
 
-def render_card(summaries: Sequence[ConfigSummary], *, default: str, patch_size: int, triplets: int) -> str:
-    """The whole ``README.md``: YAML header, then the description for people."""
+def render_card(
+    summaries: Sequence[ConfigSummary], *, default: str, patch_size: int, triplets: int,
+    empty: Mapping[str, str] | None = None,
+) -> str:
+    """The whole ``README.md``: YAML header, then the description for people; ``empty`` maps
+    each split left out (no member in the root) to the reason."""
     if not summaries:
         raise ValueError("a dataset card needs at least one configuration")
     meta = card_metadata(summaries, default, triplets)
@@ -113,8 +126,12 @@ def render_card(summaries: Sequence[ConfigSummary], *, default: str, patch_size:
         for s in summaries
     )
     split_rows = "\n".join(
-        f"| `{split}` | {first.split_count(split):,} | {_SPLIT_TEXT[split]} |" for split in SPLITS
+        f"| `{split}` | {first.split_count(split):,} | {_SPLIT_TEXT[split]} |" for split in first.splits
     )
+    left_out = "".join(f"\n- `{split}`: {why}." for split, why in (empty or {}).items())
+    if left_out:
+        left_out = ("\n\nNot in this export, because the root it was written from holds no patch of them:"
+                    + left_out)
     label_names = ", ".join(f"{i} {name}" for i, name in enumerate(SCENE_LABEL_NAMES))
     return f"""---
 {header}---
@@ -145,7 +162,7 @@ Every configuration also has the label fields below.
 
 `train` is stored once: it is the `train_minus_validation` shards followed by the
 `validation` shards. No scene is in two of `holdout`, `validation` and
-`train_minus_validation`.
+`train_minus_validation`.{left_out}
 
 ## Fields
 
@@ -203,7 +220,10 @@ _SPLIT_TEXT = {
 }
 
 
-def write_card(path: Path, summaries: Sequence[ConfigSummary], *, default: str, patch_size: int, triplets: int) -> None:
+def write_card(
+    path: Path, summaries: Sequence[ConfigSummary], *, default: str, patch_size: int, triplets: int,
+    empty: Mapping[str, str] | None = None,
+) -> None:
     """Write the card atomically: a reader sees no card or a complete one."""
-    text = render_card(summaries, default=default, patch_size=patch_size, triplets=triplets)
+    text = render_card(summaries, default=default, patch_size=patch_size, triplets=triplets, empty=empty)
     atomic_write_bytes(path, text.encode("utf-8"))

@@ -6,7 +6,8 @@ Layout of the output directory::
     data/<config>/<split>-NNNNN-of-MMMMM.parquet    shards of holdout, validation, train_minus_validation
 
 ``train`` has no shards of its own: the card lists the ``train_minus_validation`` and
-``validation`` shards for it.  ``datasets.load_dataset(DIR, CONFIG, split=…)`` reads
+``validation`` shards for it.  A split without members in the root (a partial root) is
+not exported: one ``EmptySplitWarning`` says which and why, and so does the card.  ``datasets.load_dataset(DIR, CONFIG, split=…)`` reads
 it with ``datasets`` 3.x, 4.x and 5.x, offline or with ``streaming=True``, and it can be
 uploaded to the Hub as it is.
 
@@ -101,7 +102,7 @@ class ExportReport:
     root: Path
     patch_size: int
     configs: tuple[str, ...]
-    #: config -> split -> shard results (stored splits only)
+    #: config -> split -> shard results (the stored splits that have members)
     shards: dict[str, dict[str, list[ShardResult]]] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -122,11 +123,12 @@ def plan_shards(
     config: DatasetConfig, members: dict[str, Sequence[tuple[str, int, int]]], patch_size: int,
     row_bytes: int, shard_size: int,
 ) -> list[ShardTask]:
-    """Cut each stored split into contiguous shards of about ``shard_size`` bytes (sizes differ by one at most)."""
+    """Cut each stored split of ``members`` (those of :data:`DISJOINT_SPLITS` with members, in that
+    order) into contiguous shards of about ``shard_size`` bytes (sizes differ by one at most)."""
     rows_per_shard = max(1, shard_size // row_bytes)
     tasks = []
-    for split in DISJOINT_SPLITS:
-        patches = list(members[split])
+    for split, patches in members.items():
+        patches = list(patches)
         count = max(1, math.ceil(len(patches) / rows_per_shard))
         base, extra = divmod(len(patches), count)
         start = 0
@@ -238,8 +240,10 @@ def export_hf(
 ) -> ExportReport:
     """Export ``root`` (default ``$SEN12MS_ROOT``) into ``out`` (see the module docstring).
 
-    ``configs`` defaults to every configuration.  Every split must have patches
-    (:class:`~sen12ms_plugins.errors.EmptySplitError` says why one has none).
+    ``configs`` defaults to every configuration.  A split without patches in ``root`` is
+    left out, with one :class:`~sen12ms_plugins.errors.EmptySplitWarning` saying why (the
+    card says it too); a root without any patch is an
+    :class:`~sen12ms_plugins.errors.EmptySplitError`, before anything is written.
     """
     names = list(CONFIGS) if not configs else list(dict.fromkeys(configs))
     chosen = [get_config(name) for name in names]
@@ -256,9 +260,9 @@ def export_hf(
     start = time.monotonic()
     index = build_index(root)
     splits = compute_splits(index)
-    for name in SPLITS:
-        splits[name]  # an empty split is an error that says why, before anything is written
-    members = {name: [tuple(p) for p in splits[name]] for name in DISJOINT_SPLITS}
+    kept = splits.with_members(SPLITS, doing="the export writes {splits} only")
+    stored = tuple(name for name in DISJOINT_SPLITS if name in kept)
+    members = {name: [tuple(p) for p in splits[name]] for name in stored}
     patch_size = patch_size_of(root, index)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -278,7 +282,7 @@ def export_hf(
             folder = out / "data" / config.name
             folder.mkdir(parents=True, exist_ok=True)
             _clean(folder, {Path(t.relpath).name for t in plans[config.name]})
-            report.shards[config.name] = {split: [] for split in DISJOINT_SPLITS}
+            report.shards[config.name] = {split: [] for split in stored}
             for task in plans[config.name]:
                 done = _existing(out, task)
                 if done is not None:
@@ -303,11 +307,12 @@ def export_hf(
                 found = [(task.split, _existing(out, task)) for task in tasks]
                 if any(result is None for _, result in found):
                     continue
-                shards = {split: [r for s, r in found if s == split] for split in DISJOINT_SPLITS}
-            counts = {split: len(members[split]) for split in DISJOINT_SPLITS}
+                shards = {split: [r for s, r in found if s == split] for split in stored}
+            counts = {split: len(members[split]) for split in stored}
             summaries.append(ConfigSummary(get_config(name), hf_features(get_config(name), patch_size), shards, counts))
         write_card(out / CARD_NAME, summaries, default=DEFAULT_CONFIG, patch_size=patch_size,
-                   triplets=len(splits["train"]) + len(splits["holdout"]))
+                   triplets=len(splits.members["train"]) + len(splits.members["holdout"]),
+                   empty=splits.empty(SPLITS))
     report.seconds = time.monotonic() - start
     return report
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import os
@@ -18,7 +19,7 @@ from ..acquisition import verify
 from ..dataset import facts, labels
 from ..dataset.ids import PatchId, read_patch_list
 from ..dataset.index import build_index
-from ..dataset.splits import ALIASES, SPLITS, UPSTREAM_LISTS, canonical_split, compute_splits
+from ..dataset.splits import ALIASES, SPLITS, UPSTREAM_LISTS, Splits, canonical_split, compute_splits
 from ..errors import SEN12MSError
 from ..reading.reader import announced, georeference, mark_announced, probe_layouts, read_file
 
@@ -37,11 +38,39 @@ _DEFAULTS = {name: p.default for name, p in inspect.signature(UpstreamSEN12MS.__
 
 #: Split names the torchgeo class accepts: the core's, plus torchgeo's ``test``.
 SPLIT_NAMES = (*SPLITS, *ALIASES)
+#: The splits torchgeo's own class accepts (it asserts ``split in ['train', 'test']``).
+UPSTREAM_SPLITS = ("train", "test")
 SCENE_LABELS = ("single", "multi")
 
 
 class UnknownSplitError(SEN12MSError, ValueError, AssertionError):
     """An unknown split name.  It is an AssertionError because upstream asserts the split."""
+
+
+def upstream_init_with_hint(init: Callable[..., None]) -> Callable[..., None]:
+    """torchgeo's own ``__init__``, unchanged for its splits, that answers one of the plugin's
+    split names (``holdout``, ``validation``, ``train_minus_validation``) with an
+    :class:`UnknownSplitError` of one line saying to import the plugin first, where torchgeo
+    raises a bare ``AssertionError``.  Registration installs it on torchgeo's class, so it
+    reaches the name a user bound before the plugin was imported."""
+    signature = inspect.signature(init)
+    default = signature.parameters["split"].default
+
+    @functools.wraps(init)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            split = signature.bind(self, *args, **kwargs).arguments.get("split", default)
+        except TypeError:  # torchgeo's own __init__ names the bad argument
+            split = default
+        if isinstance(split, str) and split in SPLIT_NAMES and split not in UPSTREAM_SPLITS:
+            raise UnknownSplitError(
+                f"split {split!r} is a sen12ms-plugins split, but this is torchgeo's own SEN12MS class "
+                f"(bound before the plugin was registered): import sen12ms_plugins.torchgeo before "
+                f"'from torchgeo.datasets import SEN12MS', or use sen12ms_plugins.torchgeo.SEN12MS"
+            )
+        init(self, *args, **kwargs)
+
+    return __init__
 
 
 class SEN12MS(UpstreamSEN12MS):
@@ -161,6 +190,7 @@ class SEN12MS(UpstreamSEN12MS):
         self.metadata = metadata
         self.s1_nan = s1_nan
         self._plan = _ReadPlan(bands, label)
+        self._splits: Splits | None = None
 
         if not _has_season_folder(root):
             raise DatasetNotFoundError(self)
@@ -197,9 +227,18 @@ class SEN12MS(UpstreamSEN12MS):
             error = DatasetNotFoundError(self)
             error.add_note(f"{self.root}: no complete SEN12MS triplet (s1, s2 and lc file) found")
             raise error
-        members = compute_splits(index)[name]
+        self._splits = compute_splits(index)
+        members = self._splits[name]
         # Upstream's lists are sorted by S2 file name: keep that order with or without them.
         return tuple(sorted(members, key=lambda pid: pid.filename("s2")))
+
+    @property
+    def splits(self) -> Splits:
+        """Every split of ``root``, computed from an index of the files present (the core's
+        :class:`~sen12ms_plugins.dataset.splits.Splits`: members, and why one is empty)."""
+        if self._splits is None:
+            self._splits = compute_splits(build_index(self.root))
+        return self._splits
 
     def _verification_problems(self) -> list[str]:
         """What ``checksum=True`` finds wrong with ``root`` (empty when it verifies)."""

@@ -8,7 +8,7 @@ from typing import Any
 from torchgeo.datamodules.sen12ms import SEN12MSDataModule
 
 from . import datamodule
-from .dataset import SEN12MS
+from .dataset import SEN12MS, UpstreamSEN12MS, upstream_init_with_hint
 
 #: (module, attribute) pairs that name torchgeo's SEN12MS class.  The datamodule's
 #: module looks the name up when ``SEN12MSDataModule`` builds its datasets.
@@ -19,19 +19,26 @@ TARGETS = (
 )
 
 _originals: dict[tuple[Any, str], Any] = {}
+#: torchgeo's own ``__init__`` with the hint for the plugin's split names (see ``upstream_init_with_hint``).
+_UPSTREAM_INIT = upstream_init_with_hint(UpstreamSEN12MS.__dict__["__init__"])
+#: Stands for an attribute the owner only inherits (``val_dataloader`` of the datamodule).
+_INHERITED = object()
 
 
 def register() -> None:
-    """Make torchgeo's names refer to :class:`~sen12ms_plugins.torchgeo.SEN12MS` and give
-    ``SEN12MSDataModule`` the project's splits (:mod:`.datamodule`).  Idempotent."""
+    """Make torchgeo's names refer to :class:`~sen12ms_plugins.torchgeo.SEN12MS`, give
+    ``SEN12MSDataModule`` the project's splits (:mod:`.datamodule`), and let torchgeo's own
+    class, where a name bound before registration still refers to it, answer the plugin's
+    split names with a one-line hint instead of a bare ``AssertionError``.  Idempotent."""
     for module_name, attr in TARGETS:
         _install(importlib.import_module(module_name), attr, SEN12MS)
     for name, method in datamodule.METHODS.items():
         _install(SEN12MSDataModule, name, method)
+    _install(UpstreamSEN12MS, "__init__", _UPSTREAM_INIT)
 
 
 def _install(owner: Any, attr: str, value: Any) -> None:
-    current = owner.__dict__[attr]
+    current = owner.__dict__.get(attr, _INHERITED)
     if current is not value:
         _originals.setdefault((owner, attr), current)
         setattr(owner, attr, value)
@@ -39,19 +46,25 @@ def _install(owner: Any, attr: str, value: Any) -> None:
 
 def original(owner: Any, attr: str) -> Any:
     """What ``owner.attr`` was before registration (the same when not registered)."""
-    return _originals.get((owner, attr), owner.__dict__[attr])
+    value = _originals.get((owner, attr), owner.__dict__.get(attr, _INHERITED))
+    return getattr(super(owner, owner), attr) if value is _INHERITED else value
 
 
 def unregister() -> None:
     """Give torchgeo its own classes and methods back (a no-op when not registered)."""
     for (owner, attr), value in _originals.items():
-        setattr(owner, attr, value)
+        if value is _INHERITED:
+            delattr(owner, attr)
+        else:
+            setattr(owner, attr, value)
     _originals.clear()
 
 
 def is_registered() -> bool:
-    """True when every name in :data:`TARGETS` refers to the plugin's class and the
-    datamodule has the project's splits."""
-    return all(getattr(importlib.import_module(m), a) is SEN12MS for m, a in TARGETS) and all(
-        SEN12MSDataModule.__dict__[name] is method for name, method in datamodule.METHODS.items()
+    """True when every name in :data:`TARGETS` refers to the plugin's class, the datamodule
+    has the project's splits and torchgeo's class has the hint."""
+    return (
+        all(getattr(importlib.import_module(m), a) is SEN12MS for m, a in TARGETS)
+        and all(SEN12MSDataModule.__dict__.get(name) is method for name, method in datamodule.METHODS.items())
+        and UpstreamSEN12MS.__dict__["__init__"] is _UPSTREAM_INIT
     )

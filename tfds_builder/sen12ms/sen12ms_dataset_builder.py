@@ -9,7 +9,9 @@ Splits (the core's, ``sen12ms_plugins.dataset.splits``): ``train``,
 ``holdout`` (the official hold-out scenes, torchgeo's ``test``),
 ``validation`` (a scene-level ~10% of ``train``) and ``train_minus_validation``.
 ``train`` is not written twice: its shards are links to those of
-``train_minus_validation`` and ``validation`` (see ``train_split``).
+``train_minus_validation`` and ``validation`` (see ``train_split``).  On a partial root
+a split without members is not written (one ``EmptySplitWarning`` says which and why;
+``train`` is then the parts that have members).
 
 Where the data comes from (one rule for every ecosystem): the ``root`` builder
 argument, else ``$SEN12MS_ROOT``, else TFDS's manual folder (``--manual_dir``,
@@ -125,14 +127,21 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         except AssertionError:  # missing or empty: the download will fill it
             self._manual_dir = download_config.manual_dir or dl_manager.download_dir / "manual"
         written = {info.name: info for info in super()._generate_splits(dl_manager, download_config)}
-        written["train"] = train_split.link_split("train", [written[name] for name in TRAIN_PARTS])
-        return [written[name] for name in SPLITS]
+        parts = [written[name] for name in TRAIN_PARTS if name in written]
+        if parts:
+            written["train"] = train_split.link_split("train", parts)
+        return [written[name] for name in SPLITS if name in written]
 
     def _split_generators(self, dl_manager):
         root, index = self._prepare_root()
         splits = compute_splits(index)
         log.info("SEN12MS root %s: %s", root, {name: len(splits.members[name]) for name in SPLITS})
-        return {name: self._generate_examples(root=str(root), patch_ids=splits[name]) for name in DISJOINT_SPLITS}
+        # A split without members in this root (a partial root) is left out, with one warning why.
+        kept = splits.with_members(SPLITS, doing="the TFDS build writes {splits} only")
+        return {
+            name: self._generate_examples(root=str(root), patch_ids=splits[name])
+            for name in DISJOINT_SPLITS if name in kept
+        }
 
     def _generate_examples(self, root: str, patch_ids):
         names = [pid.name for pid in patch_ids]
