@@ -18,8 +18,10 @@ root, extract, verify, index and split; load every split through torchgeo,
 TensorFlow Datasets and Hugging Face datasets; write class statistics and the
 world map.  Prints per split and ecosystem the patch count, the first ids and a
 checksum of the pixels, and ends with OK (exit 0) only if every ecosystem gave
-exactly the core's patches, else FAILED (exit 1).  The server is stopped and the
-temporary work folder removed at the end; your datasets/TFDS caches are not used.
+exactly the core's patches, else FAILED (exit 1).  The server is stopped at the end
+and the temporary work folder removed, unless --keep (or --workdir DIR, which is
+always kept): it then holds the root, the prepared TFDS and Hugging Face data, the
+statistics and the map.  Your datasets/TFDS caches are not used.
 --layout and --lc-dtype choose the sample's file layout and land-cover data type
 as for 'sen12ms sample' (e.g. --layout real --lc-dtype uint8: the real files'
 strips, origins and overlaps, with 8-bit land cover).
@@ -36,7 +38,7 @@ def register(sub) -> None:
 
     p = subparser(sub, "demo", "run the end-to-end demo on the built-in sample", DESCRIPTION)
     p.add_argument("--workdir", type=Path, help="work folder (default: a temporary folder, removed afterwards)")
-    p.add_argument("--keep", action="store_true", help="keep the temporary work folder")
+    p.add_argument("--keep", action="store_true", help="keep the temporary work folder (root, TFDS/HF data, statistics, map) and print where it is")
     p.add_argument("--patch-size", type=int, default=facts.PATCH_SIZE,
                    help=f"sample patch size in pixels (default: {facts.PATCH_SIZE}, as the real data)")
     p.add_argument("--patches-per-scene", type=int, default=DEMO_PATCHES_PER_SCENE,

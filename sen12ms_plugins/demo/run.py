@@ -21,6 +21,8 @@ Everything is written below one work folder (a temporary one unless given); the
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
@@ -68,6 +70,8 @@ class DemoContext:
     lc_dtype: str
     quiet: bool
     mirror_url: str = ""
+    #: Whether the work folder stays after the demo (printed paths are only shown then).
+    kept: bool = True
     index: Index | None = None
     splits: Splits | None = None
     #: (split, ecosystem) -> what that ecosystem returned
@@ -150,11 +154,35 @@ def step_torchgeo(ctx: DemoContext) -> str:
 
 
 def step_tfds(ctx: DemoContext) -> str:
-    import sen12ms_plugins.tfds  # noqa: F401  (deferred: the [tfds] extra; registers the builder)
+    # TensorFlow's C++ start-up lines go straight to file descriptor 2, and TFDS prints its
+    # "Downloading and preparing …" lines: both kept out of the demo's report.
+    with _native_stderr_captured(), contextlib.redirect_stdout(io.StringIO()):
+        import sen12ms_plugins.tfds  # noqa: F401  (deferred: the [tfds] extra; registers the builder)
 
-    _quiet_frameworks()
-    data_dir = ctx.workdir / "tfds"
-    return 'tfds.load("sen12ms", split=…): ' + _load_all(ctx, "tfds", lambda s: from_tfds(ctx.root, s, data_dir))
+        _quiet_frameworks()
+        data_dir = ctx.workdir / "tfds"
+        counts = _load_all(ctx, "tfds", lambda s: from_tfds(ctx.root, s, data_dir))
+    return 'tfds.load("sen12ms", split=…): ' + counts
+
+
+@contextmanager
+def _native_stderr_captured() -> Iterator[None]:
+    """Send what native code writes to fd 2 to a temporary file for the duration; show it
+    only if the block fails (so a real error keeps its diagnostics)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            capture.seek(0)
+            sys.stderr.write(capture.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def step_hf(ctx: DemoContext) -> str:
@@ -169,9 +197,10 @@ def step_hf(ctx: DemoContext) -> str:
 def step_analysis(ctx: DemoContext) -> str:
     out = ctx.workdir / "analysis"
     stats = compute_stats(ctx.root, index=ctx.index)
-    stats.write(out)
+    written = stats.write(out)
     scenes = make_map(ctx.root, out / "map.png")
-    return f"statistics and charts in {out}, map of {len(scenes)} scenes in {out / 'map.png'}"
+    where = out if ctx.kept else "the work folder (removed at the end: --keep keeps it)"
+    return f"{len(written)} statistics files and charts, and a map of {len(scenes)} scenes, in {where}"
 
 
 STEPS: list[tuple[str, Callable[[DemoContext], str]]] = [
@@ -257,6 +286,7 @@ def run_demo(workdir: str | Path | None = None, *, patch_size: int = facts.PATCH
     if any(work.iterdir()):
         raise RootError(f"{work}: the demo's work folder must be empty")
     ctx = DemoContext(work, patch_size, patches_per_scene, layout, lc_dtype, quiet)
+    ctx.kept = not own or keep
     ok = True
     done: list[dict[str, object]] = []
     started = time.perf_counter()
@@ -286,9 +316,11 @@ def run_demo(workdir: str | Path | None = None, *, patch_size: int = facts.PATCH
         if report is not None:
             _write_report(Path(report), ctx, done, problems, ok)
     finally:
-        if own and not keep:
-            shutil.rmtree(work, ignore_errors=True)
+        if ctx.kept:
+            print(f"\nwork folder kept: {work} (root SEN12MS/, tfds/, hf-cache/, analysis/)")
         else:
-            print(f"\nwork folder kept: {work}")
+            shutil.rmtree(work, ignore_errors=True)
+            print("\nthe temporary work folder was removed; --keep (or --workdir DIR) keeps the root, the "
+                  "prepared TFDS and Hugging Face data, the statistics and the map")
     print(f"\n{'OK' if ok else 'FAILED'} ({time.perf_counter() - started:.0f} s)")
     return ok
