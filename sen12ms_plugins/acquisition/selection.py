@@ -35,8 +35,8 @@ _VERSION = 1
 
 @dataclass(frozen=True)
 class Selection:
-    """A recorded request: ``archives`` in dataset order; ``seasons``/``sensors`` as the
-    user gave them (short season names, sensor names), None meaning all."""
+    """A recorded request: ``archives`` in the order the download takes them; ``seasons`` and
+    ``sensors`` as the user chose them (short season names, sensor names), None meaning all."""
 
     archives: tuple[str, ...]
     seasons: tuple[str, ...] | None = None
@@ -94,7 +94,7 @@ def read_selection(root: str | os.PathLike[str]) -> Selection | None:
         return None
     try:
         data = json.loads((meta / SELECTION_NAME).read_bytes())
-        archives = tuple(n for n in facts.ARCHIVE_MD5 if n in set(data["archives"]))
+        archives = tuple(dict.fromkeys(n for n in data["archives"] if n in facts.ARCHIVE_MD5))
         seasons, sensors = data["seasons"], data["sensors"]
         if data.get("version") == _VERSION and archives:
             return Selection(archives, None if seasons is None else tuple(seasons),
