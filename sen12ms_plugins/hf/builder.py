@@ -123,9 +123,9 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
         self._sen12ms_config = get_config(config_name)
         self._verify = verify
         self._download, self._mirrors, self._checksums = bool(download), mirrors, checksums
-        # A dataset card's infos (datasets<4 reads them next to a loading script) describe
+        # A dataset card's infos (datasets<4 reads the card next to a loading script) describe
         # the root they were recorded on: split sizes and patch size are this root's own.
-        kwargs.pop("info", None)
+        kwargs.pop("info", None)  # see also get_exported_dataset_info
         self._root = resolve_root(root, fallback=kwargs.get("data_dir"), must_exist=False)
         if download:  # fetched by download_and_prepare; until then, what is there (nothing is created)
             index = build_index(self._root) if self._root.is_dir() else Index(root=self._root, triplets=())
@@ -170,6 +170,11 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
     def as_streaming_dataset(self, *args: Any, **kwargs: Any) -> Any:
         self._fetch_if_asked()
         return super().as_streaming_dataset(*args, **kwargs)
+
+    def get_exported_dataset_info(self) -> datasets.DatasetInfo:
+        # datasets<4 starts the infos of a builder created without ``info`` from that card
+        # too: the root's own infos come from _info() and from what was prepared from it.
+        return datasets.DatasetInfo()
 
     def _save_infos(self) -> None:
         # datasets<4: ``datasets-cli test --save_info`` would write this root's split sizes and
