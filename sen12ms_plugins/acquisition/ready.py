@@ -47,9 +47,10 @@ def require_ready(root: str | os.PathLike[str], *, opt_in: str) -> Index:
     if selection is not None:
         missing = not_extracted(root, selection)
         if missing:
+            record = existing_meta_dir(root) / SELECTION_NAME
             raise RootError(
                 f"{root}: unfinished download: {len(missing)} of the {len(selection.archives)} archives recorded in "
-                f"{existing_meta_dir(root) / SELECTION_NAME} are not extracted ({', '.join(missing)}); complete it with "
+                f"{record} are not extracted ({', '.join(missing)}); complete it with "
                 f"`{selection.command(root)}`, {opt_in}")
     index = _index(root)
     if not index.triplets:
