@@ -22,7 +22,8 @@ tree, by layer::
     ├── ExtractError                    an archive that cannot be extracted
     │   └── UnsafeArchiveError          a member that could write outside its place
     ├── DiskFullError                   the file system filled up
-    └── ExportError                     a Hugging Face export that cannot be written
+    ├── ExportError                     a Hugging Face export that cannot be written
+    └── MissingExtraError (ImportError) an optional dependency that is not installed
 
 The torchgeo adapter adds ``UnknownSplitError`` (also an ``AssertionError``, which is
 what torchgeo's own class raises for an unknown split).
@@ -30,8 +31,11 @@ what torchgeo's own class raises for an unknown split).
 
 from __future__ import annotations
 
+import importlib.util
 import os
-from typing import Any
+import sys
+from types import MappingProxyType
+from typing import Any, Final, Mapping
 
 
 class SEN12MSError(Exception):
@@ -178,3 +182,49 @@ class DiskFullError(SEN12MSError):
 
 class ExportError(SEN12MSError):
     """Raised by the Hugging Face export when its output directory is unusable or busy with another export."""
+
+
+# --- Optional dependencies ----------------------------------------------------------------
+
+#: The extra of ``pyproject.toml`` that installs each optional top-level module.
+EXTRA_OF_MODULE: Final[Mapping[str, str]] = MappingProxyType({
+    "torch": "torchgeo", "torchvision": "torchgeo", "torchgeo": "torchgeo", "lightning": "torchgeo",
+    "tensorflow_datasets": "tfds", "tensorflow": "tfds", "dill": "tfds", "array_record": "tfds-data-source",
+    "importlib_resources": "tfds-data-source", "apache_beam": "beam", "mlcroissant": "beam",
+    "datasets": "hf", "pyarrow": "hf", "yaml": "hf",
+    "matplotlib": "plot", "PIL": "plot",
+})
+
+
+class MissingExtraError(SEN12MSError, ImportError):
+    """Raised when a feature needs an optional dependency that is not installed; the message
+    names the pip extra that brings it (the command line prints it as one line, exit code 1)."""
+
+    def __init__(self, module: str, needed_for: str):
+        self.module = module
+        self.extra = EXTRA_OF_MODULE.get(module.split(".")[0])
+        install = f"pip install 'sen12ms-plugins[{self.extra}]'" if self.extra else f"pip install {module}"
+        super().__init__(f"{needed_for} needs {module}, which is not installed: {install}", name=module)
+
+    @classmethod
+    def from_import_error(cls, exc: ImportError, needed_for: str) -> MissingExtraError | None:
+        """The error for ``exc`` when it is an optional module of ours missing, else None
+        (a broken installation is not a missing extra)."""
+        name = (exc.name or "").split(".")[0]
+        return cls(name, needed_for) if name in EXTRA_OF_MODULE else None
+
+    @classmethod
+    def require(cls, modules: tuple[str, ...], needed_for: str) -> None:
+        """Raise for the first of ``modules`` that cannot be imported, without importing any
+        (so a long job checks its extras before it starts)."""
+        for module in modules:
+            if module in sys.modules:
+                if sys.modules[module] is None:  # import blocked, as ``python -X`` tools and tests do
+                    raise cls(module, needed_for)
+                continue
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                raise cls(module, needed_for)

@@ -266,11 +266,10 @@ def test_disk_full_during_extraction(tmp_path, sample_archives):
 KILL_AFTER_SHARDS = """
 import os, signal, sys
 import sen12ms_plugins.hf.export as export
-import sen12ms_plugins.hf.features as features
 
 limit = int(os.environ["SEN12MS_TEST_KILL_AFTER_SHARDS"])
 finished = 0
-write_shard, examples_to_table = export.write_shard, features.examples_to_table
+write_shard, examples_to_table = export.write_shard, export.examples_to_table
 
 def counting_write_shard(*args, **kwargs):
     global finished
@@ -284,7 +283,7 @@ def killing_examples_to_table(*args, **kwargs):
     return examples_to_table(*args, **kwargs)
 
 export.write_shard = counting_write_shard  # looked up by export._run at each call
-features.examples_to_table = killing_examples_to_table  # imported by write_shard at each call
+export.examples_to_table = killing_examples_to_table  # looked up by write_shard at each call
 from sen12ms_plugins.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 
 import pytest
 
@@ -138,9 +139,22 @@ def test_missing_root(tmp_path, monkeypatch):
 
 
 def test_index_does_not_open_files(tmp_path):
-    """Names alone decide: unreadable (mode 000, empty) files are still indexed."""
+    """Names alone decide: no patch file is opened while indexing (seen by an audit hook, which
+    reports every open() of the process; mode 000 would not show it, as root reads such files)."""
     pid = PatchId("ROIs1868_summer", 73, 461)
     root = touch_tree(tmp_path, [pid.relpath(s) for s in ("s1", "s2", "lc")])
-    for s in ("s1", "s2", "lc"):
-        os.chmod(root / pid.relpath(s), 0)
-    assert build_index(root).triplets == (pid,)
+    opened: list[str] = []
+    watching = True
+
+    def hook(event: str, args: tuple) -> None:
+        if watching and event == "open" and isinstance(args[0], str) and args[0].endswith(".tif"):
+            opened.append(args[0])
+
+    sys.addaudithook(hook)  # cannot be removed: `watching` turns it off after this test
+    try:
+        assert build_index(root, use_cache=False).triplets == (pid,)
+        with open(root / pid.relpath("s2"), "rb"):  # the hook does see an open of a patch
+            pass
+    finally:
+        watching = False
+    assert opened == [str(root / pid.relpath("s2"))]

@@ -5,7 +5,8 @@ Every sub-command lives in its own module of this package and is listed in
 and sets ``func(args) -> int`` as the handler.
 
 Exit codes, for every sub-command: 0 success; 1 the command ran and found problems
-(or failed on bad data, with a message naming the file); 2 usage error.
+(or failed on bad data, with a message naming the file, or needs an optional
+dependency that is missing, with the extra to install); 2 usage error.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from importlib import import_module
 
 from .. import __version__
-from ..errors import NoRootGivenError, SEN12MSError, UsageError
+from ..errors import MissingExtraError, NoRootGivenError, SEN12MSError, UsageError
 from ._common import EXIT_PROBLEMS, EXIT_USAGE
 
 #: Sub-command modules, in the order ``--help`` lists them.
@@ -54,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(EXIT_USAGE, f"sen12ms {args.command}: error: {exc}\n")
     except SEN12MSError as exc:
         print(f"sen12ms {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except ImportError as exc:  # an optional dependency the verb needs (one line naming the extra)
+        missing = MissingExtraError.from_import_error(exc, "this command")
+        print(f"sen12ms {args.command}: error: {missing or f'cannot import {exc.name or exc}: {exc}'}", file=sys.stderr)
         return EXIT_PROBLEMS
     except OSError as exc:  # the environment (disk, permissions, network): no traceback, the file named
         print(f"sen12ms {args.command}: error: {exc}", file=sys.stderr)

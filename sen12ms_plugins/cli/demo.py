@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..dataset import facts
 from ..demo import DEMO_PATCHES_PER_SCENE
+from ..errors import MissingExtraError
 from ._common import add_quiet_argument, subparser
 
 DESCRIPTION = """\
@@ -40,7 +41,12 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+#: What the demo runs: every adapter, and matplotlib for the charts and the map.
+NEEDS = ("torch", "torchgeo", "lightning", "tensorflow", "tensorflow_datasets", "datasets", "pyarrow", "matplotlib")
+
+
 def run(args) -> int:
+    MissingExtraError.require(NEEDS, "the demo (it runs every ecosystem; the [all] extra has them all)")
     from ..demo.run import run_demo  # deferred: numpy, rasterio, and the adapters it runs
 
     ok = run_demo(args.workdir, patch_size=args.patch_size, patches_per_scene=args.patches_per_scene,

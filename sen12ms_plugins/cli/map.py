@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import MissingExtraError, UsageError
 from ._common import EXIT_PROBLEMS, add_quiet_argument, add_root_argument, subparser
 from ._paths import check_writable
 
@@ -48,6 +48,7 @@ def run(args) -> int:
         raise UsageError(f"--out must name a .png file, got {args.out}")
     if not 20 <= args.dpi <= 600:
         raise UsageError(f"--dpi must be between 20 and 600, got {args.dpi}")
+    MissingExtraError.require(("matplotlib",), "the map")
     geojson = args.geojson if args.geojson is not None else args.out.with_suffix(".geojson")
     if geojson.resolve() == args.out.resolve():
         raise UsageError("--geojson and --out name the same file")

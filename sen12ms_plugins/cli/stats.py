@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..console import print_table
 from ..dataset import facts
-from ..errors import UsageError
+from ..errors import MissingExtraError, UsageError
 from ._common import EXIT_PROBLEMS, add_quiet_argument, add_root_argument, subparser
 from ._paths import check_writable
 
@@ -68,6 +68,8 @@ def run(args) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out} exists and is not a folder")
     check_writable(args.out, "--out")  # before the long pass, not after it
+    if not args.no_charts:
+        MissingExtraError.require(("matplotlib",), "the charts (--no-charts writes the tables only)")
 
     stats = compute_stats(args.root, splits=names, jobs=args.jobs, quiet=args.quiet)
     try:

@@ -19,6 +19,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from ..errors import MissingExtraError
+
 if TYPE_CHECKING:
     from .builder import Sen12ms
     from .export import export_hf
@@ -40,7 +42,11 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        try:
+            module = import_module(f".{_LAZY[name]}", __name__)
+        except ImportError as exc:
+            raise (MissingExtraError.from_import_error(exc, f"sen12ms_plugins.hf.{name}") or exc) from None
+        return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

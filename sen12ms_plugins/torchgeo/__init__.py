@@ -13,8 +13,17 @@ torchgeo's own.
 
 from __future__ import annotations
 
-from .dataset import SEN12MS, SPLIT_NAMES, UnknownSplitError, UpstreamSEN12MS
-from .registry import is_registered, register, unregister
+from ..errors import MissingExtraError
+
+try:  # checked first, so that a missing extra is one clear line, not a deep traceback
+    import lightning  # noqa: F401
+    import torch  # noqa: F401
+    import torchgeo  # noqa: F401
+except ImportError as _exc:
+    raise (MissingExtraError.from_import_error(_exc, "sen12ms_plugins.torchgeo") or _exc) from None
+
+from .dataset import SEN12MS  # noqa: E402, SPLIT_NAMES, UnknownSplitError, UpstreamSEN12MS
+from .registry import is_registered, register, unregister  # noqa: E402
 
 register()
 
