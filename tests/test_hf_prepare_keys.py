@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from filelock import FileLock
 
 from sen12ms_plugins import __version__
 from sen12ms_plugins.dataset import facts
@@ -164,6 +165,14 @@ def test_what_a_killed_prepare_hf_left_is_removed_and_nothing_else(sample_root, 
     foreign = cache / "sen12ms" / "s1s2" / "0.0.1" / "0123456789abcdef.incomplete"
     foreign.mkdir(parents=True)
     (foreign / "sen12ms-holdout.arrow").write_bytes(b"half")
+
+    # While a process holds the lock datasets takes beside it (the builder used directly,
+    # finishing the same folder), it is that process's work: left alone.
+    version = cache / "sen12ms" / "s2" / __version__
+    with FileLock(version / (leftover.removesuffix(".incomplete") + "_builder.lock")):
+        busy = prepare_hf(sample_root, configs=["all"], cache_dir=cache)
+    assert busy.removed == [] and (version / leftover).is_dir()
+    assert "datasets builder lock" in busy.left_alone[version / leftover]
 
     report = prepare_hf(sample_root, configs=["all"], cache_dir=cache)
     removed = [p.relative_to(cache / "sen12ms").as_posix() for p in report.removed]

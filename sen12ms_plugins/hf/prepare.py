@@ -225,8 +225,8 @@ def _tidy(dataset_dir: Path, root: Path, current: dict[str, str], keep: set[Path
             report.kept[folder] = source.get("root")
         elif source.get("fingerprint") != current.get(source.get("config")):
             with _locked(_owner_path(folder), wait=False) as f:
-                if f is None:
-                    report.left_alone[folder] = "an older preparation of this root, in use by a prepare-hf run"
+                if f is None or _builder_busy(folder):
+                    report.left_alone[folder] = "an older preparation of this root, in use by another process"
                     continue
                 shutil.rmtree(folder)
                 _owner_path(folder).unlink()
@@ -247,9 +247,31 @@ def _tidy_unfinished(folder: Path, report: PrepareReport) -> None:
             owner_text = owner.read_text() if owner.is_file() else ""
             report.left_alone[folder] = f"being prepared by {_holder(owner_text)}"
             return
-        shutil.rmtree(folder)  # its prepare-hf run is gone: nobody will finish it
+        if _builder_busy(folder):  # e.g. the builder used directly, finishing what prepare-hf left
+            report.left_alone[folder] = "being written by another process (it holds the datasets builder lock)"
+            return
+        shutil.rmtree(folder)  # its prepare-hf run is gone and nobody else writes it
         owner.unlink()
     report.removed.append(folder)
+
+
+def _builder_busy(folder: Path) -> bool:
+    """True while a process holds the lock ``datasets`` takes beside a folder it prepares
+    (``<hash>_builder.lock``, a ``flock`` through ``filelock``)."""
+    lock = folder.with_name(folder.name.removesuffix(INCOMPLETE_SUFFIX) + "_builder.lock")
+    if fcntl is None:
+        return True  # cannot tell: assume it is in use
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases it
+    return False
 
 
 def _make_current(dataset_dir: Path, root: Path) -> None:
