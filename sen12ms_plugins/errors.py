@@ -13,6 +13,7 @@ tree, by layer::
     ├── EmptySplitError                 a split without members in this root
     ├── PatchFileError                  a patch file missing, unreadable or misshapen
     ├── UnsupportedLayoutError          a GeoTIFF layout the fast reader leaves to rasterio
+    │   └── DamagedHeaderError          a TIFF header that contradicts itself or the file
     ├── TransferError                   one transfer from one mirror
     ├── UnknownChecksumError            an archive without a known md5
     ├── ChecksumMismatchError           an archive whose md5 is not the expected one
@@ -102,8 +103,18 @@ class PatchFileError(SEN12MSError):
 
 
 class UnsupportedLayoutError(SEN12MSError):
-    """Raised inside the fast reader when a file uses a layout it leaves to rasterio (compressed,
-    tiled, big-endian …); the reader catches it, says so once, and reads the file with rasterio."""
+    """Raised by the fast reader (:mod:`sen12ms_plugins.reading.fastread`) for a file whose layout
+    it leaves to rasterio (compressed, tiled, big-endian …); the message is the reason, e.g.
+    ``compressed (LZW)``.  The reader catches it, logs the reason once per process (warning) and
+    reads the file with rasterio."""
+
+
+class DamagedHeaderError(UnsupportedLayoutError):
+    """Raised by the fast reader for a TIFF header that contradicts itself or the file: tags cut
+    off or of an impossible type, strip tables of different lengths or not matching the image,
+    strips beyond the end of the file.  The reader still lets rasterio try (GDAL repairs some
+    such headers, and words the error for those it cannot read); ``verify --deep`` reports the
+    file as damaged."""
 
 
 # --- Acquisition ------------------------------------------------------------------------------

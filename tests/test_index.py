@@ -1,7 +1,6 @@
 """The index: one scan, complete/incomplete triplets, strays, cache, read-only roots."""
 
 import json
-import os
 import sys
 
 import pytest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,7 +12,7 @@ import rasterio
 
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.ids import PatchId
-from sen12ms_plugins.errors import PatchFileError
+from sen12ms_plugins.errors import DamagedHeaderError, PatchFileError, UnsupportedLayoutError
 from sen12ms_plugins.reading import fastread
 from sen12ms_plugins.reading.reader import read_file
 
@@ -127,21 +128,23 @@ def test_strips_in_any_file_order(tmp_path, interleave):
 
 
 @pytest.mark.parametrize(
-    "options",
+    ("options", "reason"),
     [
-        {"compress": "deflate"},
-        {"compress": "lzw", "predictor": 2},
-        {"tiled": True, "blockxsize": 16, "blockysize": 16},
-        {"BIGTIFF": "YES"},
-        {"ENDIANNESS": "BIG"},
+        ({"compress": "deflate"}, "compressed (Deflate)"),
+        ({"compress": "lzw", "predictor": 2}, "compressed (LZW)"),
+        ({"tiled": True, "blockxsize": 16, "blockysize": 16}, "tiled"),
+        ({"BIGTIFF": "YES"}, "BigTIFF"),
+        ({"ENDIANNESS": "BIG"}, "big-endian TIFF"),
     ],
     ids=["deflate", "lzw-predictor", "tiled", "bigtiff", "big-endian"],
 )
-def test_other_layouts_fall_back_to_rasterio(tmp_path, options):
+def test_other_layouts_fall_back_to_rasterio(tmp_path, options, reason):
     data = random_bands("uint16", 13, 32, 32)
     path = write(tmp_path / "ROIs1158_spring_s2_1_p1.tif", data, **options)
-    assert fastread.read_layout(path) is None
-    assert fastread.read_bands(path, [1]) is None
+    with pytest.raises(UnsupportedLayoutError, match=rf"^{re.escape(reason)}$"):
+        fastread.read_layout(path)
+    with pytest.raises(UnsupportedLayoutError, match=rf"^{re.escape(reason)}$"):
+        fastread.read_bands(path, [1])
     assert_identical(read_file(path, "s2"), data)
     assert_identical(read_file(path, "s2", ["B04", "B03", "B02"]), data[[3, 2, 1]])
 
@@ -181,7 +184,7 @@ def test_profile_errors_come_from_the_checks_not_the_fast_path(tmp_path):
     with pytest.raises(PatchFileError, match=r"wide.tif: is 24x16 pixels, a patch is square"):
         read_file(path, "s2")
     path = write(tmp_path / "int16.tif", random_bands("int16", 4, 16, 16))
-    with pytest.raises(PatchFileError, match=r"int16.tif: has data type int16, a lc patch has uint16"):
+    with pytest.raises(PatchFileError, match=r"int16.tif: has data type int16, a lc patch has uint8 or uint16"):
         read_file(path, "lc")
 
 
@@ -190,7 +193,8 @@ def test_a_header_pointing_past_the_end_is_left_to_rasterio(tmp_path, sample_roo
     data = next(iter(sample_root.glob("ROIs1158_spring/s2_*/*.tif"))).read_bytes()
     path = tmp_path / "cut.tif"
     path.write_bytes(data[: len(data) - 100])
-    assert fastread.read_bands(path, [1]) is None
+    with pytest.raises(DamagedHeaderError, match="strips beyond the end of the file"):
+        fastread.read_bands(path, [1])
     with pytest.raises(PatchFileError, match="cut.tif: cannot be read as a GeoTIFF"):
         read_file(path, "s2")
 
@@ -224,4 +228,5 @@ def test_a_header_claiming_a_huge_image_allocates_nothing(tmp_path, monkeypatch)
         raise AssertionError("fastread allocated a buffer for a file it cannot read")
 
     monkeypatch.setattr(fastread, "_scratch", no_allocation)
-    assert fastread.read_bands(path, [1]) is None
+    with pytest.raises(DamagedHeaderError, match="strips beyond the end of the file"):
+        fastread.read_bands(path, [1])

@@ -31,6 +31,7 @@ from sen12ms_plugins.reading.reader import read_triplet
 from sen12ms_plugins.tfds.sen12ms_dataset_builder import TRAIN_PARTS
 
 from . import crafted
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -1,10 +1,21 @@
-"""``verify --deep``: every GeoTIFF header of a tree, checked against what its sensor's patches must be."""
+"""``verify --deep``: every GeoTIFF header of a tree, checked against what its sensor's patches must be.
+
+Each file is parsed twice, once by the fast reader's TIFF parser
+(:func:`~sen12ms_plugins.reading.fastread.read_layout`: a header that contradicts itself
+or the file is *damaged*, even where GDAL would repair it) and once by rasterio (band
+count, data type, size, CRS).  Whatever a header holds, the outcome for the file is
+either nothing (a valid patch) or a problem naming it; a file in a valid layout the
+fast reader leaves to rasterio (compressed, tiled …) is no problem, but is counted by
+reason, because such a dataset reads several times slower.
+"""
 
 from __future__ import annotations
 
 import os
 import warnings
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import rasterio
@@ -12,48 +23,89 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from ..console import LockedCounter, Progress
 from ..dataset import facts
-from ..reading.fastread import truncation
+from ..errors import DamagedHeaderError, UnsupportedLayoutError
+from ..reading.fastread import read_layout, truncation
 from ..reading.reader import GDAL_OPTIONS
 
 #: Files handed to one deep-check task (one GDAL environment per task).
 _DEEP_BATCH = 256
+_UNREADABLE = "cannot be read as a GeoTIFF"
 
 
-def _header_problem(path: str, sensor: str, patch_size: int | None) -> str | None:
+@dataclass
+class DeepCheck:
+    """What ``verify --deep`` found: the bad files, and the valid files the fast reader leaves to rasterio."""
+
+    #: ``{"path": <root-relative path>, "problem": <what is wrong>}`` per bad file
+    bad: list[dict[str, str]] = field(default_factory=list)
+    #: reason (``compressed (LZW)``) -> number of valid files in that layout
+    slow: Counter[str] = field(default_factory=Counter)
+
+
+def _layout_problem(path: str) -> tuple[str | None, str | None]:
+    """(problem, reason the file is read by rasterio) from the TIFF structure alone."""
+    cut = truncation(path)  # the header can be intact in a file cut short
+    if cut is not None:
+        return cut, None
+    try:
+        read_layout(path)
+    except DamagedHeaderError as exc:
+        return f"damaged TIFF header: {exc}", None
+    except UnsupportedLayoutError as exc:
+        return None, str(exc)
+    return None, None
+
+
+def _profile_problems(path: str, sensor: str, patch_size: int | None) -> list[str]:
+    fmt = facts.FORMATS[sensor]
     try:
         with rasterio.open(path) as src:
-            problems = []
-            if src.count != len(facts.BANDS[sensor]):
-                problems.append(f"{src.count} bands, expected {len(facts.BANDS[sensor])}")
-            if set(src.dtypes) != {facts.DTYPES[sensor]}:
-                problems.append(f"data type {','.join(sorted(set(src.dtypes)))}, expected {facts.DTYPES[sensor]}")
-            if patch_size is not None and (src.width, src.height) != (patch_size, patch_size):
-                problems.append(f"{src.width}x{src.height} px, expected {patch_size}x{patch_size}")
-            elif src.width != src.height:
-                problems.append(f"{src.width}x{src.height} px, not square")
-            if src.crs is None:
-                problems.append("no CRS")
-        cut = truncation(path)  # the header can be intact in a file cut short
-        if cut is not None:
-            problems.append(cut)
-        return "; ".join(problems) or None
-    except RasterioError as exc:
-        return f"cannot be read as a GeoTIFF ({exc})"
+            count, dtypes, width, height, crs = src.count, set(src.dtypes), src.width, src.height, src.crs
+    except (RasterioError, ValueError) as exc:  # rasterio's CRSError (garbled GeoKeys) is a ValueError
+        return [f"{_UNREADABLE} ({exc})"]
+    problems = []
+    if count != len(fmt.bands):
+        problems.append(f"{count} bands, expected {len(fmt.bands)}")
+    if len(dtypes) != 1 or not dtypes <= set(fmt.file_dtypes):
+        problems.append(f"data type {','.join(sorted(dtypes))}, expected {fmt.describe_file_dtypes()}")
+    if patch_size is not None and (width, height) != (patch_size, patch_size):
+        problems.append(f"{width}x{height} px, expected {patch_size}x{patch_size}")
+    elif width != height:
+        problems.append(f"{width}x{height} px, not square")
+    if crs is None:
+        problems.append("no CRS")
+    return problems
+
+
+def header_problem(path: str, sensor: str, patch_size: int | None) -> tuple[str | None, str | None]:
+    """(what is wrong with one file or None, the reason it is read by rasterio or None)."""
+    try:
+        problem, slow = _layout_problem(path)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})", None
+    profile = _profile_problems(path, sensor, patch_size)
+    if profile and profile[0].startswith(_UNREADABLE):
+        return profile[0], None  # GDAL's own words say why; the TIFF parser's would repeat it
+    problems = profile + ([problem] if problem else [])
+    return "; ".join(problems) or None, slow
 
 
 def deep_check(root: Path, paths: list[tuple[str, str]], patch_size: int | None, jobs: int | None,
-                quiet: bool) -> list[dict[str, str]]:
-    bad: list[dict[str, str]] = []
+               quiet: bool) -> DeepCheck:
+    """Check every (root-relative path, sensor) in ``jobs`` threads."""
+    result = DeepCheck()
     with Progress(len(paths), "GeoTIFF headers", unit="file", quiet=quiet) as bar:
         counter = LockedCounter(bar)
 
-        def _batch(batch: list[tuple[str, str]]) -> list[dict[str, str]]:
-            found = []
+        def _batch(batch: list[tuple[str, str]]) -> DeepCheck:
+            found = DeepCheck()
             with rasterio.Env(**GDAL_OPTIONS):
                 for rel, sensor in batch:
-                    problem = _header_problem(str(root / rel), sensor, patch_size)
+                    problem, slow = header_problem(str(root / rel), sensor, patch_size)
                     if problem:
-                        found.append({"path": rel, "problem": problem})
+                        found.bad.append({"path": rel, "problem": problem})
+                    elif slow:
+                        found.slow[slow] += 1
             counter(len(batch))
             return found
 
@@ -63,7 +115,6 @@ def deep_check(root: Path, paths: list[tuple[str, str]], patch_size: int | None,
             # a file without georeference is reported as "no CRS", not warned about
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             for found in pool.map(_batch, batches):
-                bad.extend(found)
-    return bad
-
-
+                result.bad.extend(found.bad)
+                result.slow.update(found.slow)
+    return result

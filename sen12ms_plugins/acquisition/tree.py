@@ -7,7 +7,8 @@ they are known and the tree claims to be complete: the hold-out patches of a sea
 once that season's three official archives were extracted here (or ``full=True``),
 and the totals once all four seasons are.  Official per-season totals are not
 published, so they are not compared.  ``deep=True`` opens every GeoTIFF header
-(:mod:`.headers`).
+(:mod:`.headers`): damaged or wrongly shaped files are problems, files in a layout the
+fast reader leaves to rasterio a note.
 """
 
 from __future__ import annotations
@@ -107,8 +108,13 @@ def verify_tree(
         paths += [(rel, rel.split("/", 1)[1].split("_", 1)[0]) for rel in tree.orphans]
         from .headers import deep_check  # deferred: numpy and rasterio, needed only here
 
-        tree.bad_files = deep_check(root, paths, patch_size, jobs, quiet)
+        checked = deep_check(root, paths, patch_size, jobs, quiet)
+        tree.bad_files = checked.bad
         tree.files_checked = len(paths)
+        if checked.slow:
+            reasons = ", ".join(f"{reason}: {n:,}" for reason, n in checked.slow.most_common())
+            report.notes.append("GeoTIFFs in a layout the fast reader leaves to rasterio, valid but several "
+                                f"times slower to read ({reasons})")
         if tree.bad_files:
             report.problems.append(f"{root}: {len(tree.bad_files):,} of {len(paths):,} GeoTIFFs are not valid "
                                    f"SEN12MS patches ({_sample([b['path'] + ': ' + b['problem'] for b in tree.bad_files], 2)})")

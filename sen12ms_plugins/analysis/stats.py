@@ -55,7 +55,7 @@ from ..dataset.index import Index, build_index
 from ..dataset.splits import DISJOINT_SPLITS, SPLITS, Splits, canonical_split, compute_splits, parts_of
 from ..errors import EmptySplitError
 from ..fsutil import atomic_write_bytes
-from ..reading.reader import read_triplet
+from ..reading.reader import mark_announced, probe_layouts, read_triplet
 from .accumulators import HISTOGRAMS, PERCENTILES, BandStats, Cell, CodeCounter
 
 #: Every complete triplet of the root, the damaged patch included (it is in no named split).
@@ -366,7 +366,9 @@ def _run(root: str, work: list[tuple[PatchId, str]], jobs: int, quiet: bool) -> 
         else:
             # spawn: a forked GDAL/rasterio state is not safe to share with children.
             context = multiprocessing.get_context("spawn")
-            with context.Pool(min(jobs, len(chunks))) as pool:
+            # A layout the fast reader leaves to rasterio is announced here, once, not by every worker.
+            seen = probe_layouts(root, chunks[0][0][0])
+            with context.Pool(min(jobs, len(chunks)), initializer=mark_announced, initargs=(seen,)) as pool:
                 results = pool.imap(_process_chunk_star, ((root, chunk) for chunk in chunks))
                 _fold(results, chunks, cells, bar)
     return cells

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from ..dataset import facts
 from ..demo import DEMO_PATCHES_PER_SCENE
-from ..errors import MissingExtraError
+from ..errors import MissingExtraError, UsageError
 from ._common import add_quiet_argument, subparser
+from .sample import add_layout_arguments
 
 DESCRIPTION = """\
 Run the whole pipeline on the built-in sample and check it, as a new user would
@@ -19,11 +20,15 @@ world map.  Prints per split and ecosystem the patch count, the first ids and a
 checksum of the pixels, and ends with OK (exit 0) only if every ecosystem gave
 exactly the core's patches, else FAILED (exit 1).  The server is stopped and the
 temporary work folder removed at the end; your datasets/TFDS caches are not used.
+--layout and --lc-dtype choose the sample's file layout and land-cover data type
+as for 'sen12ms sample' (e.g. --layout real --lc-dtype uint8: the real files'
+strips, origins and overlaps, with 8-bit land cover).
 
 examples:
   sen12ms demo
   sen12ms demo --keep
   sen12ms demo --workdir /tmp/sen12ms-demo --patch-size 64 --report /tmp/demo.json
+  sen12ms demo --layout real --lc-dtype uint8 --patch-size 64
 """
 
 
@@ -36,6 +41,7 @@ def register(sub) -> None:
                    help=f"sample patch size in pixels (default: {facts.PATCH_SIZE}, as the real data)")
     p.add_argument("--patches-per-scene", type=int, default=DEMO_PATCHES_PER_SCENE,
                    help="sample triplets per scene (default: %(default)s)")
+    add_layout_arguments(p)
     p.add_argument("--report", type=Path, metavar="FILE", help="also write the outcome as JSON to FILE")
     add_quiet_argument(p)
     p.set_defaults(func=run)
@@ -49,6 +55,10 @@ def run(args) -> int:
     MissingExtraError.require(NEEDS, "the demo (it runs every ecosystem; the [all] extra has them all)")
     from ..demo.run import run_demo  # deferred: numpy, rasterio, and the adapters it runs
 
-    ok = run_demo(args.workdir, patch_size=args.patch_size, patches_per_scene=args.patches_per_scene,
-                  keep=args.keep, quiet=args.quiet, report=args.report)
+    try:
+        ok = run_demo(args.workdir, patch_size=args.patch_size, patches_per_scene=args.patches_per_scene,
+                      layout=args.layout, lc_dtype=args.lc_dtype, keep=args.keep, quiet=args.quiet,
+                      report=args.report)
+    except ValueError as exc:  # impossible option values (an odd patch size for the real layout)
+        raise UsageError(str(exc)) from None
     return 0 if ok else 1

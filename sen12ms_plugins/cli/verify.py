@@ -22,7 +22,8 @@ and entries that are not SEN12MS patches are listed.  Counts are compared with t
 official ones where they are known and the tree is complete (hold-out patches per
 season, total {total:,}, train {train:,}); --full compares them whatever was extracted
 here.  --deep also opens every GeoTIFF header: band count, data type, 256x256 pixels
-(--patch-size), a CRS.
+(--patch-size), a CRS, and a TIFF structure that does not contradict itself or the
+file (damaged headers are listed, never a crash).
 
 By default both are checked, as far as the root holds them.
 

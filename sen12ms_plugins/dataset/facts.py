@@ -9,6 +9,7 @@ authors' toolbox (github.com/schmitt-muc/SEN12MS, commit 3a41236); torchgeo 0.10
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Mapping
 
@@ -61,13 +62,60 @@ BANDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "lc": ("IGBP", "LCCS_LC", "LCCS_LU", "LCCS_SH"),
     }
 )
-#: numpy dtype of each sensor's files.
+#: numpy dtype of each sensor's arrays, as the reader and every ecosystem return them: one
+#: dtype per sensor whatever its files hold (a file dtype of :data:`FILE_DTYPES` is widened to
+#: it without loss, so a uint8 and a uint16 land-cover file give the same uint16 array).
 DTYPES: Final[Mapping[str, str]] = MappingProxyType({"s1": "float32", "s2": "uint16", "lc": "uint16"})
+#: numpy dtypes a sensor's files may have (every band of a file the same); any other is an
+#: error naming the file.  Evidence:
+#:
+#: * s1 float32 (dB; any finite value and NaN) and s2 uint16: real bytes of SEN12MS-CR, the
+#:   sister dataset made by the same group with the same processing chain
+#:   (``reference/real/`` of the project's shared data), and public notebooks that open real
+#:   SEN12MS files with rasterio.
+#: * lc: UNRESOLVED, so both are accepted.  The paper (Schmitt et al. 2019) says "16-bit
+#:   GeoTiffs" and torchgeo's fake data is uint16; a TUM researcher who uses the real files
+#:   lists "Label: uint8" (torchgeo issue #500, 2022), and another user's code reads lc as 8-bit.
+FILE_DTYPES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {"s1": ("float32",), "s2": ("uint16",), "lc": ("uint8", "uint16")}
+)
+
+
+@dataclass(frozen=True)
+class SensorFormat:
+    """What one sensor's patch files hold, and what the readers return for them.
+
+    The readers work from these records, so a collection laid out like SEN12MS but with
+    other file dtypes (the DFC2020 release, say) is a mapping of its own, not a change to
+    the readers.
+    """
+
+    sensor: str
+    bands: tuple[str, ...]  # band names, in file band order
+    dtype: str  # numpy dtype of the arrays returned
+    file_dtypes: tuple[str, ...]  # numpy dtypes a file may have; each casts to ``dtype`` without loss
+
+    def describe_file_dtypes(self) -> str:
+        """The accepted file dtypes in words: ``uint16``, ``uint8 or uint16``."""
+        return " or ".join(self.file_dtypes)
+
+
+#: The format of each SEN12MS sensor (:data:`BANDS`, :data:`DTYPES`, :data:`FILE_DTYPES`).
+FORMATS: Final[Mapping[str, SensorFormat]] = MappingProxyType(
+    {s: SensorFormat(s, BANDS[s], DTYPES[s], FILE_DTYPES[s]) for s in SENSORS}
+)
 #: The Sentinel-2 bands that make a true-colour picture.
 RGB_BANDS: Final = ("B04", "B03", "B02")
 
 PATCH_SIZE: Final = 256  # pixels per side
 GSD_METRES: Final = 10.0
+#: Pixels between the origins of neighbouring patches of a scene (1,280 m): patches overlap by
+#: half, so a scene must never be split (public notebooks reading real SEN12MS files).
+PATCH_STRIDE: Final = PATCH_SIZE // 2
+#: Most bytes in one strip of a real file: its rows per strip are as many rows of the
+#: 256 px patch as fit (GDAL's default), 4 for s1 and 1 for s2 in the real bytes of
+#: ``reference/real`` (pixel-interleaved, uncompressed, no nodata, non-integer origins).
+STRIP_BYTES: Final = 8192
 
 # --- Counts --------------------------------------------------------------------------
 

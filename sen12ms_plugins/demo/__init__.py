@@ -8,6 +8,16 @@ This is the only package outside the CLI and the adapters that imports an adapte
 (:mod:`.crosscheck` reads through all three).
 """
 
+from enum import StrEnum
+
+
+class SampleLayout(StrEnum):
+    """How the sample's GeoTIFFs are laid out (:mod:`.sample` says what each holds)."""
+
+    COMPACT = "compact"  # whole-patch grid, 10 m origins, GDAL's default strips for the patch width
+    REAL = "real"  # the real files' strips, non-integer origins, neighbours overlapping by half
+
+
 #: Triplets per scene of ``sen12ms sample`` (20 scenes): 60 triplets.
 SAMPLE_PATCHES_PER_SCENE = 3
 #: Triplets per scene of ``sen12ms demo``: 40 triplets, enough for every split in every season.

@@ -4,7 +4,7 @@ The project's promise is that torchgeo, TensorFlow Datasets and Hugging Face
 ``datasets`` give the same patches as the core.  Each ``from_*`` function below reads a
 split the way a user of that ecosystem does, undoes that ecosystem's layout (TFDS is
 height-width-channel, torchgeo stacks S1 and S2 as float32 and widens the mask to
-int64), and yields :class:`Canonical` patches in the files' dtypes, so that pixels can
+int64), and yields :class:`Canonical` patches in the reader's dtypes (``facts.DTYPES``), so that pixels can
 be compared byte for byte.  :func:`fingerprint` reduces a split, as it streams by, to a
 digest per patch and field, so two ecosystems can be compared without holding either in
 memory, and a difference names the patch and the field.

@@ -44,7 +44,7 @@ from ..dataset.index import Index, build_index
 from ..dataset.splits import SPLITS, Splits, compute_splits
 from ..errors import RootError
 from ..fsutil import atomic_write_bytes
-from . import DEMO_PATCHES_PER_SCENE
+from . import DEMO_PATCHES_PER_SCENE, SampleLayout
 from .crosscheck import (
     ECOSYSTEMS,
     Fingerprint,
@@ -56,7 +56,7 @@ from .crosscheck import (
     isolated_env,
 )
 from .mirror import serve_folder
-from .sample import MANIFEST_NAME, make_sample
+from .sample import MANIFEST_NAME, check_sample_options, make_sample
 
 
 @dataclass
@@ -64,6 +64,8 @@ class DemoContext:
     workdir: Path
     patch_size: int
     patches_per_scene: int
+    layout: SampleLayout
+    lc_dtype: str
     quiet: bool
     mirror_url: str = ""
     index: Index | None = None
@@ -89,10 +91,11 @@ class DemoContext:
 
 def step_sample(ctx: DemoContext) -> str:
     ids = make_sample(ctx.mirror, patch_size=ctx.patch_size, patches_per_scene=ctx.patches_per_scene,
-                      archives=True, tree=False,
+                      layout=ctx.layout, lc_dtype=ctx.lc_dtype, archives=True, tree=False,
                       progress=lambda jobs: track(jobs, "sample", unit="triplet", quiet=ctx.quiet))
     size = sum(p.stat().st_size for p in ctx.mirror.glob("*.tar.gz"))
-    return f"12 archives of {len(ids)} triplets ({ctx.patch_size}x{ctx.patch_size} px), {size / 2**20:.1f} MiB"
+    return (f"12 archives of {len(ids)} triplets ({ctx.patch_size}x{ctx.patch_size} px, {ctx.layout} layout, "
+            f"lc {ctx.lc_dtype}), {size / 2**20:.1f} MiB")
 
 
 def step_download(ctx: DemoContext) -> str:
@@ -233,9 +236,13 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def run_demo(workdir: str | Path | None = None, *, patch_size: int = facts.PATCH_SIZE,
-             patches_per_scene: int = DEMO_PATCHES_PER_SCENE, keep: bool = False, quiet: bool = False,
+             patches_per_scene: int = DEMO_PATCHES_PER_SCENE, layout: SampleLayout | str = SampleLayout.COMPACT,
+             lc_dtype: str = "uint16", keep: bool = False, quiet: bool = False,
              report: str | Path | None = None) -> bool:
     """Run every step; True when all succeeded and every ecosystem agreed with the core.
+
+    ``layout`` and ``lc_dtype`` are the sample's (:func:`~.sample.make_sample`); a value
+    it refuses (an odd patch size for the real layout) is a ValueError before anything runs.
 
     A temporary work folder is removed afterwards unless ``keep``; a given one is kept.
     ``report`` names a JSON file to write the outcome to (steps, and per split and
@@ -243,12 +250,13 @@ def run_demo(workdir: str | Path | None = None, *, patch_size: int = facts.PATCH
     """
     if "datasets" in sys.modules:  # its cache location and offline mode are read at import
         raise RuntimeError("run_demo must run before `datasets` is imported")
+    layout = check_sample_options(patch_size, layout, lc_dtype)
     own = workdir is None
     work = Path(tempfile.mkdtemp(prefix="sen12ms-demo-")) if own else Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
     if any(work.iterdir()):
         raise RootError(f"{work}: the demo's work folder must be empty")
-    ctx = DemoContext(work, patch_size, patches_per_scene, quiet)
+    ctx = DemoContext(work, patch_size, patches_per_scene, layout, lc_dtype, quiet)
     ok = True
     done: list[dict[str, object]] = []
     started = time.perf_counter()

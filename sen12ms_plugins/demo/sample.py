@@ -6,17 +6,33 @@ What makes it faithful (and what the tests therefore exercise):
   hold-out and other scenes, non-contiguous scene and patch numbers taken from the
   upstream split lists, and the damaged patch (summer scene 146, patch 202) whose S1
   data holds NaNs;
-* real GeoTIFFs written with rasterio: uncompressed, 10 m pixels in the scene's UTM
-  zone, placed at the scene's real location where the reference data knows it
-  (column ``location`` says ``synthetic`` where it does not); S1 float32 dB
-  (about -25…0, with speckle), S2 uint16 TOA reflectance x10000 with land-cover
-  dependent spectra, LC uint16 with valid IGBP and LCCS codes in spatially coherent
-  regions (continuous across neighbouring patches of a scene);
+* real GeoTIFFs written with rasterio: uncompressed, pixel-interleaved strips, no nodata,
+  10 m pixels in the scene's UTM zone (north and south), placed at the scene's real
+  location where the reference data knows it (column ``location`` says ``synthetic``
+  where it does not); S1 float32 dB (about -25…0, with speckle), S2 uint16 TOA
+  reflectance x10000 with land-cover dependent spectra, LC (uint16, or uint8:
+  ``lc_dtype``) with valid IGBP and LCCS codes in spatially coherent regions;
 * optionally the 12 ``ROIs<season>_<sensor>.tar.gz`` archives, byte-reproducible
   (sorted members, fixed times and owners, gzip time 0), and ``md5sums.txt``.
 
-Everything is a pure function of (seed, scene, patch, patch size): the same
-arguments give the same bytes.
+Two file layouts (:class:`SampleLayout`):
+
+``compact`` (the default)
+    patches side by side on a grid of whole patches (no overlap), origins on the 10 m
+    grid, GDAL's default strips for the patch width (as many rows as fit 8 KiB: at
+    256 px the real files' 1 row for S2 and 4 for S1, taller strips at smaller sizes).
+``real``
+    what the real files are (:data:`~sen12ms_plugins.dataset.facts.STRIP_BYTES`):
+    S2 in strips of 1 row and S1 of 4 rows at every patch size, LC by the same 8 KiB
+    rule at 256 px (4 rows in uint16, 8 in uint8); non-integer origins (a fraction
+    of a pixel fixed per scene, as in 701879.91); neighbouring patches of a scene half
+    a patch apart (:data:`~sen12ms_plugins.dataset.facts.PATCH_STRIDE`: 128 px,
+    1,280 m at 256 px), so they overlap by half.  The patch size must be even.
+
+Every pixel value is a function of the ground it shows (seed, scene and position on
+the scene's pixel grid), so where two patches of a scene overlap they hold the same
+values, except the damaged patch, whose NaNs are its own (as in the real one).  The
+same arguments give the same bytes.
 """
 
 from __future__ import annotations
@@ -42,13 +58,16 @@ from ..dataset import facts
 from ..dataset.ids import PatchId
 from ..errors import RootError
 from ..fsutil import make_writable_dir
-from . import SAMPLE_PATCHES_PER_SCENE
+from . import SAMPLE_PATCHES_PER_SCENE, SampleLayout
 
 SAMPLE_TABLE = Path(__file__).resolve().parent / "data" / "sample_scenes.csv"
 MANIFEST_NAME = "md5sums.txt"
 #: Modification time written into the sample archives (2019-01-01T00:00:00Z).
 ARCHIVE_MTIME = 1_546_300_800
 GRID_COLUMNS = 32  # patch-grid width used to place a scene's patches around its anchor
+# Patch-grid offset keeping the seeds of noise tiles above (or left of) the anchor non-negative.
+_TILE_KEY_OFFSET = 1 << 20
+
 
 
 @dataclass(frozen=True)
@@ -162,7 +181,11 @@ def _value_noise(x: np.ndarray, y: np.ndarray, cell: float, *keys: int) -> np.nd
 @dataclass(frozen=True)
 class _Placement:
     crs: str
-    transform: tuple[float, float, float, float, float, float]
+    transform: tuple[float, float, float, float, float, float]  # written to the file
+    grid_left: float  # west edge on the scene's 10 m grid: where the ground's values are looked up
+    grid_top: float
+    tiles: tuple[tuple[int, ...], ...]  # seed keys of the noise tiles, row-major
+    tile_size: int  # pixels a side of a noise tile
 
 
 def utm_epsg(lon: float, lat: float) -> int:
@@ -171,23 +194,52 @@ def utm_epsg(lon: float, lat: float) -> int:
     return (32600 if lat >= 0 else 32700) + zone
 
 
-def _placement(scene: SampleScene, patch: int, size: int) -> _Placement:
+def _placement(scene: SampleScene, patch: int, size: int, layout: SampleLayout, seed: int) -> _Placement:
     epsg = utm_epsg(scene.lon, scene.lat)
     (x0,), (y0,) = warp("EPSG:4326", f"EPSG:{epsg}", [scene.lon], [scene.lat])
-    extent = size * facts.GSD_METRES
-    # Snap the anchor to the 10 m grid so every pixel edge is a whole metre value.
-    x0, y0 = round(x0 / facts.GSD_METRES) * facts.GSD_METRES, round(y0 / facts.GSD_METRES) * facts.GSD_METRES
+    gsd = facts.GSD_METRES
+    # Snap the anchor to the 10 m grid: every pixel centre is then an exact multiple of 5 m,
+    # so overlapping patches compute their values from the very same coordinates.
+    x0, y0 = round(x0 / gsd) * gsd, round(y0 / gsd) * gsd
     row, col = divmod(patch - scene.anchor_patch, GRID_COLUMNS)
-    left, top = x0 + col * extent, y0 - row * extent
-    return _Placement(f"EPSG:{epsg}", (facts.GSD_METRES, 0.0, left, 0.0, -facts.GSD_METRES, top))
+    if layout == SampleLayout.COMPACT:
+        left, top = x0 + col * size * gsd, y0 - row * size * gsd
+        # One noise tile per patch, seeded by the patch (patches do not overlap).
+        return _Placement(f"EPSG:{epsg}", (gsd, 0.0, left, 0.0, -gsd, top), left, top, ((patch,),), size)
+    stride = size // 2  # facts.PATCH_STRIDE at the real size
+    left, top = x0 + col * stride * gsd, y0 - row * stride * gsd
+    # The real origins are not on the 10 m grid: shift each scene by its own fraction of a pixel.
+    dx, dy = (float(gsd * (0.05 + 0.9 * _hash01(seed, facts.SEASONS.index(scene.season), scene.scene, k)))
+              for k in (6, 7))
+    tiles = tuple((row + i + _TILE_KEY_OFFSET, col + j + _TILE_KEY_OFFSET) for i in (0, 1) for j in (0, 1))
+    return _Placement(f"EPSG:{epsg}", (gsd, 0.0, left + dx, 0.0, -gsd, top + dy), left, top, tiles, stride)
+
+
+def _pixel_noise(place: _Placement, size: int, key: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel S2 noise [13, size, size] and S1 speckle [2, size, size], tile by tile: each tile
+    is drawn from a generator seeded by the ground it covers, so overlapping patches agree."""
+    looks = 4.4  # equivalent number of looks of the speckle
+    n_s2, n_s1 = len(facts.BANDS["s2"]), len(facts.BANDS["s1"])
+    noise = np.empty((n_s2, size, size))
+    speckle = np.empty((n_s1, size, size))
+    t = place.tile_size
+    per_row = size // t
+    for k, tile in enumerate(place.tiles):
+        rng = np.random.default_rng([*key, *tile])
+        r, c = divmod(k, per_row)
+        noise[:, r * t:(r + 1) * t, c * t:(c + 1) * t] = rng.normal(0.0, 40.0, (n_s2, t, t))
+        speckle[:, r * t:(r + 1) * t, c * t:(c + 1) * t] = rng.gamma(looks, 1.0 / looks, (n_s1, t, t))
+    return noise, speckle
 
 
 def make_patch_arrays(
-    scene: SampleScene, position: int, patch: int, size: int, seed: int
+    scene: SampleScene, position: int, patch: int, size: int, seed: int,
+    layout: SampleLayout = SampleLayout.COMPACT, lc_dtype: str = "uint16",
 ) -> tuple[dict[str, np.ndarray], _Placement]:
     """The s1, s2 and lc arrays ([bands, size, size]) of one sample patch, and where it lies."""
-    place = _placement(scene, patch, size)
-    gsd, left, top = place.transform[0], place.transform[2], place.transform[5]
+    layout = check_sample_options(size, layout, lc_dtype)
+    place = _placement(scene, patch, size, layout, seed)
+    gsd, left, top = facts.GSD_METRES, place.grid_left, place.grid_top
     cols = left + (np.arange(size) + 0.5) * gsd
     rows = top - (np.arange(size) + 0.5) * gsd
     x, y = np.meshgrid(cols, rows)
@@ -205,35 +257,57 @@ def make_patch_arrays(
     lccs = np.array([(0, 0, 0)] + [_IGBP_TO_LCCS[c] for c in range(1, 18)], dtype=np.uint16)
     lc = np.concatenate([igbp[None], np.moveaxis(lccs[igbp], -1, 0)], axis=0)
 
-    rng = np.random.default_rng([seed, season_no, scene.scene, patch])
     surfaces = sorted(set(_SURFACE.values()))
     surface_index = np.array([0] + [surfaces.index(_SURFACE[c]) for c in range(1, 18)])[igbp]
     texture = _value_noise(x, y, extent / 8, *key, 4) - 0.5  # within-class variation
+    noise, speckle = _pixel_noise(place, size, key)
 
     spectra = np.array([_SPECTRA[s] for s in surfaces], dtype=np.float64)  # [surface, 13]
-    s2 = spectra[surface_index].transpose(2, 0, 1) * (1 + 0.25 * texture)
-    s2 += rng.normal(0.0, 40.0, s2.shape)
+    s2 = spectra[surface_index].transpose(2, 0, 1) * (1 + 0.25 * texture) + noise
     s2 = np.clip(np.rint(s2), 1, 15000).astype(np.uint16)
 
     sigma = np.array([_BACKSCATTER[s] for s in surfaces], dtype=np.float64)  # [surface, 2]
     s1_db = sigma[surface_index].transpose(2, 0, 1) + 3.0 * texture
-    looks = 4.4  # equivalent number of looks of the speckle
-    speckle = rng.gamma(looks, 1.0 / looks, s1_db.shape)
     s1 = np.clip(s1_db + 10 * np.log10(speckle), -32.0, 5.0).astype(np.float32)
     if (scene.season, scene.scene, patch) == facts.DAMAGED_PATCH:
         s1[:, size // 3 : size // 2, :] = np.nan  # the real patch's S1 holds NaNs
-    return {"s1": s1, "s2": s2, "lc": lc}, place
+    return {"s1": s1, "s2": s2, "lc": lc.astype(lc_dtype)}, place
 
 
-def _write_geotiff(path: Path, array: np.ndarray, place: _Placement) -> None:
+def real_rows_per_strip(sensor: str, dtype: str) -> int:
+    """Rows per strip of a real file: as many 256 px rows as fit :data:`~facts.STRIP_BYTES`."""
+    row_bytes = facts.PATCH_SIZE * len(facts.BANDS[sensor]) * np.dtype(dtype).itemsize
+    return max(1, facts.STRIP_BYTES // row_bytes)
+
+
+def _write_geotiff(path: Path, sensor: str, array: np.ndarray, place: _Placement, layout: SampleLayout) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
+    options = {}
+    if layout == SampleLayout.REAL:
+        rows = min(real_rows_per_strip(sensor, array.dtype.name), array.shape[1])
+        options = {"interleave": "pixel", "blockysize": rows}
     with rasterio.open(
         tmp, "w", driver="GTiff", width=array.shape[2], height=array.shape[1], count=array.shape[0],
-        dtype=array.dtype, crs=place.crs, transform=Affine(*place.transform),
+        dtype=array.dtype, crs=place.crs, transform=Affine(*place.transform), **options,
     ) as dst:
         dst.write(array)
     os.replace(tmp, path)
+
+
+def check_sample_options(patch_size: int, layout: SampleLayout | str, lc_dtype: str) -> SampleLayout:
+    """The layout as a :class:`SampleLayout`; ValueError for options :func:`make_sample` refuses."""
+    if patch_size < 8:
+        raise ValueError(f"patch_size must be at least 8 pixels, got {patch_size}")
+    try:
+        layout = SampleLayout(layout)
+    except ValueError:
+        raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(SampleLayout)}") from None
+    if layout == SampleLayout.REAL and patch_size % 2:
+        raise ValueError(f"the real layout needs an even patch size (neighbours overlap by half), got {patch_size}")
+    if lc_dtype not in facts.FILE_DTYPES["lc"]:
+        raise ValueError(f"unknown lc_dtype {lc_dtype!r}; expected one of {', '.join(facts.FILE_DTYPES['lc'])}")
+    return layout
 
 
 def make_sample(
@@ -242,17 +316,20 @@ def make_sample(
     seed: int = 0,
     patch_size: int = facts.PATCH_SIZE,
     patches_per_scene: int = SAMPLE_PATCHES_PER_SCENE,
+    layout: SampleLayout | str = SampleLayout.COMPACT,
+    lc_dtype: str = "uint16",
     archives: bool = False,
     tree: bool = True,
     progress: Callable[[Iterable], Iterable] | None = None,
 ) -> list[PatchId]:
     """Write the sample into ``out`` (missing or empty); return the triplets written.
 
+    ``layout`` is ``compact`` or ``real`` (:class:`SampleLayout`), ``lc_dtype`` the
+    land-cover files' dtype, ``uint16`` or ``uint8`` (the same values either way).
     With ``archives`` the 12 archives and ``md5sums.txt`` are written into ``out`` too;
     with ``tree=False`` only those (the tree is then built in a temporary folder).
     """
-    if patch_size < 8:
-        raise ValueError(f"patch_size must be at least 8 pixels, got {patch_size}")
+    layout = check_sample_options(patch_size, layout, lc_dtype)
     _check_patches_per_scene(patches_per_scene)
     if not tree and not archives:
         raise ValueError("nothing to write: tree=False needs archives=True")
@@ -269,10 +346,10 @@ def make_sample(
     ]
     written: list[PatchId] = []
     for scene, position, patch in (progress(jobs) if progress else jobs):
-        arrays, place = make_patch_arrays(scene, position, patch, patch_size, seed)
+        arrays, place = make_patch_arrays(scene, position, patch, patch_size, seed, layout, lc_dtype)
         pid = PatchId(scene.season, scene.scene, patch)
         for sensor in facts.SENSORS:
-            _write_geotiff(pid.path(tree_root, sensor), arrays[sensor], place)
+            _write_geotiff(pid.path(tree_root, sensor), sensor, arrays[sensor], place, layout)
         written.append(pid)
     if archives:
         write_archives(tree_root, out)

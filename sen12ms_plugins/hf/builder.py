@@ -77,6 +77,7 @@ from ..errors import SEN12MSError
 from ..fsutil import link_file
 from ..reading.configs import CONFIGS, DEFAULT_CONFIG, get_config
 from ..reading.examples import patch_size_of, read_example
+from ..reading.reader import probe_layouts
 from .features import check_example_size, example_nbytes, hf_features
 
 #: Largest Arrow record batch the builder writes, as ``datasets`` aims for in Parquet row groups.
@@ -209,6 +210,9 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
             if not report.ok:
                 raise SEN12MSError(f"{self._root}: verification failed:\n  " + "\n  ".join(report.problems))
         splits = self._checked_splits()
+        # A layout the fast reader leaves to rasterio is announced here, before any worker of
+        # num_proc starts (datasets forks them: they inherit that it was announced).
+        probe_layouts(self._root, self._index.triplets[0], self._sen12ms_config.read_bands())
         members = {name: list(splits[name]) for name in DISJOINT_SPLITS}
         # train = its two stored parts, in that order, wherever it is produced; it comes
         # last so that, when prepared, its parts exist to be linked to

@@ -46,6 +46,7 @@ from ..dataset.splits import DISJOINT_SPLITS, SPLITS, compute_splits
 from ..errors import ExportError
 from ..reading.configs import CONFIGS, DEFAULT_CONFIG, DatasetConfig, get_config
 from ..reading.examples import patch_size_of, read_example
+from ..reading.reader import mark_announced, probe_layouts
 from . import DEFAULT_ROW_GROUP_SIZE, DEFAULT_SHARD_SIZE
 from .card import ConfigSummary, write_card
 from .features import check_example_size, example_nbytes, examples_to_table, hf_features, parquet_row_nbytes
@@ -325,7 +326,10 @@ def _run(
             return results
         # spawn: GDAL and pyarrow hold threads, which fork would copy half-way
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(num_proc, len(todo)), mp_context=context) as pool:
+        # A layout the fast reader leaves to rasterio is announced here, once, not by every worker.
+        seen = probe_layouts(root, PatchId(*todo[0].patches[0]), get_config(todo[0].config).read_bands())
+        with ProcessPoolExecutor(max_workers=min(num_proc, len(todo)), mp_context=context,
+                                 initializer=mark_announced, initargs=(seen,)) as pool:
             pending = {
                 pool.submit(write_shard, str(root), str(out), task, row_group_rows[task.config]): task
                 for task in todo

@@ -1,7 +1,7 @@
 """The ``datasets`` features of a SEN12MS example, and a fast numpy-to-Arrow conversion of examples.
 
 The fields are those of :mod:`sen12ms_plugins.reading.examples`; image arrays are ``Array3D``
-and masks ``Array2D`` with the files' dtypes (uint16 stays uint16 on disk), the scene
+and masks ``Array2D`` in the reader's dtypes (``facts.DTYPES``; uint16 stays uint16 on disk), the scene
 labels are ``ClassLabel`` whose class numbers are the DFC mask values.
 """
 

@@ -19,8 +19,9 @@ field          type                        meaning
 =============  ==========================  ==================================================
 
 Only the image arrays of the chosen configuration (:mod:`sen12ms_plugins.reading.configs`)
-are present; the other fields are in every example.  Arrays keep the files' dtypes
-and band order.  ``label`` and ``labels`` follow Schmitt & Wu (2021); their class
+are present; the other fields are in every example.  Arrays have one dtype per sensor
+whatever the file holds (``facts.DTYPES``: an 8-bit land-cover file gives uint16) and keep the files'
+band order.  ``label`` and ``labels`` follow Schmitt & Wu (2021); their class
 numbers are those of ``dfc``, so :data:`SCENE_LABEL_NAMES` [k] names class k.
 """
 

@@ -9,11 +9,16 @@ Handled: classic little-endian TIFF, first image (IFD 0), no compression, strips
 (pixel- or band-interleaved, any rows per strip, strips in any file order), equal
 8/16/32/64-bit samples of unsigned, signed or floating-point type, photometric
 MinIsBlack or RGB, default orientation and fill order.  For anything else
-(compressed, tiled, big-endian, BigTIFF, sparse or short strips, a header this
-module cannot make sense of) :func:`read_bands` returns None and the caller reads
-the file with rasterio.  On the layouts it handles the result is the very array
-rasterio's ``DatasetReader.read(indexes)`` returns: same dtype, shape and bytes
-(including NaN payloads), which the tests check file by file.
+:func:`read_bands` raises :class:`~sen12ms_plugins.errors.UnsupportedLayoutError`
+whose message is the reason (``compressed (LZW)``, ``tiled``, ``big-endian TIFF`` …),
+and the caller reads the file with rasterio.  A header that contradicts itself or
+the file (tags cut off, strip tables of different lengths, strips beyond the end of
+the file) raises its subclass :class:`~sen12ms_plugins.errors.DamagedHeaderError`;
+every size is checked against the file before anything is allocated, so no header,
+however garbled, makes this module read or allocate more than the file holds.  On
+the layouts it handles the result is the very array rasterio's
+``DatasetReader.read(indexes)`` returns: same dtype, shape and bytes (including NaN
+payloads), which the tests check file by file.
 """
 
 from __future__ import annotations
@@ -22,13 +27,13 @@ import io
 import os
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
 
-from ..errors import UnsupportedLayoutError
+from ..errors import DamagedHeaderError, UnsupportedLayoutError
 
 # TIFF tag numbers used here (TIFF 6.0 specification).
 _NEW_SUBFILE_TYPE = 254
@@ -63,6 +68,19 @@ _DTYPES = {
     (3, 32): "<f4", (3, 64): "<f8",
 }
 _PHOTOMETRIC_RAW = (1, 2)  # MinIsBlack, RGB: GDAL returns their samples unchanged
+# Names for the reasons given to users (TIFF 6.0 and the registered extensions GDAL writes).
+_TAG_NAMES = {
+    _NEW_SUBFILE_TYPE: "NewSubfileType", _WIDTH: "ImageWidth", _HEIGHT: "ImageLength",
+    _BITS_PER_SAMPLE: "BitsPerSample", _COMPRESSION: "Compression", _PHOTOMETRIC: "PhotometricInterpretation",
+    _FILL_ORDER: "FillOrder", _STRIP_OFFSETS: "StripOffsets", _ORIENTATION: "Orientation",
+    _SAMPLES_PER_PIXEL: "SamplesPerPixel", _ROWS_PER_STRIP: "RowsPerStrip", _STRIP_BYTE_COUNTS: "StripByteCounts",
+    _PLANAR_CONFIG: "PlanarConfiguration", _PREDICTOR: "Predictor", _TILE_WIDTH: "TileWidth",
+    _TILE_OFFSETS: "TileOffsets", _TILE_BYTE_COUNTS: "TileByteCounts", _SAMPLE_FORMAT: "SampleFormat",
+}
+_COMPRESSIONS = {2: "CCITT RLE", 3: "CCITT G3", 4: "CCITT G4", 5: "LZW", 6: "old JPEG", 7: "JPEG", 8: "Deflate",
+                 32773: "PackBits", 32946: "Deflate", 34676: "SGILOG", 34887: "LERC", 34925: "LZMA",
+                 50000: "ZSTD", 50001: "WEBP", 50002: "JPEG XL"}
+_PHOTOMETRICS = {0: "MinIsWhite", 3: "palette", 4: "transparency mask", 5: "CMYK", 6: "YCbCr", 8: "CIELab"}
 
 
 class Interleave(StrEnum):
@@ -97,16 +115,27 @@ class _Header:
     def bytes(self, offset: int, size: int) -> bytes:
         if offset + size <= len(self.head):
             return self.head[offset : offset + size]
+        if offset + size > self.size:  # checked before allocating: a garbled count cannot ask for gigabytes
+            raise DamagedHeaderError("header points beyond the end of the file")
         data = bytearray(size)
         _read_exactly(self.file, memoryview(data), offset)
         return bytes(data)
 
 
+def _name(tag: int) -> str:
+    return _TAG_NAMES.get(tag, f"tag {tag}")
+
+
 def _parse_ifd(header: _Header) -> dict[int, tuple[int, int, bytes]]:
     """The tags of IFD 0: ``{tag: (type, count, value-or-offset bytes)}``."""
+    if header.size < 8:
+        raise DamagedHeaderError("not a TIFF file (shorter than a TIFF header)")
     head = header.bytes(0, 8)
     if head[:4] != b"II*\x00":
-        raise UnsupportedLayoutError("not a little-endian classic TIFF")
+        kinds = {b"MM\x00*": "big-endian TIFF", b"II+\x00": "BigTIFF", b"MM\x00+": "big-endian BigTIFF"}
+        if head[:4] in kinds:
+            raise UnsupportedLayoutError(kinds[head[:4]])
+        raise DamagedHeaderError("not a TIFF file")
     (ifd,) = struct.unpack_from("<I", head, 4)
     (n,) = struct.unpack("<H", header.bytes(ifd, 2))
     raw = header.bytes(ifd + 2, 12 * n)
@@ -121,12 +150,12 @@ def _values(header: _Header, tags: dict, tag: int, default: int | None = None) -
     """The SHORT/LONG values of a tag (``[default]`` when absent)."""
     if tag not in tags:
         if default is None:
-            raise UnsupportedLayoutError(f"tag {tag} missing")
+            raise DamagedHeaderError(f"{_name(tag)} missing")
         return [default]
     ftype, count, value = tags[tag]
     fmt = _FIELD_FORMATS.get(ftype)
     if fmt is None or count == 0:
-        raise UnsupportedLayoutError(f"tag {tag} has field type {ftype}")
+        raise DamagedHeaderError(f"{_name(tag)} has field type {ftype} and {count} values")
     size = _FIELD_SIZES[ftype] * count
     data = value[:size] if size <= 4 else header.bytes(struct.unpack("<I", value)[0], size)
     return list(struct.unpack(f"<{count}{fmt}", data))
@@ -135,11 +164,11 @@ def _values(header: _Header, tags: dict, tag: int, default: int | None = None) -
 def _array(header: _Header, tags: dict, tag: int) -> np.ndarray:
     """A SHORT/LONG array tag as int64 (strip offsets and byte counts can be long)."""
     if tag not in tags:
-        raise UnsupportedLayoutError(f"tag {tag} missing")
+        raise DamagedHeaderError(f"{_name(tag)} missing")
     ftype, count, value = tags[tag]
     fmt = {3: "<u2", 4: "<u4"}.get(ftype)
     if fmt is None or count == 0:
-        raise UnsupportedLayoutError(f"tag {tag} has field type {ftype}")
+        raise DamagedHeaderError(f"{_name(tag)} has field type {ftype} and {count} values")
     size = _FIELD_SIZES[ftype] * count
     data = value[:size] if size <= 4 else header.bytes(struct.unpack("<I", value)[0], size)
     return np.frombuffer(data, dtype=fmt).astype(np.int64)
@@ -148,15 +177,17 @@ def _array(header: _Header, tags: dict, tag: int) -> np.ndarray:
 def _single(header: _Header, tags: dict, tag: int, default: int | None = None) -> int:
     values = _values(header, tags, tag, default)
     if len(values) != 1:
-        raise UnsupportedLayoutError(f"tag {tag} has {len(values)} values")
+        raise DamagedHeaderError(f"{_name(tag)} has {len(values)} values, not 1")
     return values[0]
 
 
 def _uniform(header: _Header, tags: dict, tag: int, count: int, default: int) -> int:
     """A per-sample tag (BitsPerSample, SampleFormat) whose values must all agree."""
     values = _values(header, tags, tag, default)
-    if len(values) not in (1, count) or len(set(values)) != 1:
-        raise UnsupportedLayoutError(f"tag {tag} differs between samples")
+    if len(values) not in (1, count):
+        raise DamagedHeaderError(f"{_name(tag)} has {len(values)} values for {count} samples per pixel")
+    if len(set(values)) != 1:
+        raise UnsupportedLayoutError(f"{_name(tag)} differs between bands")
     return values[0]
 
 
@@ -164,42 +195,58 @@ def _layout(header: _Header) -> Layout:
     tags = _parse_ifd(header)
     if _TILE_WIDTH in tags:
         raise UnsupportedLayoutError("tiled")
-    if _single(header, tags, _COMPRESSION, 1) != 1 or _single(header, tags, _PREDICTOR, 1) != 1:
-        raise UnsupportedLayoutError("compressed")
+    compression = _single(header, tags, _COMPRESSION, 1)
+    if compression != 1:
+        raise UnsupportedLayoutError(f"compressed ({_COMPRESSIONS.get(compression, f'method {compression}')})")
+    predictor = _single(header, tags, _PREDICTOR, 1)
+    if predictor != 1:
+        raise UnsupportedLayoutError(f"predictor {predictor}")
     if _single(header, tags, _NEW_SUBFILE_TYPE, 0) != 0:
         raise UnsupportedLayoutError("first image is not a full-resolution image")
-    if _single(header, tags, _PHOTOMETRIC, 1) not in _PHOTOMETRIC_RAW:
-        raise UnsupportedLayoutError("photometric interpretation GDAL may convert")
+    photometric = _single(header, tags, _PHOTOMETRIC, 1)
+    if photometric not in _PHOTOMETRIC_RAW:
+        raise UnsupportedLayoutError(f"photometric interpretation {_PHOTOMETRICS.get(photometric, photometric)}")
     if _single(header, tags, _ORIENTATION, 1) != 1 or _single(header, tags, _FILL_ORDER, 1) != 1:
         raise UnsupportedLayoutError("non-default orientation or fill order")
     width = _single(header, tags, _WIDTH)
     height = _single(header, tags, _HEIGHT)
     count = _single(header, tags, _SAMPLES_PER_PIXEL, 1)
+    if min(width, height, count) < 1:
+        raise DamagedHeaderError(f"image of {width}x{height} pixels and {count} samples per pixel")
     bits = _uniform(header, tags, _BITS_PER_SAMPLE, count, 1)
     fmt = _uniform(header, tags, _SAMPLE_FORMAT, count, 1)
+    if (fmt, bits) not in _DTYPES:
+        raise UnsupportedLayoutError(f"{bits}-bit samples of SampleFormat {fmt}")
     planar = _single(header, tags, _PLANAR_CONFIG, 1)
-    if (fmt, bits) not in _DTYPES or planar not in (1, 2) or min(width, height, count) < 1:
-        raise UnsupportedLayoutError("sample type or planar configuration")
+    if planar not in (1, 2):
+        raise DamagedHeaderError(f"PlanarConfiguration {planar}")
     rows_per_strip = min(_single(header, tags, _ROWS_PER_STRIP, 2**32 - 1), height)
     if rows_per_strip < 1:
-        raise UnsupportedLayoutError("zero rows per strip")
+        raise DamagedHeaderError("RowsPerStrip is 0")
     offsets = _array(header, tags, _STRIP_OFFSETS)
     sizes = _array(header, tags, _STRIP_BYTE_COUNTS)
     dtype = np.dtype(_DTYPES[(fmt, bits)])
     interleave = Interleave.BAND if planar == 2 or count == 1 else Interleave.PIXEL
     strips_per_plane = -(-height // rows_per_strip)
     planes = count if interleave == Interleave.BAND else 1
-    if len(offsets) != strips_per_plane * planes or len(sizes) != len(offsets):
-        raise UnsupportedLayoutError("strip count does not match the image size")
+    if len(sizes) != len(offsets):
+        raise DamagedHeaderError(f"StripByteCounts has {len(sizes)} entries, StripOffsets {len(offsets)}")
+    if len(offsets) != strips_per_plane * planes:
+        raise DamagedHeaderError(f"{len(offsets)} strips, the image needs {strips_per_plane * planes}")
     # Byte count each strip must have: full strips, then a shorter last one per plane.
     row_bytes = width * dtype.itemsize * (count if interleave == Interleave.PIXEL else 1)
     rows = np.full(strips_per_plane, rows_per_strip, dtype=np.int64)
     rows[-1] = height - rows_per_strip * (strips_per_plane - 1)
-    if not np.array_equal(sizes, np.tile(rows * row_bytes, planes)) or np.any(offsets <= 0):
-        raise UnsupportedLayoutError("sparse, short or padded strips")
+    expected = np.tile(rows * row_bytes, planes)
+    if np.any(offsets == 0) or np.any(sizes == 0):
+        raise UnsupportedLayoutError("sparse strips")  # GDAL's SPARSE_OK: missing strips read as zeros
+    if np.any(sizes < expected):
+        raise DamagedHeaderError("strips shorter than their rows")
+    if np.any(sizes != expected):
+        raise UnsupportedLayoutError("padded strips")
     # Checked before any buffer is allocated: a damaged header cannot ask for gigabytes.
     if np.any(offsets + sizes > header.size):
-        raise UnsupportedLayoutError("strips beyond the end of the file")
+        raise DamagedHeaderError("strips beyond the end of the file")
     return Layout(width, height, count, dtype, interleave, rows_per_strip, offsets, sizes)
 
 
@@ -210,7 +257,7 @@ def _read_exactly(file: io.RawIOBase, buffer: memoryview, offset: int) -> None:
     while done < len(buffer):
         n = file.readinto(buffer[done:])
         if not n:
-            raise UnsupportedLayoutError("file ends before the data its header points to")
+            raise DamagedHeaderError("file ends before the data its header points to")
         done += n
 
 
@@ -285,22 +332,29 @@ def _read_pixel_interleaved(header: _Header, layout: Layout, bands: list[int], o
     return out
 
 
-def read_layout(path: str | os.PathLike[str]) -> Layout | None:
-    """The strip layout of a file, or None when :func:`read_bands` would leave it to rasterio."""
+def read_layout(path: str | os.PathLike[str]) -> Layout:
+    """The strip layout of a file; raises :class:`~sen12ms_plugins.errors.UnsupportedLayoutError`
+    (the reason) when :func:`read_bands` would leave it to rasterio."""
     with open(path, "rb", buffering=0) as file:
-        try:
-            return _layout(_Header(file))
-        except (UnsupportedLayoutError, struct.error):
-            return None
+        return _parse(_Header(file))
+
+
+def _parse(header: _Header) -> Layout:
+    try:
+        return _layout(header)
+    except struct.error as exc:  # a field cut short: the header is damaged, whatever the tag
+        raise DamagedHeaderError(f"header cut short ({exc})") from None
 
 
 def truncation(path: str | os.PathLike[str]) -> str | None:
-    """Why the file is cut short, or None: whether the image data its first IFD points to
-    (strips or tiles, compressed or not) lies within the file.
+    """Why the image data the first IFD points to (strips or tiles, compressed or not) is not
+    all in the file, or None.
 
     A header-only check (no pixel is read) that finds truncated patch files, which
-    opening the header alone does not.  Files this module cannot parse (big-endian,
-    BigTIFF) give None.
+    opening the header alone does not.  Data laid out back to back that runs past the
+    end is a file cut short (``truncated: …``); data elsewhere beyond the end is a
+    damaged header.  Files this module cannot parse (big-endian, BigTIFF, damaged tags)
+    give None: :func:`read_layout` says what is wrong with those.
     """
     with open(path, "rb", buffering=0) as file:
         header = _Header(file)
@@ -309,50 +363,51 @@ def truncation(path: str | os.PathLike[str]) -> str | None:
             tiled = _TILE_WIDTH in tags
             offsets = _array(header, tags, _TILE_OFFSETS if tiled else _STRIP_OFFSETS)
             sizes = _array(header, tags, _TILE_BYTE_COUNTS if tiled else _STRIP_BYTE_COUNTS)
-        except UnsupportedLayoutError as exc:
-            return str(exc) if "ends before" in str(exc) else None
-        except struct.error:
+        except (UnsupportedLayoutError, struct.error):
             return None
-    end = int((offsets + sizes[: len(offsets)]).max(initial=0))
-    if end > header.size:
+    n = min(len(offsets), len(sizes))  # tables of different lengths are a damaged header, not a truncation
+    order = np.argsort(offsets[:n], kind="stable")
+    starts, ends = offsets[:n][order], offsets[:n][order] + sizes[:n][order]
+    end = int(ends.max(initial=0))
+    if end <= header.size:
+        return None
+    if np.array_equal(starts[1:], ends[:-1]):
         return f"truncated: its image data ends at byte {end:,}, the file has {header.size:,} bytes"
-    return None
+    return f"damaged TIFF header: image data placed beyond the end of the file (up to byte {end:,}, " \
+           f"the file has {header.size:,} bytes)"
 
 
 def read_bands(
     path: str | os.PathLike[str],
     indexes: Sequence[int],
     *,
-    count: int | None = None,
-    dtype: str | None = None,
+    check: Callable[[Layout], None] | None = None,
     out: np.ndarray | None = None,
-) -> np.ndarray | None:
+) -> np.ndarray:
     """Read 1-based bands ``indexes`` of a file as ``[len(indexes), height, width]``.
 
-    With ``out`` (an array of exactly that shape, of a dtype the samples cast to
-    safely, e.g. float32 for uint16) the bands are written into it, converted on
-    the way, and ``out`` is returned.
+    ``check`` is called with the file's layout before any pixel is read; it raises to
+    refuse the file (a band count, dtype or size the caller does not accept).  With
+    ``out`` (an array of exactly that shape, of a dtype the samples cast to safely,
+    e.g. float32 for uint16) the bands are written into it, converted on the way, and
+    ``out`` is returned.
 
-    Returns None when the file's layout is not one this module handles, when its
-    band ``count`` or ``dtype`` (numpy name) differs from the one given, or when
-    ``out`` does not have the file's shape, so the caller can read it with
-    rasterio and report the problem in rasterio's words (what ``out`` then holds
-    is undefined).  Raises :class:`FileNotFoundError` (and other :class:`OSError`)
-    from opening it.
+    Raises :class:`~sen12ms_plugins.errors.UnsupportedLayoutError` (its message the
+    reason; :class:`~sen12ms_plugins.errors.DamagedHeaderError` for a damaged header)
+    when the file's layout is not one this module reads, so that the caller can read
+    it with rasterio; ValueError for an index outside the file's bands or an ``out`` of
+    another shape; :class:`FileNotFoundError` (and other :class:`OSError`) from opening it.
     """
     with open(path, "rb", buffering=0) as file:
-        try:
-            header = _Header(file)
-            layout = _layout(header)
-            if (count is not None and layout.count != count) or (dtype is not None and layout.dtype.name != dtype):
-                return None
-            if any(not 1 <= i <= layout.count for i in indexes):
-                return None
-            if out is not None and out.shape != (len(indexes), layout.height, layout.width):
-                return None
-            bands = [i - 1 for i in indexes]
-            if layout.interleave == Interleave.BAND:
-                return _read_band_interleaved(header, layout, bands, out)
-            return _read_pixel_interleaved(header, layout, bands, out)
-        except (UnsupportedLayoutError, struct.error):
-            return None
+        header = _Header(file)
+        layout = _parse(header)
+        if check is not None:
+            check(layout)
+        if any(not 1 <= i <= layout.count for i in indexes):
+            raise ValueError(f"{os.fspath(path)}: band indexes {list(indexes)} outside 1-{layout.count}")
+        if out is not None and out.shape != (len(indexes), layout.height, layout.width):
+            raise ValueError(f"out has shape {out.shape}, the bands read have {(len(indexes), layout.height, layout.width)}")
+        bands = [i - 1 for i in indexes]
+        if layout.interleave == Interleave.BAND:
+            return _read_band_interleaved(header, layout, bands, out)
+        return _read_pixel_interleaved(header, layout, bands, out)

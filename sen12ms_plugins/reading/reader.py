@@ -1,22 +1,32 @@
 """Read SEN12MS patches into numpy arrays, and their georeference.
 
-Arrays keep the file's band order and dtype: s1 float32 [2, H, W], s2 uint16
-[13, H, W], lc uint16 [4, H, W].  A file that is missing, unreadable, or not shaped
-like its sensor's patches raises :class:`~sen12ms_plugins.errors.PatchFileError`
-naming the file.
+Arrays keep the file's band order and have one dtype per sensor whatever the file
+holds (:data:`~sen12ms_plugins.dataset.facts.DTYPES`): s1 float32 [2, H, W], s2 uint16
+[13, H, W], lc uint16 [4, H, W]; a land-cover file in uint8 (the other data type the
+real files are reported to have: :data:`~sen12ms_plugins.dataset.facts.FILE_DTYPES`)
+is widened without loss.  A file that is missing, unreadable, or not shaped like its
+sensor's patches raises :class:`~sen12ms_plugins.errors.PatchFileError` naming the file.
+
+Files in SEN12MS's own layout are read by :mod:`.fastread`; any other layout is read
+by rasterio, and the first such file of each reason is logged at WARNING level on the
+``sen12ms_plugins.reading.reader`` logger (see :func:`announce_fallback`); so is a damaged
+header that rasterio reads anyway (one it cannot read is an error naming the damage).
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..dataset import facts
+from ..dataset.facts import SensorFormat
 from ..dataset.ids import PatchId
-from ..errors import PatchFileError
+from ..errors import DamagedHeaderError, PatchFileError, UnsupportedLayoutError
 from . import fastread
 
 #: GDAL settings for reading many small files: no sibling-file scans, no .aux.xml.
@@ -25,6 +35,67 @@ GDAL_OPTIONS: Mapping[str, str] = {
     "GDAL_PAM_ENABLED": "NO",
     "CPL_VSIL_CURL_USE_HEAD": "NO",
 }
+
+log = logging.getLogger(__name__)
+_announced: set[str] = set()
+_announced_lock = threading.Lock()
+
+
+def announce_fallback(path: str | os.PathLike[str], reason: UnsupportedLayoutError) -> None:
+    """Log, once per process and reason, that a file was read by rasterio instead of the fast reader.
+
+    A whole dataset in another layout (re-compressed, say) reads several times slower;
+    this says so at the first such file, with the reason (``compressed (LZW)``), and
+    stays quiet for the next files with the same reason.  A damaged header that rasterio
+    read anyway is announced the same way.  Python ``logging`` rather than ``warnings``:
+    the message is one clean line on stderr without configuration (the logging module's
+    last-resort handler), it works the same in worker processes, and it is silenced the
+    usual way (``logging.getLogger("sen12ms_plugins").setLevel(logging.ERROR)``).
+    """
+    key = str(reason)
+    with _announced_lock:
+        if key in _announced:
+            return
+        _announced.add(key)
+    if isinstance(reason, DamagedHeaderError):
+        log.warning("%s: damaged TIFF header (%s), read by rasterio anyway; check such files with "
+                    "'sen12ms verify --deep'", os.fspath(path), key)
+    else:
+        log.warning("%s: read with rasterio, not the fast reader (%s); further files like it are read the same "
+                    "way without this message, several times slower", os.fspath(path), key)
+
+
+def mark_announced(reasons: Iterable[str]) -> None:
+    """Treat ``reasons`` as already announced in this process (a worker whose parent announced them)."""
+    with _announced_lock:
+        _announced.update(reasons)
+
+
+def announced() -> frozenset[str]:
+    """The fallback reasons announced (or marked) in this process so far."""
+    with _announced_lock:
+        return frozenset(_announced)
+
+
+def probe_layouts(root: str | os.PathLike[str], pid: PatchId, sensors: Iterable[str] = facts.SENSORS) -> frozenset[str]:
+    """Announce now (:func:`announce_fallback`) what reading ``pid``'s files would announce; only
+    their headers are read.  Returns every reason announced in this process so far.
+
+    A parent process calls it on a dataset's first triplet before starting workers, and
+    hands the result to them (:func:`mark_announced`): a dataset in another layout is
+    then announced once, not once per worker.
+    """
+    for sensor in sensors:
+        path = pid.path(root, sensor)
+        try:
+            fastread.read_layout(path)
+        except DamagedHeaderError:
+            pass  # said when the file is read: rasterio may read it anyway, or fail saying why
+        except UnsupportedLayoutError as exc:
+            announce_fallback(path, exc)
+        except OSError:
+            pass  # a missing or unreadable file is reported when it is read
+    return announced()
 
 
 def band_indexes(sensor: str, bands: Sequence[str] | None) -> list[int]:
@@ -38,16 +109,21 @@ def band_indexes(sensor: str, bands: Sequence[str] | None) -> list[int]:
     return [names.index(b) + 1 for b in bands]
 
 
-def _check_profile(path: str, sensor: str, src) -> None:
-    expected_count = len(facts.BANDS[sensor])
-    expected_dtype = facts.DTYPES[sensor]
-    if src.count != expected_count:
-        raise PatchFileError(path, f"has {src.count} bands, a {sensor} patch has {expected_count}")
-    dtypes = set(src.dtypes)
-    if dtypes != {expected_dtype}:
-        raise PatchFileError(path, f"has data type {', '.join(sorted(dtypes))}, a {sensor} patch has {expected_dtype}")
-    if src.width != src.height or src.width == 0:
-        raise PatchFileError(path, f"is {src.width}x{src.height} pixels, a patch is square")
+def _check_profile(path: str, fmt: SensorFormat, count: int, dtypes: Iterable[str], width: int, height: int) -> None:
+    """Raise :class:`PatchFileError` unless a file of this band count, dtypes and size is a ``fmt`` patch."""
+    if count != len(fmt.bands):
+        raise PatchFileError(path, f"has {count} bands, a {fmt.sensor} patch has {len(fmt.bands)}")
+    found = sorted(set(dtypes))
+    if len(found) != 1 or found[0] not in fmt.file_dtypes:
+        raise PatchFileError(path, f"has data type {', '.join(found)}, a {fmt.sensor} patch has "
+                                   f"{fmt.describe_file_dtypes()}")
+    if width != height or width == 0:
+        raise PatchFileError(path, f"is {width}x{height} pixels, a patch is square")
+
+
+def _check_size(path: str, width: int, height: int, out: np.ndarray | None) -> None:
+    if out is not None and out.shape[1:] != (height, width):
+        raise PatchFileError(path, f"is {width}x{height} pixels, not {out.shape[2]}x{out.shape[1]} as expected")
 
 
 def read_file(
@@ -57,7 +133,7 @@ def read_file(
     *,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Read one patch file ([bands, H, W]), checking its band count, dtype and shape.
+    """Read one patch file ([bands, H, W]) as the sensor's dtype, checking its band count, dtype and shape.
 
     With ``out``, an array of shape [bands, H, W] whose dtype holds the sensor's
     values exactly (float32 for every sensor, say), the bands are written into it,
@@ -66,43 +142,44 @@ def read_file(
 
     The dataset's own layout (uncompressed, striped GeoTIFF) is read by
     :mod:`~sen12ms_plugins.reading.fastread`, byte for byte what rasterio returns; any other
-    layout, and any file that fails a check, is read by rasterio.
+    layout is read by rasterio (and announced once: :func:`announce_fallback`).
     """
     path = os.fspath(path)
+    fmt = facts.FORMATS[sensor]
     indexes = band_indexes(sensor, bands)
     if not indexes:
         raise ValueError(f"no {sensor} band asked for: bands is empty")  # as rasterio refuses to read none
     if out is not None:
-        _check_out(out, sensor, len(indexes))
+        _check_out(out, fmt, len(indexes))
+
+    def check(layout: fastread.Layout) -> None:
+        _check_profile(path, fmt, layout.count, [layout.dtype.name], layout.width, layout.height)
+        _check_size(path, layout.width, layout.height, out)
+
     try:
-        array = fastread.read_bands(
-            path, indexes, count=len(facts.BANDS[sensor]), dtype=facts.DTYPES[sensor], out=out
-        )
+        array = fastread.read_bands(path, indexes, check=check, out=out)
     except FileNotFoundError:
         raise PatchFileError(path, "does not exist") from None
+    except UnsupportedLayoutError as exc:
+        damage = str(exc) if isinstance(exc, DamagedHeaderError) else None
+        array = _read_with_rasterio(path, fmt, indexes, out, damage)
+        announce_fallback(path, exc)
     except OSError:
-        array = None  # rasterio's error message will say what is wrong
-    if array is not None and array.shape[1] == array.shape[2]:
-        return array
-    array = _read_with_rasterio(path, sensor, indexes)
-    if out is None:
-        return array
-    if out.shape != array.shape:
-        raise PatchFileError(
-            path, f"is {array.shape[2]}x{array.shape[1]} pixels, not {out.shape[2]}x{out.shape[1]} as expected"
-        )
-    np.copyto(out, array, casting="safe")
-    return out
+        array = _read_with_rasterio(path, fmt, indexes, out)  # rasterio's error message will say what is wrong
+    if out is None and array.dtype != fmt.dtype:
+        return array.astype(fmt.dtype, casting="safe")  # a narrower file dtype (uint8 lc), widened
+    return array
 
 
-def _check_out(out: np.ndarray, sensor: str, count: int) -> None:
+def _check_out(out: np.ndarray, fmt: SensorFormat, count: int) -> None:
     if out.ndim != 3 or out.shape[0] != count:
-        raise ValueError(f"out must have shape ({count}, H, W) for {count} {sensor} band(s), got {out.shape}")
-    if not np.can_cast(facts.DTYPES[sensor], out.dtype, "safe"):
-        raise ValueError(f"out has dtype {out.dtype}, which cannot hold {sensor} values ({facts.DTYPES[sensor]}) exactly")
+        raise ValueError(f"out must have shape ({count}, H, W) for {count} {fmt.sensor} band(s), got {out.shape}")
+    if not np.can_cast(fmt.dtype, out.dtype, "safe"):
+        raise ValueError(f"out has dtype {out.dtype}, which cannot hold {fmt.sensor} values ({fmt.dtype}) exactly")
 
 
-def _read_with_rasterio(path: str, sensor: str, indexes: list[int]) -> np.ndarray:
+def _read_with_rasterio(path: str, fmt: SensorFormat, indexes: list[int], out: np.ndarray | None,
+                        damage: str | None = None) -> np.ndarray:
     # rasterio is imported where it is used: loading GDAL costs ~0.1 s, and the fast path never needs it.
     import rasterio
     from rasterio.errors import RasterioError
@@ -111,10 +188,17 @@ def _read_with_rasterio(path: str, sensor: str, indexes: list[int]) -> np.ndarra
         raise PatchFileError(path, "does not exist")
     try:
         with rasterio.Env(**GDAL_OPTIONS), rasterio.open(path) as src:
-            _check_profile(path, sensor, src)
-            return src.read(indexes)
+            _check_profile(path, fmt, src.count, src.dtypes, src.width, src.height)
+            _check_size(path, src.width, src.height, out)
+            array = src.read(indexes)
     except RasterioError as exc:
-        raise PatchFileError(path, f"cannot be read as a GeoTIFF ({exc})") from None
+        # The fast reader's diagnosis of a damaged header says more than GDAL's "Read failed".
+        detail = f"; its TIFF header is damaged: {damage}" if damage else ""
+        raise PatchFileError(path, f"cannot be read as a GeoTIFF ({exc}){detail}") from None
+    if out is None:
+        return array
+    np.copyto(out, array, casting="safe")
+    return out
 
 
 def read_triplet(

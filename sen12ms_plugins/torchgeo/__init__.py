@@ -22,7 +22,7 @@ try:  # checked first, so that a missing extra is one clear line, not a deep tra
 except ImportError as _exc:
     raise (MissingExtraError.from_import_error(_exc, "sen12ms_plugins.torchgeo") or _exc) from None
 
-from .dataset import SEN12MS  # noqa: E402, SPLIT_NAMES, UnknownSplitError, UpstreamSEN12MS
+from .dataset import SEN12MS, SPLIT_NAMES, UnknownSplitError, UpstreamSEN12MS  # noqa: E402
 from .registry import is_registered, register, unregister  # noqa: E402
 
 register()

@@ -20,7 +20,7 @@ from ..dataset.ids import PatchId, read_patch_list
 from ..dataset.index import build_index
 from ..dataset.splits import ALIASES, SPLITS, UPSTREAM_LISTS, canonical_split, compute_splits
 from ..errors import SEN12MSError
-from ..reading.reader import georeference, read_file
+from ..reading.reader import announced, georeference, mark_announced, probe_layouts, read_file
 
 Sample = dict[str, Any]
 
@@ -174,6 +174,19 @@ class SEN12MS(UpstreamSEN12MS):
         self.patch_ids: tuple[PatchId, ...] = self._members(name)
         #: Upstream's form of the same: S2 file names.
         self.ids: list[str] = [pid.filename("s2") for pid in self.patch_ids]
+        if self.patch_ids:
+            # A layout the fast reader leaves to rasterio is announced now, in the main process,
+            # rather than by every DataLoader worker (see __getstate__).
+            probe_layouts(self.root, self.patch_ids[0], ["lc", *self._plan.reads])
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled for a DataLoader worker started by spawn or forkserver: it takes along what
+        this process announced, so that the worker does not announce it again (fork inherits it)."""
+        return {**self.__dict__, "_announced_layouts": announced()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        mark_announced(state.pop("_announced_layouts", ()))
+        self.__dict__.update(state)
 
     def _members(self, name: str) -> tuple[PatchId, ...]:
         list_file = UPSTREAM_LISTS.get(name)

@@ -1,0 +1,92 @@
+"""One truth across the ecosystems on the real file layout with 8-bit land cover.
+
+``sen12ms demo --layout real --lc-dtype uint8`` runs in its own process as a user runs it
+(the second demo of the suite, beside tests/test_consistency.py's on the default layout).
+The tests check, independently of the demo's verdict, that the files it downloaded are in
+the real layout, that every ecosystem returned the core's ids and byte-identical pixels,
+and that the core's pixels are what rasterio reads from those files (uint8 land cover
+widened to the one uint16 the ecosystems carry).
+"""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import rasterio
+
+from sen12ms_plugins.dataset import facts
+from sen12ms_plugins.dataset.ids import parse_patch_id
+from sen12ms_plugins.dataset.index import build_index
+from sen12ms_plugins.dataset.splits import SPLITS, compute_splits
+from sen12ms_plugins.demo.crosscheck import ECOSYSTEMS, _digest, fingerprint, from_core
+from sen12ms_plugins.reading import fastread
+
+PATCH_SIZE = 16
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    work = tmp_path_factory.mktemp("demo-real")
+    report = work / "report.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "sen12ms_plugins.cli", "demo", "--workdir", str(work / "w"), "--patch-size",
+         str(PATCH_SIZE), "--patches-per-scene", "3", "--layout", "real", "--lc-dtype", "uint8", "--report",
+         str(report), "--quiet"],
+        capture_output=True, text=True, timeout=900, check=False,
+    )
+    assert report.exists(), done.stdout[-3000:] + done.stderr[-3000:]
+    return done, json.loads(report.read_text()), work / "w" / "SEN12MS"
+
+
+def test_demo_ends_ok(demo):
+    done, report, _ = demo
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert report["ok"] and not report["problems"]
+    assert [s["ok"] for s in report["steps"]] == [True] * 8
+    assert "real layout, lc uint8" in report["steps"][0]["detail"]
+    assert "fast reader" not in done.stderr  # the real layout is read by the fast path throughout
+
+
+def test_the_downloaded_files_are_in_the_real_layout(demo):
+    _, _, root = demo
+    triplets = build_index(root).triplets
+    assert len(triplets) == 20 * 3  # the damaged patch included: it is in the tree, in no split
+    for pid in triplets:
+        for sensor, rows in (("s1", 4), ("s2", 1), ("lc", 8)):
+            layout = fastread.read_layout(pid.path(root, sensor))
+            assert (layout.interleave, layout.rows_per_strip) == ("pixel", rows)
+        with rasterio.open(pid.path(root, "lc")) as src:
+            assert src.dtypes == ("uint8",) * 4 and src.nodata is None
+            assert src.transform.c % 1 != 0
+
+
+def test_every_ecosystem_returns_the_core_ids_and_pixels(demo):
+    _, report, root = demo
+    splits = compute_splits(build_index(root))
+    for split in SPLITS:
+        expected = sorted(p.name for p in splits[split])
+        results = report["results"][split]
+        for ecosystem in ECOSYSTEMS:
+            assert results[ecosystem]["ids"] == expected, (split, ecosystem)
+            assert results[ecosystem]["difference"] is None, (split, ecosystem, results[ecosystem]["difference"])
+            assert results[ecosystem]["sha256"] == results["core"]["sha256"]
+        assert results["tfds"]["fields"] == results["hf"]["fields"] == ["igbp", "lc", "s1", "s2"]
+
+
+def test_reference_pixels_are_the_files(demo):
+    _, report, root = demo
+    ids = [parse_patch_id(i) for i in report["results"]["train"]["core"]["ids"]]
+    by_core = fingerprint(from_core(root, ids))
+    for pid in ids[:6]:
+        with rasterio.open(pid.path(root, "lc")) as src:
+            lc = src.read()
+        assert lc.dtype == np.uint8
+        widened = lc.astype(np.uint16)  # the one dtype every ecosystem carries (facts.DTYPES)
+        assert facts.DTYPES["lc"] == "uint16"
+        assert by_core.digests[pid.name]["lc"] == _digest(widened)
+        assert by_core.digests[pid.name]["igbp"] == _digest(widened[0])
+        with rasterio.open(pid.path(root, "s1")) as src:
+            assert by_core.digests[pid.name]["s1"] == _digest(src.read())
+    assert by_core.sha256 == report["results"]["train"]["core"]["sha256"]
