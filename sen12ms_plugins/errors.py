@@ -21,7 +21,8 @@ tree, by layer::
     ├── DownloadCancelled               a download stopped on purpose (Ctrl-C)
     ├── StreamAborted                   the download feeding a streamed extraction stopped
     ├── ExtractError                    an archive that cannot be extracted
-    │   └── UnsafeArchiveError          a member that could write outside its place
+    │   └── BadArchiveError             an archive whose bytes are not a valid SEN12MS tar.gz
+    │       └── UnsafeArchiveError      a dangerous member (outside its place, link, too large)
     ├── DiskFullError                   the file system filled up
     ├── ExportError                     a Hugging Face export that cannot be written
     └── MissingExtraError (ImportError) an optional dependency that is not installed
@@ -175,9 +176,17 @@ class ExtractError(SEN12MSError):
         super().__init__(message)
 
 
-class UnsafeArchiveError(ExtractError):
-    """Raised when an archive holds a member that could write outside its place (absolute path,
-    ``..``, link, device, another season); nothing of the archive is written."""
+class BadArchiveError(ExtractError):
+    """Raised when an archive's bytes are not a SEN12MS tar.gz that can be extracted (not gzip,
+    truncated, corrupt, no patch in it); nothing was moved into place.  Whether the file or
+    its transfer is at fault is for the md5 to tell: a download reads a streamed archive to
+    its end to find out."""
+
+
+class UnsafeArchiveError(BadArchiveError):
+    """Raised when an archive holds a dangerous member: one that could write outside its place
+    (absolute path, ``..``, link, device, another season's or sensor's folder) or that is larger
+    than a patch can be; nothing of the archive is written."""
 
     def __init__(self, archive: str, member: str, problem: str, root: str | os.PathLike[str]):
         self.archive, self.member, self.problem = archive, member, problem

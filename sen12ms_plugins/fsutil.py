@@ -1,10 +1,13 @@
-"""Small file-system helpers: atomic writes, writability, the per-user cache folder."""
+"""Small file-system helpers: atomic writes and swaps, writability, the per-user cache folder."""
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import functools
 import hashlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -34,6 +37,40 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+#: errno values with which renameat2 says "not on this system or file system".
+_NO_EXCHANGE_ERRNOS = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP})
+
+
+@functools.cache
+def _renameat2():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2  # glibc 2.28 and later
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def exchange_paths(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Swap ``a`` and ``b`` (both must exist) in one atomic step, so that at every moment each
+    name holds one of the two; False, changing nothing, where the system or the file system
+    cannot (Linux ``renameat2(RENAME_EXCHANGE)`` is used).  Other failures raise OSError."""
+    fn = _renameat2()
+    if fn is None:
+        return False
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in _NO_EXCHANGE_ERRNOS:
+        return False
+    raise OSError(err, os.strerror(err), os.fspath(a), None, os.fspath(b))
 
 
 def is_writable_dir(path: str | os.PathLike[str]) -> bool:

@@ -9,16 +9,26 @@ Integrity, resume and retries
     Every archive is accepted only against a known md5 (:mod:`.checksums`), and fetched
     by :func:`~.fetch.fetch_to_folder`: hashed as it arrives, kept at ``<archive>.part``
     until its md5 matched, resumed where it stopped, retried with backoff, moved aside
-    to ``<archive>.rejected`` when bad (the details are in :mod:`.fetch`).  A re-run
-    transfers nothing that is already complete and verified: archives present are
-    checked against the md5 remembered for them (:mod:`.records`).
+    to ``<archive>.rejected`` (numbered, never replaced) when bad; an HTML page or a size
+    that cannot be the archive's is refused before anything is kept (:mod:`.transfer`).
+    The size each server announces is remembered next to the md5 (:mod:`.records`).  A
+    re-run transfers nothing that is already complete and verified: archives present
+    are checked against the md5 remembered for them.
+Room
+    Before a transfer of known size starts, its remaining bytes are checked against the
+    free space together with those every other transfer of the run still needs
+    (:mod:`.space`); in stream mode the estimated extracted size counts instead.
 Streaming (``stream=True``)
     Each archive is extracted while it downloads (:func:`.staging.stage`),
     so the archives never sit on disk.  The md5 is still computed over the stream and
-    the extracted folders are moved into place only after it matched.  A dropped
-    connection is resumed within the run (the decoder keeps its state); if the run
-    itself dies, its temporary folder is deleted by the next run, which streams that
-    archive again from the start.  Nothing that looks complete is ever left behind.
+    the extracted folders are moved into place only after it matched.  When the
+    extraction refuses the archive (a dangerous member, not a tar.gz), the rest of the
+    stream is still read and hashed: if the md5 matches, the archive itself is bad and
+    the run fails with the refusal without fetching it again elsewhere; if not, its
+    bytes were damaged on the way and the next mirror is tried.  A dropped connection
+    is resumed within the run (the decoder keeps its state); if the run itself dies,
+    its temporary folder is deleted by the next run, which streams that archive again
+    from the start.  Nothing that looks complete is ever left behind.
 """
 
 from __future__ import annotations
@@ -35,10 +45,10 @@ from ..dataset import facts
 from ..dataset.index import Index, build_index
 from ..dataset.root import resolve_root
 from ..errors import (
+    BadArchiveError,
     ChecksumMismatchError,
     DownloadCancelled,
     DownloadError,
-    ExtractError,
     SEN12MSError,
     StreamAborted,
     TransferError,
@@ -48,15 +58,17 @@ from . import checksums as checksums_mod
 from . import records
 from .checksums import ChecksumSpec
 from .extract import extract_archive
-from .fetch import DEFAULT_BACKOFF, DEFAULT_RETRIES, RetryPolicy, SourceReader, check_space, fetch_to_folder
+from .fetch import fetch_to_folder
 from .hashing import md5_file
 from .plan import plan_download
 from .reports import ArchiveResult, ArchiveStatus, DownloadReport
 from .selection import record_selection
 from .sinks import StreamSink
 from .sources import DEFAULT_TIMEOUT, OFFICIAL_MIRRORS, Source, make_source
-from .staging import remove_stale_temps
-from .workfiles import part_path, rejected_path
+from .space import SpaceBook, extracted_estimate
+from .staging import recover_stale_temps
+from .transfer import DEFAULT_BACKOFF, DEFAULT_RETRIES, RetryPolicy, RootSizes, SourceReader
+from .workfiles import move_aside, part_path
 
 DEFAULT_JOBS = 4
 
@@ -92,7 +104,7 @@ def select_archives(seasons: str | Iterable[str] | None = None, sensors: str | I
 
 class _Run:
     """State shared by the worker threads of one :func:`download` call (it is their
-    :class:`~.fetch.TransferEvents`: messages, the total progress bar, free space, Ctrl-C)."""
+    :class:`~.transfer.TransferEvents`: messages, the total progress bar, free space, Ctrl-C)."""
 
     def __init__(self, root: Path, sources: list[Source], sums: checksums_mod.Checksums, policy: RetryPolicy, *,
                  extract: bool, delete_archives: bool, stream: bool, quiet: bool, total_bar: Progress):
@@ -100,9 +112,13 @@ class _Run:
         self.extract, self.delete_archives, self.stream, self.quiet = extract, delete_archives, stream, quiet
         self.total_bar = total_bar
         self.cancel = threading.Event()
+        self.space = SpaceBook(root)
+        self.sizes = RootSizes(root, sums.md5)
         self._lock = threading.Lock()
         self._told: set[str] = set()
-        self._expected_total = 0
+        self._results: dict[str, ArchiveResult] = {}
+        self._expected: dict[str, int] = {}  # bytes of each archive this run expects to transfer
+        self._arrived: dict[str, int] = {}
 
     # --- TransferEvents
 
@@ -116,21 +132,31 @@ class _Run:
                 self._told.add(once_key)
             write_message(message)
 
-    def will_transfer(self, name: str, nbytes: int) -> None:
-        check_space(self.root, name, nbytes)
-        with self._lock:
-            self._expected_total += nbytes
-            self.total_bar.set_total(self._expected_total)
+    def note(self, name: str, message: str) -> None:
+        self._results[name].notes.append(message)
+        self.say(message)
 
-    def transferred(self, nbytes: int) -> None:
+    def will_transfer(self, name: str, nbytes: int) -> None:
+        if self.stream:  # what lands on disk is the extracted content, not the archive
+            self.space.reserve(name, extracted_estimate(name, nbytes),
+                               f"its estimated extracted size, for {nbytes:,} bytes of archive still to come")
+        else:
+            self.space.reserve(name, nbytes)
         with self._lock:
+            self._expected[name] = self._arrived.get(name, 0) + nbytes
+            self.total_bar.set_total(sum(self._expected.values()))
+
+    def transferred(self, name: str, nbytes: int) -> None:
+        self.space.consumed(name, extracted_estimate(name, nbytes) if self.stream else nbytes)
+        with self._lock:
+            self._arrived[name] = self._arrived.get(name, 0) + nbytes
             self.total_bar.update(nbytes)
 
     # --- per archive
 
     def process(self, name: str) -> ArchiveResult:
         started = time.monotonic()
-        result = ArchiveResult(name)
+        result = self._results[name] = ArchiveResult(name)
         try:
             self._process(name, result)
         except DownloadCancelled:
@@ -138,19 +164,21 @@ class _Run:
         except (SEN12MSError, OSError) as exc:  # OSError: e.g. the root is not writable
             result.status, result.error = ArchiveStatus.FAILED, str(exc) if isinstance(exc, SEN12MSError) else f"{name}: {exc}"
             self.say(f"{name}: FAILED: {exc}")
+        finally:
+            self.space.release(name)
         result.seconds = time.monotonic() - started
         return result
 
     def _process(self, name: str, result: ArchiveResult) -> None:
         md5 = self.sums.md5[name]
         final = self.root / name
+        recover_stale_temps(self.root, name)  # left by a killed run (we hold the root lock)
         if records.is_extracted(self.root, name, md5):
             result.status, result.extracted, result.md5 = ArchiveStatus.ALREADY_EXTRACTED, True, md5
             if self.delete_archives and final.is_file():
                 final.unlink()
                 records.forget_md5(self.root, name)
             return
-        remove_stale_temps(self.root, name)  # left by a killed stream run (we hold the root lock)
         have_file = final.is_file()
         if have_file:
             result.have = result.size = final.stat().st_size
@@ -167,8 +195,8 @@ class _Run:
                 return
             self._fetch_file(name, md5, result)
         if self.extract:
-            extract_archive(self.root, name, md5, delete_archive=self.delete_archives, quiet=self.quiet)
-            result.extracted = True
+            outcome = extract_archive(self.root, name, md5, delete_archive=self.delete_archives, quiet=self.quiet)
+            result.extracted, result.skipped, result.skipped_total = True, outcome.skipped, outcome.skipped_total
 
     @staticmethod
     def _fetched_counter(result: ArchiveResult) -> Callable[[int], None]:
@@ -187,15 +215,16 @@ class _Run:
                 actual = md5_file(path, bar.update).hexdigest()
             records.remember_md5(self.root, name, actual, st)
         if actual == md5:
+            self.sizes.verified(name, st.st_size, str(path))
             return True
-        rejected = rejected_path(self.root, name)
-        os.replace(path, rejected)
+        rejected = move_aside(path, self.root, name)
         records.forget_md5(self.root, name)
         self.say(f"{name}: md5 mismatch: expected {md5}, got {actual}; moved aside to {rejected}, fetching it again")
         return False
 
     def _fetch_file(self, name: str, md5: str, result: ArchiveResult) -> None:
-        source = fetch_to_folder(name, md5, self.sources, self.root, self, self.policy, self._fetched_counter(result))
+        source = fetch_to_folder(name, md5, self.sources, self.root, self, self.policy, self._fetched_counter(result),
+                                 sizes=self.sizes)
         final = self.root / name
         records.remember_md5(self.root, name, md5)
         result.status, result.md5, result.size = ArchiveStatus.DOWNLOADED, md5, final.stat().st_size
@@ -204,16 +233,30 @@ class _Run:
     def _stream(self, name: str, md5: str, result: ArchiveResult) -> None:
         failures: list[str] = []
         for source in self.sources:
-            sink = StreamSink(self.root, name)
+            url = source.url_of(name)
+            sink = StreamSink(self.root, name, on_refused=lambda exc, url=url: self.say(
+                f"{exc}; reading the rest from {url} anyway: its md5 tells whether the archive or its transfer is bad"))
             try:
                 try:
-                    SourceReader(source, name, sink, self, self.policy, self._fetched_counter(result)).run()
+                    SourceReader(source, name, sink, self, self.policy, md5=md5, sizes=self.sizes,
+                                 on_bytes=self._fetched_counter(result)).run()
                 except StreamAborted:
                     pass  # the extraction stopped: finish() raises its reason
                 staged = sink.finish()
-            except (TransferError, ExtractError) as exc:  # unreachable, or bad data: the next mirror may do
+            except TransferError as exc:  # unreachable, or gave up: the next mirror may do
                 sink.discard()
-                failures.append(str(exc) if isinstance(exc, TransferError) else f"{source.url_of(name)}: {exc}")
+                failures.append(str(exc) + (f" (after the extraction refused it: {sink.error})" if sink.refused else ""))
+                continue
+            except BadArchiveError as exc:
+                sink.discard()
+                actual = sink.hexdigest()
+                if actual == md5:  # the bytes are the archive's: another mirror would send the same
+                    self.sizes.verified(name, sink.size, url)
+                    raise DownloadError("\n  ".join([f"{exc} (streamed from {url}; its md5 matches {md5}: the archive "
+                                                     "itself is bad, so no other mirror was tried)", *failures])) from None
+                self.sizes.forget(name)
+                failures.append(f"{url}: {exc}; its md5 {actual} is not {md5}: the bytes were damaged on the way")
+                self.say(failures[-1])
                 continue
             except BaseException:
                 sink.discard()
@@ -221,15 +264,17 @@ class _Run:
             actual = sink.hexdigest()
             if actual != md5:
                 staged.discard()
-                error = ChecksumMismatchError(name, md5, actual, where=f"streamed from {source.url_of(name)}; "
-                                              "nothing was extracted")
+                self.sizes.forget(name)
+                error = ChecksumMismatchError(name, md5, actual, where=f"streamed from {url}; nothing was extracted")
                 failures.append(str(error))
                 self.say(str(error))
                 continue
             staged.commit(md5)
+            self.sizes.verified(name, sink.size, url)
             result.status, result.md5, result.extracted, result.size = ArchiveStatus.STREAMED, actual, True, sink.size
-            result.source = source.url_of(name)
-            self.say(f"{name}: streamed and extracted {staged.files:,} files")
+            result.source, result.skipped, result.skipped_total = url, staged.skipped, staged.skipped_total
+            self.say(f"{name}: streamed and extracted {staged.files:,} files"
+                     + (f", skipped {staged.skipped_total:,} members that are not patches" if staged.skipped_total else ""))
             return
         raise DownloadError(f"{name}: no mirror delivered it intact:\n  " + "\n  ".join(failures))
 

@@ -1,17 +1,19 @@
 """Extract the SEN12MS archives: safely, atomically per archive, once.
 
 Safe
-    Each member is checked before anything is written (:mod:`.members`): nothing can
-    land outside the archive's own scene folders, and an unsafe member refuses the
-    whole archive.
+    Each member is decided before anything is written (:mod:`.members`): patches are
+    extracted; harmless members that are not patches (a README, macOS ``._*`` files,
+    folders outside the layout) are skipped, never written, and listed in the report and
+    the marker; a dangerous member (outside the archive's own scene folders, a link, a
+    device, larger than a patch can be) refuses the whole archive.
 Atomic per archive
     Members are written into a temporary folder inside the root (same file system),
     the archive's md5 is confirmed, and only then is each scene folder moved into
     place with one ``rename``; a marker recording the md5 is written last.  An error
     (bad data, unsafe member, md5 mismatch, disk full) deletes the temporary folder:
-    nothing half-extracted ever sits at a final name.  If the process dies, the
-    leftover temporary folder is deleted by the next run and the archive extracted
-    again; scene folders already moved are replaced.
+    nothing half-extracted ever sits at a final name.  If the process dies, the next
+    run puts back a scene folder that was moved aside and not replaced, deletes the
+    leftover temporary folder and extracts the archive again (see :mod:`.staging`).
 Once
     An archive whose marker matches its md5 (and whose folders exist) is skipped.
 Read once
@@ -32,13 +34,13 @@ from pathlib import Path
 from ..console import Progress
 from ..dataset import facts
 from ..dataset.root import resolve_root
-from ..errors import ChecksumMismatchError, DiskFullError, ExtractError, SEN12MSError
+from ..errors import BadArchiveError, ChecksumMismatchError, DiskFullError, ExtractError, SEN12MSError
 from ..fsutil import make_writable_dir
 from . import checksums as checksums_mod
 from . import records
 from .hashing import new_md5
 from .reports import ExtractOutcome, ExtractReport, ExtractStatus
-from .staging import remove_stale_temps, stage
+from .staging import recover_stale_temps, stage
 
 
 def extract_archive(
@@ -57,9 +59,20 @@ def extract_archive(
     if known is not None and known != md5:
         raise ChecksumMismatchError(name, md5, known, where=f"{path}, not extracted")
     hasher = None if known == md5 else new_md5()
-    remove_stale_temps(root, name)
+    recover_stale_temps(root, name)
     with Progress(st.st_size, f"extract {name}", unit="B", quiet=quiet) as bar, open(path, "rb", buffering=0) as f:
-        staged = stage(f, root, name, hasher=hasher, progress=bar.update)
+        try:
+            staged = stage(f, root, name, hasher=hasher, progress=bar.update)
+        except BadArchiveError as exc:
+            if hasher is None:
+                raise  # the md5 was verified: the archive itself is bad
+            _hash_rest(f, hasher, bar.update)  # the md5 tells a damaged file from a bad archive
+            actual = hasher.hexdigest()
+            records.remember_md5(root, name, actual, st)
+            verdict = (f"its md5 matches {md5}: the archive itself is bad" if actual == md5 else
+                       f"its md5 {actual} is not the expected {md5}: the file is damaged, download it again")
+            exc.args = (f"{exc} ({verdict})",)
+            raise
     if hasher is not None:
         actual = hasher.hexdigest()
         records.remember_md5(root, name, actual, st)
@@ -70,7 +83,16 @@ def extract_archive(
     if delete_archive:
         os.unlink(path)
         records.forget_md5(root, name)
-    return ExtractOutcome(name, ExtractStatus.EXTRACTED, staged.files, staged.nbytes, time.monotonic() - started)
+    return ExtractOutcome(name, ExtractStatus.EXTRACTED, staged.files, staged.nbytes, time.monotonic() - started,
+                          skipped=staged.skipped, skipped_total=staged.skipped_total)
+
+
+def _hash_rest(f, hasher, progress) -> None:
+    """Feed the rest of ``f`` to ``hasher`` (the extraction stopped part way)."""
+    buffer = bytearray(1 << 20)
+    while n := f.readinto(buffer):
+        hasher.update(memoryview(buffer)[:n])
+        progress(n)
 
 
 def extract_archives(
@@ -98,6 +120,8 @@ def extract_archives(
     outcomes: list[ExtractOutcome] = []
     errors: list[SEN12MSError] = []
     with records.root_lock(root, "sen12ms extract"):
+        for name in wanted:
+            recover_stale_temps(root, name)  # a killed run's leftovers, also of archives it finished
         todo = []
         for name in wanted:
             md5 = sums.get(name)

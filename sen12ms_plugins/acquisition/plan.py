@@ -8,6 +8,7 @@ from pathlib import Path
 from ..errors import TransferError
 from . import records
 from .checksums import Checksums
+from .content import content_problem, expected_magic
 from .reports import ArchiveResult, ArchiveStatus
 from .sources import Source
 from .workfiles import part_path
@@ -21,10 +22,20 @@ def plan_download(root: Path, names: list[str], sums: Checksums, sources: list[S
     def probe(result: ArchiveResult) -> None:
         try:
             with sources[0].open(result.name, 0, timeout=timeout) as transfer:
+                first = bytearray(512)
+                n = transfer.readinto(memoryview(first))
+                problem = content_problem(expected_magic(result.name), transfer.start, transfer.content_type,
+                                          bytes(first[:n]), transfer.total)
+                if problem is not None:  # a page's length is not the archive's size
+                    raise TransferError(transfer.url, problem, retryable=False)
                 result.size = transfer.total
             result.source = sources[0].url_of(result.name)
         except TransferError as exc:
             result.source = f"size unknown: {exc}"
+        if result.size is None:
+            known = records.remembered_size(root, result.name, sums.md5[result.name]) if root.is_dir() else None
+            if known is not None:
+                result.size = known.size
 
     todo = [r for r in results if r.status in (ArchiveStatus.WOULD_FETCH, ArchiveStatus.WOULD_RESUME)]
     if todo:

@@ -24,6 +24,19 @@ class ArchiveStatus(StrEnum):
 
 
 @dataclass
+class SkippedMember:
+    """An archive member that was not extracted because it is not a patch (harmless: never written)."""
+
+    member: str
+    reason: str
+    size: int = 0
+
+
+#: Skipped members listed per archive in reports and extraction records; the count is always complete.
+MAX_LISTED_SKIPS = 1000
+
+
+@dataclass
 class ArchiveResult:
     """What happened to one archive."""
 
@@ -37,6 +50,11 @@ class ArchiveResult:
     extracted: bool = False
     seconds: float = 0.0
     error: str | None = None
+    #: Members of the archive that were not extracted (not patches), at most MAX_LISTED_SKIPS of skipped_total.
+    skipped: list[SkippedMember] = field(default_factory=list)
+    skipped_total: int = 0
+    #: Things the user should know that did not fail the archive (a size that changed, a mirror that failed).
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -83,6 +101,9 @@ class ExtractOutcome:
     nbytes: int = 0
     seconds: float = 0.0
     error: str | None = None
+    #: Members that were not extracted (not patches), at most MAX_LISTED_SKIPS of skipped_total.
+    skipped: list[SkippedMember] = field(default_factory=list)
+    skipped_total: int = 0
 
 
 @dataclass

@@ -1,19 +1,29 @@
 """Where downloaded bytes go: a ``.part`` file, or an extraction running beside the download.
 
 Both kinds answer the :class:`Sink` protocol the transfer loop
-(:class:`~sen12ms_plugins.acquisition.fetch.SourceReader`) writes to.  Buffers come
+(:class:`~sen12ms_plugins.acquisition.transfer.SourceReader`) writes to.  Buffers come
 from the sink and go back to it, so a sink that hashes in the background can lend
 out a buffer, hash it later and only then reuse it.
+
+A part always holds exactly the bytes that were hashed (a write that fails part way,
+on a full disk, counts the bytes that landed), and closing joins the hashing thread
+even when closing fails.  When a streamed archive's extraction refuses it
+(:class:`~sen12ms_plugins.errors.BadArchiveError`), the stream sink keeps hashing the
+rest of the download without extracting it, so that the md5 can tell a bad archive
+from a damaged transfer.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from ..console import Progress
+from ..errors import BadArchiveError, StreamAborted
 from .hashing import md5_file, new_md5
 from .pipe import BytePipe
 from .staging import Staged, stage
@@ -87,8 +97,9 @@ class BackgroundMd5:
         self.md5 = new_md5()
 
     def close(self) -> None:
-        self._work.put(None)
-        self._thread.join()
+        if self._thread.is_alive():
+            self._work.put(None)
+            self._thread.join()
 
 
 class PartSink:
@@ -100,12 +111,19 @@ class PartSink:
             path.unlink(missing_ok=True)
         self.hasher = BackgroundMd5()
         self.size = 0
-        if path.is_file():
-            size = path.stat().st_size
-            with Progress(size, f"md5 {path.name} (resuming)", unit="B", quiet=quiet) as bar:
-                md5_file(path, bar.update, self.hasher.md5)
-            self.size = size
-        self._f = open(path, "ab")
+        try:
+            if path.is_file():
+                size = path.stat().st_size
+                with Progress(size, f"md5 {path.name} (resuming)", unit="B", quiet=quiet) as bar:
+                    md5_file(path, bar.update, self.hasher.md5)
+                self.size = size
+            # Unbuffered: what a write call returns is on its way to the disk, so a full disk
+            # shows at the write that hit it (not at a later flush) and the part can be cut back.
+            self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0),
+                                           0o644)
+        except BaseException:
+            self.hasher.close()
+            raise
 
     def buffer(self) -> bytearray:
         return self.hasher.buffer()
@@ -114,10 +132,18 @@ class PartSink:
         self.hasher.release(buffer)
 
     def write(self, buffer: bytearray, n: int) -> None:
+        assert self._fd is not None
+        view = memoryview(buffer)[:n]
+        done = 0
         try:
-            self._f.write(memoryview(buffer)[:n])
+            while done < n:  # a raw write may be short (and the next one then fails)
+                done += os.write(self._fd, view[done:])
         except BaseException:
-            self.hasher.release(buffer)
+            if done:  # the bytes that did land are good: hash them, so the part is what was hashed
+                self.hasher.feed(buffer, done)
+                self.size += done
+            else:
+                self.hasher.release(buffer)
             raise
         self.hasher.feed(buffer, n)
         self.size += n
@@ -126,22 +152,41 @@ class PartSink:
         return self.hasher.hexdigest()
 
     def reset(self) -> None:
-        self._f.seek(0)
-        self._f.truncate()
+        assert self._fd is not None
+        os.ftruncate(self._fd, 0)
         self.hasher.reset()
         self.size = 0
 
+    def finish(self) -> None:
+        """Make the part durable (fsync), then close: call before renaming it to its final name.
+        A failure (a disk that fills up only now) is raised, after the hashing thread was joined."""
+        if self._fd is not None:
+            try:
+                os.fsync(self._fd)
+            except BaseException:
+                self.close()
+                raise
+        self.close()
+
     def close(self) -> None:
-        if not self._f.closed:
-            self._f.close()
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.close(fd)
+        finally:
             self.hasher.close()
 
 
 class StreamSink:
-    """Feeds the download into an extraction running in another thread; nothing is kept on disk."""
+    """Feeds the download into an extraction running in another thread; nothing is kept on disk.
 
-    def __init__(self, root: Path, name: str):
-        self.root, self.name = root, name
+    When the extraction refuses the archive (:class:`BadArchiveError`), the sink keeps
+    hashing what arrives without extracting it (``refused`` is set, ``on_refused`` called
+    once), so that the download can read the stream to its end and let the md5 decide."""
+
+    def __init__(self, root: Path, name: str, on_refused: Callable[[BaseException], object] | None = None):
+        self.root, self.name, self.on_refused = root, name, on_refused
         self._buffer = bytearray(CHUNK)
         self._start()
 
@@ -151,6 +196,7 @@ class StreamSink:
         self.pipe = BytePipe()
         self.staged: Staged | None = None
         self.error: BaseException | None = None
+        self.refused = False
         self.thread = threading.Thread(target=self._consume, name=f"sen12ms-extract-{self.name}", daemon=True)
         self.thread.start()
 
@@ -170,8 +216,18 @@ class StreamSink:
     def write(self, buffer: bytearray, n: int) -> None:
         data = bytes(memoryview(buffer)[:n])
         self.hasher.update(data)
-        self.pipe.put(data)
         self.size += n
+        if self.refused:
+            return
+        try:
+            self.pipe.put(data)
+        except StreamAborted:
+            self.thread.join()  # the extraction stopped: why?
+            if not isinstance(self.error, BadArchiveError):
+                raise
+            self.refused = True  # the archive's bytes are at fault, or their transfer: read on
+            if self.on_refused is not None:
+                self.on_refused(self.error)
 
     def hexdigest(self) -> str:
         return self.hasher.hexdigest()

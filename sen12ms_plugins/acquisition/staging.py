@@ -1,11 +1,18 @@
 """Extracting one archive into a temporary folder of the root, to be moved into place once its md5 is confirmed.
 
-Members are checked one by one (:mod:`.members`) and written into a temporary folder
-inside the root (same file system).  :meth:`Staged.commit` then moves each scene
-folder into place with one ``rename`` and writes the extraction marker last;
-:meth:`Staged.discard` deletes the temporary folder.  Nothing half-extracted ever
-sits at a final name.  The same staging reads a file (``extract``) or a network
-stream (``download --stream``, through a :class:`~.pipe.BytePipe`).
+Members are decided one by one (:mod:`.members`: kept, skipped, or refusing the
+archive) and the kept ones written into a temporary folder inside the root (same file
+system).  :meth:`Staged.commit` then puts each scene folder in place and writes the
+extraction marker last; :meth:`Staged.discard` deletes the temporary folder.  Nothing
+half-extracted ever sits at a final name.  The same staging reads a file (``extract``)
+or a network stream (``download --stream``, through a :class:`~.pipe.BytePipe`).
+
+A kill at any moment of :meth:`Staged.commit` leaves each scene folder's old content or
+its new content at its name: the two are swapped in one step
+(:func:`~sen12ms_plugins.fsutil.exchange_paths`); where the file system cannot swap, the
+old folder is renamed into ``<temporary folder>/.replaced/`` first, and
+:func:`recover_stale_temps` (run by the next download or extraction, under the root
+lock) moves it back if the new one did not arrive.
 """
 
 from __future__ import annotations
@@ -15,20 +22,23 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from ..dataset import facts
-from ..errors import DiskFullError, ExtractError, UnsafeArchiveError
-from ..fsutil import DISK_FULL_ERRNOS
+from ..errors import BadArchiveError, DiskFullError, ExtractError, UnsafeArchiveError
+from ..fsutil import DISK_FULL_ERRNOS, exchange_paths
 from . import records
 from .gzipio import decode_errors, open_gzip
-from .members import member_parts
+from .members import MemberAction, decide, patch_size_cap
 from .pipe import BytePipe
+from .reports import MAX_LISTED_SKIPS, SkippedMember
 from .workfiles import temp_prefix
 
 _COPY_CHUNK = 1 << 20
+#: Inside a temporary folder: old scene folders moved aside by a commit that could not swap.
+REPLACED_DIRNAME = ".replaced"
 
 
 class _CountingReader:
@@ -78,30 +88,52 @@ class Staged:
     dirs: list[str] = field(default_factory=list)  # "<season>/<sensor>_<scene>"
     files: int = 0
     nbytes: int = 0
+    #: Members not extracted (not patches), at most MAX_LISTED_SKIPS of skipped_total.
+    skipped: list[SkippedMember] = field(default_factory=list)
+    skipped_total: int = 0
+
+    def skip(self, member: tarfile.TarInfo, reason: str) -> None:
+        self.skipped_total += 1
+        if len(self.skipped) < MAX_LISTED_SKIPS:  # folders with a trailing "/", as ``tar -t`` lists them
+            shown = f"{member.name}/" if member.isdir() and not member.name.endswith("/") else member.name
+            self.skipped.append(SkippedMember(shown, reason, member.size if member.isreg() else 0))
 
     def commit(self, md5: str) -> None:
-        """Move every scene folder into place (replacing an older copy), then write the marker."""
+        """Put every scene folder in place (replacing an older copy), then write the marker."""
         season, _ = facts.parse_archive_name(self.name)
         (self.root / season).mkdir(exist_ok=True)
-        replaced = self.temp / ".replaced"
+        replaced = self.temp / REPLACED_DIRNAME
         for rel in self.dirs:
-            target = self.root / rel
-            if target.exists() or target.is_symlink():
+            target, new = self.root / rel, self.temp / rel
+            if os.path.lexists(target):
+                if exchange_paths(new, target):
+                    continue  # the old folder is now in the temporary folder, deleted with it
                 replaced.mkdir(exist_ok=True)
                 os.rename(target, replaced / target.name)
-            os.rename(self.temp / rel, target)
-        records.write_marker(self.root, self.name, md5, self.dirs, self.files, self.nbytes)
+            os.rename(new, target)
+        records.write_marker(self.root, self.name, md5, self.dirs, self.files, self.nbytes,
+                             [asdict(s) for s in self.skipped], self.skipped_total)
         self.discard()
 
     def discard(self) -> None:
         shutil.rmtree(self.temp, ignore_errors=True)
 
 
-def remove_stale_temps(root: Path, name: str) -> None:
-    """Delete temporary folders a killed run left for ``name`` (call with the root lock held)."""
-    for path in root.glob(f"{temp_prefix(name)}*"):
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
+def recover_stale_temps(root: Path, name: str) -> None:
+    """Clean up after a run that was killed while extracting ``name`` (call with the root lock
+    held): a scene folder its commit moved aside without putting the new one in place is
+    moved back, then its temporary folders are deleted."""
+    season, _ = facts.parse_archive_name(name)
+    for temp in root.glob(f"{temp_prefix(name)}*"):
+        if not temp.is_dir() or temp.is_symlink():
+            continue
+        replaced = temp / REPLACED_DIRNAME
+        if replaced.is_dir():
+            for old in replaced.iterdir():
+                target = root / season / old.name
+                if not os.path.lexists(target):
+                    os.rename(old, target)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def stage(
@@ -113,8 +145,10 @@ def stage(
     progress: Callable[[int], object] | None = None,
 ) -> Staged:
     """Extract the gzip-compressed tar stream ``fileobj`` (archive ``name``) into a temporary
-    folder of ``root``, checking every member.  Reads ``fileobj`` to its end (so ``hasher``
-    sees every byte).  On any error the temporary folder is removed and the error raised."""
+    folder of ``root``, deciding on every member.  Reads ``fileobj`` to its end (so ``hasher``
+    sees every byte).  On any error the temporary folder is removed and the error raised:
+    :class:`~sen12ms_plugins.errors.BadArchiveError` (or its :class:`UnsafeArchiveError`)
+    when the archive's bytes are at fault."""
     root = Path(root)
     season, sensor = facts.parse_archive_name(name)
     temp = Path(tempfile.mkdtemp(prefix=temp_prefix(name), dir=root))
@@ -128,8 +162,8 @@ def stage(
             member = getattr(getattr(exc, "tarinfo", None), "name", "?")
             raise UnsafeArchiveError(name, member, str(exc), root) from exc
         if isinstance(exc, (tarfile.TarError, *decode_errors())):
-            raise ExtractError(f"{name}: not a valid tar.gz archive ({type(exc).__name__}: {exc}); "
-                               f"nothing was extracted") from exc
+            raise BadArchiveError(f"{name}: not a valid tar.gz archive ({type(exc).__name__}: {exc}); "
+                                  f"nothing was extracted") from exc
         if isinstance(exc, OSError):
             if exc.errno in DISK_FULL_ERRNOS:
                 raise DiskFullError(
@@ -142,18 +176,45 @@ def stage(
     return staged
 
 
+def _write_member(staged: Staged, tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path, cap: int,
+                  buffer: bytearray) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except FileExistsError:
+        raise UnsafeArchiveError(staged.name, member.name, "appears twice", staged.root) from None
+    view = memoryview(buffer)
+    src = tar.extractfile(member)
+    written = 0
+    with open(fd, "wb", buffering=0) as out:
+        while n := src.readinto(buffer):
+            if written + n > cap:  # the header check already holds this; a patch never grows past it
+                raise UnsafeArchiveError(staged.name, member.name, f"holds more than the {cap:,} bytes a patch "
+                                         "can have", staged.root)
+            done = 0
+            while done < n:  # a raw write may be short (and the next one then fails)
+                done += out.write(view[done:n])
+            written += n
+            staged.nbytes += n
+        os.utime(out.fileno(), (member.mtime, member.mtime))
+    staged.files += 1
+
+
 def _extract_into(staged: Staged, reader: _CountingReader, season: str, sensor: str) -> None:
     made: set[Path] = {staged.temp}
     buffer = bytearray(_COPY_CHUNK)
-    view = memoryview(buffer)
     scene_dirs: set[str] = set()
+    cap = patch_size_cap(sensor)
     gz = open_gzip(reader)
     try:
         with tarfile.open(fileobj=gz, mode="r|", bufsize=_COPY_CHUNK) as tar:
             for member in tar:
-                parts = member_parts(member, season, sensor)
-                if isinstance(parts, str):
-                    raise UnsafeArchiveError(staged.name, member.name, parts, staged.root)
+                decision = decide(member, season, sensor)
+                if decision.action == MemberAction.REFUSE:
+                    raise UnsafeArchiveError(staged.name, member.name, decision.reason, staged.root)
+                if decision.action == MemberAction.SKIP:
+                    staged.skip(member, decision.reason)
+                    continue
+                parts = decision.parts
                 if not parts:
                     continue  # "./": the archive's own top folder
                 tarfile.data_filter(member, str(staged.temp))  # belt and braces; raises FilterError
@@ -168,19 +229,7 @@ def _extract_into(staged: Staged, reader: _CountingReader, season: str, sensor: 
                 if path.parent not in made:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     made.add(path.parent)
-                try:
-                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
-                except FileExistsError:
-                    raise UnsafeArchiveError(staged.name, member.name, "appears twice", staged.root) from None
-                src = tar.extractfile(member)
-                with open(fd, "wb", buffering=0) as out:
-                    while n := src.readinto(buffer):
-                        done = 0
-                        while done < n:  # a raw write may be short (and the next one then fails)
-                            done += out.write(view[done:n])
-                        staged.nbytes += n
-                    os.utime(out.fileno(), (member.mtime, member.mtime))
-                staged.files += 1
+                _write_member(staged, tar, member, path, cap, buffer)
         while gz.read(_COPY_CHUNK):  # the rest of the gzip stream: tar padding, and the CRC check
             pass
     except BaseException:
@@ -193,4 +242,10 @@ def _extract_into(staged: Staged, reader: _CountingReader, season: str, sensor: 
         gz.close()
     while reader.readinto(buffer):  # anything after the gzip stream still counts for the md5
         pass
+    if not staged.files:
+        shown = "; ".join(f"{s.member!r} {s.reason}" for s in staged.skipped[:3])
+        raise BadArchiveError(f"{staged.name}: holds no {season}/{sensor}_<scene>/ patch"
+                              + (f" ({staged.skipped_total:,} members skipped: {shown}"
+                                 f"{', …' if staged.skipped_total > 3 else ''})" if staged.skipped_total else "")
+                              + "; nothing was extracted")
     staged.dirs = sorted(scene_dirs)

@@ -23,7 +23,7 @@ from . import records
 from .hashing import md5_file
 from .reports import ArchiveCheck, CheckStatus, VerificationReport
 from .tree import verify_tree
-from .workfiles import part_path, rejected_path
+from .workfiles import part_path, rejected_paths
 
 # --- Archives ------------------------------------------------------------------------------
 
@@ -96,23 +96,28 @@ def verify_archives(
             with ThreadPoolExecutor(workers, thread_name_prefix="sen12ms-verify") as pool:
                 for (name, _), md5 in zip(to_hash, pool.map(_hash, to_hash)):
                     checks[name].actual = md5
+    verified_sizes: dict[str, tuple[str, int, str]] = {}
     for name in wanted:
         check = checks.get(name)
         if check is None:
             continue
         report.archives.append(check)
+        if check.status == CheckStatus.OK and check.actual == check.expected and check.size is not None:
+            verified_sizes[name] = (check.expected, check.size, str(root / name))
         if check.status == CheckStatus.OK and check.actual != check.expected:
             check.status = CheckStatus.MISMATCH
             report.problems.append(
                 f"{root / name}: md5 mismatch: expected {check.expected}, got {check.actual} "
                 f"(expected md5 from {check.origin}); download it again"
             )
+    if verified_sizes:  # what downloads compare announced sizes with
+        records.remember_sizes(root, verified_sizes, verified=True)
     for name in wanted:
-        part, rejected = part_path(root, name), rejected_path(root, name)
+        part = part_path(root, name)
         if part.is_file():
             report.notes.append(f"{part}: unfinished download ({part.stat().st_size:,} bytes); "
                                 "'sen12ms download' resumes it")
-        if rejected.is_file():
+        for rejected in rejected_paths(root, name):
             report.notes.append(f"{rejected}: data that failed its md5 check, kept for inspection (safe to delete)")
     origins = sorted({c.origin for c in report.archives if c.origin and c.origin != checksums_mod.OFFICIAL})
     if origins:

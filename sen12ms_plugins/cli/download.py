@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 
 from ..acquisition.download import DEFAULT_JOBS, download
-from ..acquisition.fetch import DEFAULT_BACKOFF, DEFAULT_RETRIES
 from ..acquisition.sources import DEFAULT_TIMEOUT
+from ..acquisition.transfer import DEFAULT_BACKOFF, DEFAULT_RETRIES
 from ..console import print_table
 from ..errors import DownloadError, UsageError
 from ._common import add_quiet_argument, add_root_argument, print_json, subparser
+from .extract import print_skipped
 
 DESCRIPTION = """\
 Fetch the 12 SEN12MS archives (ROIs<season>_<sensor>.tar.gz, ~510 GB in all) into
@@ -19,8 +20,11 @@ it streams in (the official md5s, or those of --checksums); data sits at
 <archive>.part until its md5 matched.  Interrupted transfers resume (HTTP Range,
 FTP REST); a re-run transfers nothing already complete and verified.  Dropped
 connections, timeouts and 5xx answers are retried with backoff; 4xx answers, refused
-logins and md5 mismatches fail with a message (a bad file is moved to
-<archive>.rejected, never left at its final name).
+logins, an HTML or text page instead of the archive, and a size that differs from
+the verified one move on to the next mirror at once; md5 mismatches fail with a
+message (a bad file is moved to <archive>.rejected, .rejected.1, ..., never left at
+its final name).  Sizes servers announce are remembered in ROOT/.sen12ms; a change
+is reported (and a part fetched against the old size restarted).
 
 Mirrors: http(s)://host/folder/ (or a URL with {name} where the archive name goes),
 ftp://user:password@host/folder/, file:///folder/ or a local folder.
@@ -122,4 +126,11 @@ def _print(report) -> None:
     print_table(["archive", "status", "fetched", "size", "extracted"],
                 [[a.name, a.status, _size(a.fetched), _size(a.size), "yes" if a.extracted else "no"]
                  for a in report.archives])
+    for a in report.archives:
+        print_skipped(a.name, a.skipped, a.skipped_total)
+    notes = [note for a in report.archives for note in a.notes]
+    if notes:
+        print()
+    for note in notes:
+        print(f"note: {note}")
     print(f"\nfetched {_size(report.fetched)} in {report.seconds:.1f} s")

@@ -11,8 +11,10 @@ from ._common import add_quiet_argument, add_root_argument, print_json, subparse
 DESCRIPTION = """\
 Extract the SEN12MS archives in ROOT into ROOT (ROIs<season>/<sensor>_<scene>/…).
 
-Safe: an archive holding anything but its own season's scene folders and regular
-files (absolute paths, '..', links, devices) is refused and nothing is written.
+Safe: members that are not patches but harmless (a README, macOS ._* files, folders
+outside <season>/<sensor>_<scene>/) are skipped, never written, and listed; an archive
+holding anything dangerous (absolute paths, '..', links, devices, another season's or
+sensor's folders, a file larger than a patch can be) is refused and nothing is written.
 Atomic per archive: members go to a temporary folder in ROOT, the archive's md5 is
 confirmed (hashed in the same pass unless already verified), then the scene folders
 are moved into place; on any error (including a full disk) the temporary folder is
@@ -39,6 +41,21 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+#: Skipped members printed per archive (the JSON report and the extraction record list more).
+SHOWN_SKIPS = 10
+
+
+def print_skipped(name: str, skipped, total: int) -> None:
+    """List the members of ``name`` that were skipped as not patches."""
+    if not total:
+        return
+    print(f"\n{name}: skipped {total:,} member(s) that are not patches (never written):")
+    for item in skipped[:SHOWN_SKIPS]:
+        print(f"  {item.member}: {item.reason}")
+    if total > min(len(skipped), SHOWN_SKIPS):
+        print(f"  … and {total - min(len(skipped), SHOWN_SKIPS):,} more (--json lists up to {len(skipped):,})")
+
+
 def run(args) -> int:
     names = None
     if args.seasons or args.sensors:
@@ -52,6 +69,8 @@ def run(args) -> int:
         print_json(report.to_dict())
     else:
         print(f"root: {report.root}")
-        print_table(["archive", "status", "files", "seconds"],
-                    [[o.name, o.status, o.files, f"{o.seconds:.1f}"] for o in report.outcomes])
+        print_table(["archive", "status", "files", "skipped", "seconds"],
+                    [[o.name, o.status, o.files, o.skipped_total, f"{o.seconds:.1f}"] for o in report.outcomes])
+        for o in report.outcomes:
+            print_skipped(o.name, o.skipped, o.skipped_total)
     return 0 if report.ok else 1

@@ -3,12 +3,18 @@ REST, and injectable faults.
 
 Faults: ``server.drop_after(name, nbytes, times=1)`` aborts the data connection of a
 RETR of ``name`` after ``nbytes`` (the server answers 426, as on a dropped line);
-``no_rest=True`` makes the server refuse REST (502), as servers without resume do.
+``no_rest=True`` makes the server refuse REST (502), as servers without resume do;
+``strict_rest=True`` makes PASV, EPSV, PORT and EPRT clear a pending restart marker, as
+strict servers do (RFC 959 wants REST immediately before the RETR it applies to);
+``ignore_rest=True`` makes the server acknowledge REST (350) and send from byte 0 anyway;
+``no_size=True`` makes the server refuse SIZE (502), so clients do not learn the size.
 
 Logs: ``server.commands`` holds every REST and RETR command as received
 (``("REST", "40000")``, ``("RETR", name)``), refused ones included;
-``server.transfers()`` one :class:`Retrieval` per RETR: the file, the REST offset in
-effect, and the bytes the data connection transmitted.
+``server.session_commands`` every command of every session, ``(session, command)``, in order;
+``server.retrieved`` ``(name, REST offset)`` per RETR; ``server.transfers()`` one
+:class:`Retrieval` per RETR: the file, the REST offset in effect, and the bytes the data
+connection transmitted.
 """
 
 from __future__ import annotations
@@ -67,12 +73,14 @@ class FtpTestServer:
     """Serve ``folder`` at ``self.url`` (``ftp://user:password@127.0.0.1:<port>/``) until :meth:`stop`."""
 
     def __init__(self, folder: str | os.PathLike[str], *, user: str = "sen12ms", password: str = "s3cret",
-                 no_rest: bool = False):
+                 no_rest: bool = False, strict_rest: bool = False, no_size: bool = False,
+                 ignore_rest: bool = False):
         self.folder = Path(folder)
         self.user, self.password = user, password
         self.drops: dict[str, list[int]] = {}  # name -> [nbytes, times]
         self.retrievals: list[Retrieval] = []
         self.commands: list[tuple[str, str]] = []  # REST and RETR commands, as received
+        self.session_commands: list[tuple[int, str]] = []  # (session, command) in the order received
         self._lock = threading.Lock()
         authorizer = DummyAuthorizer()
         authorizer.add_user(user, password, str(self.folder), perm="elr")
@@ -92,11 +100,45 @@ class FtpTestServer:
         class Handler(FTPHandler):
             _retrieval: Retrieval | None = None
 
+            def pre_process_command(self, line, cmd, arg):
+                with owner._lock:
+                    owner.session_commands.append((id(self), cmd))
+                return super().pre_process_command(line, cmd, arg)
+
+            def _forget_restart(self) -> None:
+                if strict_rest:
+                    self._restart_position = 0
+
+            def ftp_PASV(self, line):
+                self._forget_restart()
+                return super().ftp_PASV(line)
+
+            def ftp_EPSV(self, line):
+                self._forget_restart()
+                return super().ftp_EPSV(line)
+
+            def ftp_PORT(self, line):
+                self._forget_restart()
+                return super().ftp_PORT(line)
+
+            def ftp_EPRT(self, line):
+                self._forget_restart()
+                return super().ftp_EPRT(line)
+
+            def ftp_SIZE(self, path):
+                if no_size:
+                    self.respond("502 Command not implemented.")
+                    return None
+                return super().ftp_SIZE(path)
+
             def ftp_REST(self, line):
                 with owner._lock:
                     owner.commands.append(("REST", line))
                 if no_rest:
                     self.respond("502 Command not implemented.")
+                    return None
+                if ignore_rest:
+                    self.respond(f"350 Restarting at position {line}.")
                     return None
                 return super().ftp_REST(line)
 

@@ -12,6 +12,10 @@ Faults (``server.add_fault(name, kind, ...)``), each used up by ``times`` reques
 ``stall``         send ``after`` bytes, then send nothing for ``seconds``
 ``ignore_range``  answer 200 with the whole file even when a Range was asked for
 ``corrupt``       serve the file with the byte at ``offset`` flipped
+``html``          answer 200 with an HTML page (``text/html``), as a share's error or login page
+``text``          answer 200 with a plain-text notice (``text/plain``)
+``no_length``     send no ``Content-Length`` (and, for a Range, ``Content-Range: bytes N-M/*``);
+                  with ``after`` > 0 close the connection cleanly after that many bytes
 
 ``/download?path=%2F&files=<name>`` serves ``<name>`` too, as the official Nextcloud
 share does.  Every request is logged in ``server.log`` (method, name, range, status, and
@@ -94,7 +98,7 @@ class FaultyHTTPServer:
         self.stop()
 
     def add_fault(self, name: str, kind: str, *, times: int | None = 1, **params) -> None:
-        if kind not in ("status", "drop", "reset", "stall", "ignore_range", "corrupt"):
+        if kind not in ("status", "drop", "reset", "stall", "ignore_range", "corrupt", "html", "text", "no_length"):
             raise ValueError(f"unknown fault {kind!r}")
         with self._lock:
             self.faults.setdefault(name, []).append(Fault(kind, times, **params))
@@ -179,6 +183,11 @@ class _Handler(BaseHTTPRequestHandler):
             owner._record(Request(self.command, name, asked, fault.status))
             self._reply(fault.status, body=f"injected {fault.status}\n".encode())
             return
+        if fault is not None and fault.kind in ("html", "text"):
+            owner._record(Request(self.command, name, asked, 200, sent=len(_PAGES[fault.kind])))
+            kind = "html" if fault.kind == "html" else "plain"
+            self._reply(200, {"Content-Type": f"text/{kind}; charset=utf-8"}, _PAGES[fault.kind])
+            return
         size = path.stat().st_size
         start, end = 0, size - 1
         status = 200
@@ -195,20 +204,25 @@ class _Handler(BaseHTTPRequestHandler):
             status = 206
         request = Request(self.command, name, asked, status, sent=None if body else 0)
         owner._record(request)
+        no_length = fault is not None and fault.kind == "no_length"
         length = end - start + 1
         self.send_response(status)
         self.send_header("Content-Type", "application/gzip")
-        self.send_header("Content-Length", str(length))
+        if not no_length:
+            self.send_header("Content-Length", str(length))
         self.send_header("Accept-Ranges", "bytes")
         if status == 206:
-            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+            self.send_header("Content-Range", f"bytes {start}-{end}/{'*' if no_length else size}")
+        if no_length:
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         if not body:
             return
         sent = 0
         try:
             with open(path, "rb") as f:
-                if fault is None or fault.kind == "ignore_range":
+                if fault is None or fault.kind == "ignore_range" or (no_length and not fault.after):
                     sent = self._sendfile(f, start, length)
                 else:
                     sent = self._send_faulty(f, start, length, fault)
@@ -279,3 +293,10 @@ def serve(folder: str | os.PathLike[str]) -> None:
     with FaultyHTTPServer(folder) as server:
         print(server.url, flush=True)
         threading.Event().wait()
+
+
+_PAGES = {
+    "html": (b"<!DOCTYPE html>\n<html><head><title>Service unavailable</title></head>\n<body><h1>The share is "
+             b"under maintenance</h1><p>Please try again later.</p></body></html>\n"),
+    "text": b"Service temporarily unavailable: the download quota of this share is exhausted.\n",
+}

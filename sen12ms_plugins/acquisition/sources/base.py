@@ -27,6 +27,8 @@ class Transfer(ABC):
     total: int | None = None
     #: What is being read, for messages (credentials removed).
     url: str = ""
+    #: The media type the server gave (HTTP ``Content-Type``), when it gave one.
+    content_type: str | None = None
 
     @abstractmethod
     def readinto(self, buffer: memoryview) -> int:

@@ -41,6 +41,7 @@ def _ftp_error(url: str, exc: BaseException, doing: str) -> TransferError:
 class _FtpTransfer(Transfer):
     def __init__(self, source: FtpSource, name: str, offset: int, timeout: float):
         self.url = source.url_of(name)
+        self._source = source
         self._ftp = ftplib.FTP(timeout=timeout)
         self._conn: socket.socket | None = None
         self._received = 0
@@ -69,33 +70,50 @@ class _FtpTransfer(Transfer):
                 if _reply_code(exc) == "550":
                     raise
                 self.total = None  # SIZE not supported; the end of the data ends the file
-            if offset and self.total is not None and offset > self.total:
+            if source.rest_ignored or (offset and self.total is not None and offset > self.total):
                 offset = 0
-            self.start = 0
-            if offset:
-                try:
-                    ftp.sendcmd(f"REST {offset}")
-                    self.start = offset
-                except (ftplib.error_perm, ftplib.error_reply):
-                    pass  # no REST: the transfer starts at 0 and the caller restarts
+            self.start = offset
             if self.total is not None and self.start == self.total:
                 return  # nothing left; RETR after REST at the end is refused by some servers
-            self._conn = ftp.transfercmd(f"RETR {path}")
+            self._conn = self._retr(path, offset)
             self._conn.settimeout(timeout)
         except ftplib.all_errors as exc:
             raise _ftp_error(self.url, exc, "RETR") from None
 
+    def _retr(self, path: str, offset: int) -> socket.socket:
+        """Open the data connection of ``RETR path`` from ``offset``.  ftplib sends REST
+        after PASV, immediately before RETR, as RFC 959 wants (a strict server forgets a
+        restart marker sent before PASV).  A server that refuses REST sends from byte 0."""
+        if not offset:
+            return self._ftp.transfercmd(f"RETR {path}")
+        try:
+            return self._ftp.transfercmd(f"RETR {path}", rest=offset)
+        except ftplib.error_perm as exc:
+            if _reply_code(exc) in ("550", "530"):
+                raise  # the file itself (or the login) is the problem, not the offset
+        self.start = 0  # REST (or RETR from an offset) refused: the caller restarts
+        return self._ftp.transfercmd(f"RETR {path}")
+
     def readinto(self, buffer: memoryview) -> int:
         if self._conn is None:
             return 0
+        left = None if self.total is None else self.total - self.start - self._received
+        if left is not None:
+            # Read no more than the file has; at its end, one byte more tells a server that
+            # acknowledged REST but sent from byte 0 (it would deliver too much).
+            buffer = buffer[: max(left, 1)]
         try:
             n = self._conn.recv_into(buffer)
         except ftplib.all_errors as exc:
             raise _ftp_error(self.url, exc, "reading") from None
+        if left is not None and left <= 0 and n:
+            self._source.rest_ignored = True
+            raise TransferError(self.url, f"sent more than the {self.total - self.start:,} bytes left after byte "
+                                f"{self.start:,}: the server ignored the resume offset (REST); starting over "
+                                "without it", retryable=True)
         self._received += n
-        if n == 0 and self.total is not None and self.start + self._received < self.total:
-            missing = self.total - self.start - self._received
-            raise TransferError(self.url, f"data connection closed with {missing:,} bytes still to come", retryable=True)
+        if n == 0 and left:
+            raise TransferError(self.url, f"data connection closed with {left:,} bytes still to come", retryable=True)
         return n
 
     def finish(self) -> None:
@@ -128,6 +146,8 @@ class FtpSource(Source):
         self.password = unquote(parts.password) if parts.password is not None else ("anonymous@" if not parts.username else "")
         self.folder = unquote(parts.path).strip("/")
         self.display = hide_password(url)
+        #: Set once the server acknowledged REST but sent from byte 0: later transfers start at 0.
+        self.rest_ignored = False
 
     def url_of(self, name: str) -> str:
         return self.display.rstrip("/") + "/" + name

@@ -91,6 +91,7 @@ class _HttpTransfer(Transfer):
         encoding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
         if encoding not in ("identity", ""):
             raise TransferError(self.url, f"server sent Content-Encoding {encoding!r}, not the file's bytes", retryable=False)
+        self.content_type = resp.headers.get("Content-Type")
         length = resp.headers.get("Content-Length")
         length_value = int(length) if length and length.strip().isdigit() else None
         if resp.status == 206:
