@@ -111,6 +111,11 @@ def user_cache_dir() -> Path:
     return Path(base, "sen12ms-plugins")
 
 
+def _outside_meta_dir(root: Path) -> Path:
+    key = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+    return user_cache_dir() / "roots" / f"{root.name or 'root'}-{key}"
+
+
 def meta_dir(root: str | os.PathLike[str]) -> Path:
     """Where bookkeeping for ``root`` lives: ``<root>/.sen12ms`` when the root is writable,
     else a folder in the user cache named after the root's absolute path."""
@@ -121,10 +126,22 @@ def meta_dir(root: str | os.PathLike[str]) -> Path:
     if not inside.exists() and is_writable_dir(root):
         inside.mkdir(exist_ok=True)
         return inside
-    key = hashlib.sha256(str(root).encode()).hexdigest()[:16]
-    outside = user_cache_dir() / "roots" / f"{root.name or 'root'}-{key}"
+    outside = _outside_meta_dir(root)
     outside.mkdir(parents=True, exist_ok=True)
     return outside
+
+
+def existing_meta_dir(root: str | os.PathLike[str]) -> Path | None:
+    """The bookkeeping folder of ``root`` if there is one (the one :func:`meta_dir` would
+    use); None otherwise.  Creates nothing: for looking at a folder that may not be a root."""
+    root = Path(root).resolve()
+    inside = root / META_DIRNAME
+    if inside.is_dir() and is_writable_dir(inside):
+        return inside
+    if not inside.exists() and is_writable_dir(root):
+        return None  # meta_dir would create it inside the root
+    outside = _outside_meta_dir(root)
+    return outside if outside.is_dir() else None
 
 
 def link_file(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:

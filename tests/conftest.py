@@ -2,11 +2,19 @@
 
 The session-wide trees are read-only by convention; a test that changes a tree
 copies it first (``copy_tree``).
+
+Every ecosystem cache of a test session is a temporary folder (:data:`ISOLATED_CACHES`,
+set in the environment when this file is imported, before any test module imports
+``datasets`` or ``tensorflow_datasets``, and inherited by the processes tests start):
+no result depends on the user's ``~/.cache/huggingface``, ``~/tensorflow_datasets`` or
+``~/.cache/sen12ms-plugins``, and the suite writes none of them (``tests/test_caches.py``).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +25,20 @@ from tests.servers.fixtures import ftp_mirror, http_mirror, sample_md5s  # noqa:
 
 # Tests of several ecosystems share worker processes: TensorFlow must not come first.
 load_triton_first()
+
+#: This process's temporary folder for every ecosystem cache (removed when the session ends).
+SESSION_CACHES = Path(tempfile.mkdtemp(prefix="sen12ms-test-caches-"))
+#: The variables that move them there; set unconditionally, as a user's own HF_HOME or
+#: TFDS_DATA_DIR would be just as shared as the defaults under ~.
+ISOLATED_CACHES = {
+    "HF_HOME": SESSION_CACHES / "huggingface",  # the Hub cache, token and the two below by default
+    "HF_DATASETS_CACHE": SESSION_CACHES / "huggingface" / "datasets",
+    "HF_MODULES_CACHE": SESSION_CACHES / "huggingface" / "modules",  # loading scripts and their cards
+    "TFDS_DATA_DIR": SESSION_CACHES / "tensorflow_datasets",
+    "SEN12MS_CACHE_DIR": SESSION_CACHES / "sen12ms-plugins",  # bookkeeping of read-only roots
+}
+os.environ.update({name: str(path) for name, path in ISOLATED_CACHES.items()})
+os.environ["HF_HUB_OFFLINE"] = "1"  # tests never reach the Hub
 
 #: Small patches keep the suite fast; the layout, names, dtypes and bands are the real ones.
 TEST_PATCH_SIZE = 32
@@ -95,6 +117,10 @@ def pytest_runtest_call(item):
 #: environments (datasets 5 and datasets 3.6), so each of them runs in one and is skipped,
 #: by ``skipif`` with a reason starting with this text, in the other.
 DATASETS_VERSION_SKIP = "for the other generation of datasets"
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(SESSION_CACHES, ignore_errors=True)
 
 
 def pytest_configure(config):

@@ -23,8 +23,9 @@ def test_download_true_fetches_verifies_extracts_then_prepares(mirror, sample_ro
     root = tmp_path / "root"  # does not exist yet
     builder = Sen12ms(config_name="s2", root=root, download=True, mirrors=[mirror.url],
                       checksums=mirror.url + MANIFEST_NAME, cache_dir=str(tmp_path / "cache"))
-    assert sorted(build_index(root).triplets) == sorted(build_index(sample_root).triplets)
+    assert mirror.requests() == [] and not root.exists(), "the constructor downloads nothing"
     builder.download_and_prepare()
+    assert sorted(build_index(root).triplets) == sorted(build_index(sample_root).triplets)
     core = compute_splits(build_index(root))
     assert list(builder.as_dataset(split="holdout")["id"]) == [p.name for p in core["holdout"]]
     # a second builder finds everything in place: nothing is transferred again
@@ -37,7 +38,7 @@ def test_download_true_fetches_verifies_extracts_then_prepares(mirror, sample_ro
 def test_verify_true_fails_with_the_problems(mirror, tmp_path):
     root = tmp_path / "root"
     Sen12ms(root=root, download=True, mirrors=[mirror.url], checksums=mirror.url + MANIFEST_NAME,
-            cache_dir=str(tmp_path / "cache"))
+            cache_dir=str(tmp_path / "cache")).download_and_prepare()
     victim = build_index(root).triplets[3].path(root, "s1")
     victim.unlink()
     builder = Sen12ms(config_name="s2", root=root, verify=True, cache_dir=str(tmp_path / "cache2"))

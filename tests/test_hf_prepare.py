@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from sen12ms_plugins.cli import main
-from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.index import build_index
 from sen12ms_plugins.dataset.splits import compute_splits
 from sen12ms_plugins.hf.export import export_hf
@@ -107,33 +106,6 @@ def test_configs_side_by_side_and_the_default_stays_all(sample_root, core, tmp_p
     named = _load(home, tmp_path / "cwd", sample_root, "s2")
     assert named["config"] == "s2" and "s1" not in named["features"] and named["pixels_equal"]
     assert named["ids"] == [p.name for p in core["holdout"]]
-
-
-def test_another_root_replaces_the_preparation(sample_root, copy_tree, tmp_path):
-    home = tmp_path / "hf"
-    first = prepare_hf(sample_root, configs=["s1s2"], cache_dir=home / "datasets")
-    other = copy_tree(sample_root, "other")
-    gone = build_index(other).triplets[-1]
-    for sensor in facts.SENSORS:
-        gone.path(other, sensor).unlink()
-    second = prepare_hf(other, configs=["s1s2"], cache_dir=home / "datasets")
-    assert second.removed == [first.locations["s1s2"]]
-    assert not first.locations["s1s2"].exists()
-    got = _load(home, tmp_path / "cwd", other, split="train")
-    assert gone.name not in got["ids"]
-    assert sorted(got["ids"]) == sorted(p.name for p in compute_splits(build_index(other))["train"])
-
-
-def test_leftovers_of_a_killed_run_are_removed(sample_root, tmp_path):
-    """An unfinished folder of any configuration would make the bare name fail: prepare-hf removes it."""
-    cache = tmp_path / "hf" / "datasets"
-    prepare_hf(sample_root, configs=["all"], cache_dir=cache)
-    leftover = cache / "sen12ms" / "s2" / "0.1.0" / "0123456789abcdef.incomplete"
-    leftover.mkdir(parents=True)
-    (leftover / "sen12ms-holdout.arrow").write_bytes(b"half")
-    report = prepare_hf(sample_root, configs=["all"], cache_dir=cache)
-    assert leftover in report.removed and not leftover.exists()
-    assert _load(tmp_path / "hf", tmp_path / "cwd", sample_root)["config"] == "all"
 
 
 def test_again_reuses(sample_root, tmp_path):

@@ -14,11 +14,17 @@ one of the two CI environments.
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import datasets
 import numpy as np
 import pytest
+from datasets.info import DatasetInfosDict
 
 from sen12ms_plugins.dataset.ids import parse_patch_id
 from sen12ms_plugins.dataset.index import build_index
@@ -124,3 +130,76 @@ def test_exported_directory_loads_in_this_datasets_version(sample_root, tmp_path
     assert loaded["holdout"].features["s2"].dtype == "uint16"
     stream = datasets.load_dataset(str(out), "s2", split="validation", streaming=True)
     assert [r["id"] for r in stream] == [p.name for p in core["validation"]]
+
+
+#: Load the script in ``argv[1]`` on the root ``argv[2]`` in a fresh process; print the hold-out ids.
+LOAD_SCRIPT = r"""
+import json, sys
+import datasets
+ds = datasets.load_dataset(sys.argv[1], data_dir=sys.argv[2], split="holdout", trust_remote_code=True)
+print(json.dumps(list(ds["id"])))
+"""
+
+
+def _isolated(hf_home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update(HF_HOME=str(hf_home), HF_HUB_OFFLINE="1", PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    return env
+
+
+def _holdout_loaded(script: Path, root: Path, hf_home: Path, cwd: Path) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, str(script), str(root)], env=_isolated(hf_home),
+                          cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _other_root(sample_root: Path, copy_tree) -> Path:
+    other = copy_tree(sample_root, "other")
+    for pid in compute_splits(build_index(other))["holdout"][:3]:
+        for sensor in ("s1", "s2", "lc"):
+            pid.path(other, sensor).unlink()
+    return other
+
+
+@pytest.mark.datasets_version
+@WITH_SCRIPTS
+def test_contributor_save_info_then_another_root_loads(sample_root, copy_tree, tmp_path):
+    """The contributor command (``datasets-cli test … --save_info --all_configs``) on one root,
+    then the script on another root, in the same HF_HOME: split sizes depend on the root,
+    so none is recorded, and the other root's own sizes load."""
+    scripts = tmp_path / "hf_loading_script"
+    shutil.copytree(SCRIPT.parent, scripts)  # the command writes its card next to the script
+    card = (scripts / "README.md").read_bytes()
+    home = tmp_path / "hf-home"
+    cli = Path(sys.executable).with_name("datasets-cli")
+    done = subprocess.run([str(cli), "test", str(scripts / "sen12ms.py"), "--save_info", "--all_configs",
+                           "--data_dir", str(sample_root), "--trust_remote_code"], env=_isolated(home), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert done.stdout.count("sen12ms: no dataset infos recorded: split sizes and array shapes depend on the root") \
+        == len(CONFIGS)
+    assert (scripts / "README.md").read_bytes() == card, "no split sizes were written into the card"
+
+    other = _other_root(sample_root, copy_tree)
+    expected = [p.name for p in compute_splits(build_index(other))["holdout"]]
+    assert len(expected) == SAMPLE_HOLDOUT - 3
+    assert _holdout_loaded(scripts / "sen12ms.py", other, home, tmp_path) == expected
+
+
+@pytest.mark.datasets_version
+@WITH_SCRIPTS
+def test_a_card_with_another_roots_infos_is_not_trusted(sample_root, copy_tree, tmp_path):
+    """A card that does hold split sizes and shapes (written by an earlier version of this
+    builder, as datasets' own ``_save_infos`` writes them) does not stop another root loading."""
+    scripts = tmp_path / "hf_loading_script"
+    shutil.copytree(SCRIPT.parent, scripts)
+    recorded = datasets.load_dataset_builder(str(scripts / "sen12ms.py"), data_dir=str(sample_root),
+                                             cache_dir=str(tmp_path / "c"), trust_remote_code=True)
+    recorded.download_and_prepare()
+    DatasetInfosDict(all=recorded.info).write_to_directory(str(scripts))
+    assert "num_examples: 28" in (scripts / "README.md").read_text()
+
+    other = _other_root(sample_root, copy_tree)
+    expected = [p.name for p in compute_splits(build_index(other))["holdout"]]
+    assert _holdout_loaded(scripts / "sen12ms.py", other, tmp_path / "hf-home", tmp_path) == expected

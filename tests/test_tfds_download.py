@@ -1,6 +1,7 @@
-"""The TFDS builder without a local copy: it fills the root with the core downloader
-(a real HTTP mirror of the sample archives on loopback: the shared ``http_mirror``
-fixture; the sample's md5s), then prepares from it.
+"""The TFDS builder without a local copy, asked to download (``download=True``): it fills
+the root with the core downloader (a real HTTP mirror of the sample archives on loopback:
+the shared ``http_mirror`` fixture; the sample's md5s), then prepares from it.
+What happens without ``download=True`` is in ``tests/test_tfds_root_check.py``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def _no_root_from_environment(monkeypatch):
 
 
 def _from(mirror) -> dict:
-    return {"mirrors": [mirror.url], "checksums": mirror.url + MANIFEST_NAME}
+    return {"download": True, "mirrors": [mirror.url], "checksums": mirror.url + MANIFEST_NAME}
 
 
 def _archive_requests(mirror) -> list[str]:

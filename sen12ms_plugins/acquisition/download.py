@@ -62,6 +62,7 @@ from .fetch import fetch_to_folder
 from .hashing import md5_file
 from .plan import plan_download
 from .reports import ArchiveResult, ArchiveStatus, DownloadReport
+from .selection import record_selection
 from .sinks import StreamSink
 from .sources import DEFAULT_TIMEOUT, OFFICIAL_MIRRORS, Source, make_source
 from .space import SpaceBook, extracted_estimate
@@ -358,6 +359,7 @@ def download(
                               mirrors=[s.display for s in sources])
     with records.root_lock(root, "sen12ms download"):
         checksums_mod.record(root, sums, names)
+        record_selection(root, names, _split(seasons), _split(sensors))  # what the adapters build from
         with Progress(None, "total", unit="B", quiet=quiet) as total_bar:
             run = _Run(root, sources, sums, policy, extract=extract, delete_archives=delete_archives, stream=stream,
                        quiet=quiet, total_bar=total_bar)

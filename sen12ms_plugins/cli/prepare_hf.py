@@ -19,8 +19,12 @@ has no such repository or cannot be reached), then this cache.  Without a
 configuration name the newest preparation is loaded; "all" is kept the newest when
 it is prepared.  Name one to be sure: load_dataset("sen12ms", "s2", split="train").
 
-Running it again reuses what is prepared for this root; a different root, or a
-changed set of triplets, replaces it.
+Running it again reuses what is prepared for this root while its files are unchanged
+(names, sizes and modification times); a file rewritten since, even in place, gets the
+root prepared anew, replacing the older preparation.  Preparations of other roots are
+kept (the last root prepared is the one the bare name loads; prepare-hf again to switch
+back, instantly).  Unfinished folders are removed only when a prepare-hf run that is gone
+left them; another process's work is left alone.
 
 examples:
   sen12ms prepare-hf --root /data/sen12ms
@@ -61,7 +65,11 @@ def run(args) -> int:
         counts = ", ".join(f"{split} {n:,}" for split, n in report.counts[name].items())
         print(f"{name}: {counts}\n  in {location}")
     for path in report.removed:
-        print(f"removed an older preparation: {path}")
+        print(f"removed (older preparation of this root, or left unfinished by a prepare-hf run that is gone): {path}")
+    for path, other in report.kept.items():
+        print(f"kept, prepared from {other or 'an unknown root'}: {path}")
+    for path, why in report.left_alone.items():
+        print(f"left alone, {why}: {path}")
     print('load it with: datasets.load_dataset("sen12ms", split="holdout")'
           + ("" if args.cache_dir is None else f' (cache_dir="{args.cache_dir}")'))
     return 0

@@ -145,6 +145,10 @@ DAMAGED_PATCH: Final = ("ROIs1868_summer", 146, 202)
 
 # --- Distribution ---------------------------------------------------------------------
 
+#: Approximate size of the whole dataset (the 12 archives, and the extracted GeoTIFFs), in
+#: GB as the authors state it.  Sizes of the single archives are not published.
+TOTAL_GB_APPROX: Final = 510
+
 #: The 12 archives and their md5 checksums (as published by torchgeo 0.10.1).
 ARCHIVE_MD5: Final[Mapping[str, str]] = MappingProxyType(
     {

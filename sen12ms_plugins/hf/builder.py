@@ -25,19 +25,28 @@ The same class serves both generations of ``datasets``:
 
 Builder arguments besides those of ``datasets``:
 
-* ``root``: the dataset root; else ``$SEN12MS_ROOT``, else ``data_dir``;
-* ``download``: fetch, verify and extract what is missing with
-  :func:`sen12ms_plugins.acquisition.download.ensure_dataset` when the builder is created, from
-  ``mirrors``, against the md5s of ``checksums`` (a manifest replacing the official
-  md5s, e.g. for a mirror of the built-in sample);
+* ``root``: the dataset root; else ``$SEN12MS_ROOT``, else ``data_dir``.  Without
+  ``download`` a root that does not exist, holds no triplet or holds an unfinished
+  download is an error at once, naming the command that downloads
+  (:func:`sen12ms_plugins.acquisition.ready.require_ready`);
+* ``download``: complete the root first with the core downloader
+  (:func:`sen12ms_plugins.acquisition.ready.fetch_missing`: the request recorded by
+  ``sen12ms download --seasons/--sensors``, else all 12 archives; the size is printed
+  first), from ``mirrors``, against the md5s of ``checksums`` (a manifest replacing the
+  official md5s, e.g. for a mirror of the built-in sample).  It runs in
+  ``download_and_prepare`` (or ``as_streaming_dataset``), never in the constructor;
 * ``verify``: check the root with :func:`sen12ms_plugins.acquisition.verify.check_root` before
   generating, and fail with its problems.
 
-They are builder
-attributes, not configuration parameters, so the configuration ids stay ``all``, ``s2``
-and ``s1s2``; the root enters the cache key through the builder's ``hash`` instead
-(a fingerprint of the root's path, its triplets, the patch size and this package's
-version), so a root with different content is prepared anew.
+They are builder attributes, not configuration parameters, so the configuration ids
+stay ``all``, ``s2`` and ``s1s2``; what the root holds enters the cache key through the
+builder's ``hash`` instead (:func:`root_fingerprint`: the root's path, the name, size and
+modification time of every triplet file, the patch size and this package's version), so a
+root whose files changed, even in place under the same names, is prepared anew.  Every
+prepared folder holds :data:`SOURCE_RECORD`, saying which root and which fingerprint it
+was made from.  Split sizes and array shapes depend on the root, so the builder never
+takes them from a dataset card (``datasets<4`` reads one next to a loading script, and
+``datasets-cli test --save_info`` would write one): it records none.
 
 The ``train`` split is not generated twice: ``train_minus_validation`` and
 ``validation`` are written, and ``train`` is made of hard links to their Arrow files
@@ -51,7 +60,9 @@ is made of the parts that have members.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import posixpath
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -59,11 +70,11 @@ import datasets
 from datasets.naming import filenames_for_dataset_split
 
 from .. import __version__
-from ..acquisition.download import ensure_dataset
+from ..acquisition.ready import fetch_missing, require_ready
 from ..acquisition.verify import check_root
 from ..dataset import facts
 from ..dataset.ids import PatchId
-from ..dataset.index import Index, build_index
+from ..dataset.index import Index, build_index, content_stamp
 from ..dataset.root import resolve_root
 from ..dataset.splits import DISJOINT_SPLITS, SPLITS, TRAIN_PARTS, compute_splits
 from ..errors import SEN12MSError
@@ -77,15 +88,19 @@ from .features import check_example_size, example_nbytes, hf_features
 MAX_BATCH_BYTES = 100 * 1024 * 1024
 
 
-def root_fingerprint(root: Path, index: Index, config_name: str, patch_size: int) -> str:
-    """What identifies prepared data: package version, configuration, root, patch size, triplets."""
-    digest = hashlib.sha256()
-    for part in (__version__, config_name, str(root.resolve()), str(patch_size)):
-        digest.update(part.encode() + b"\0")
-    for pid in index.triplets:
-        digest.update(pid.name.encode() + b"\n")
-    return digest.hexdigest()[:16]
+#: Written into every prepared folder: the root, configuration and fingerprint it was made from.
+SOURCE_RECORD = "sen12ms_source.json"
+#: How to ask this builder to download, for the error messages of the core's root check.
+OPT_IN = "or pass download=True to the builder"
 
+
+def root_fingerprint(root: Path, stamp: str, config_name: str, patch_size: int) -> str:
+    """What identifies prepared data: package version, configuration, root, patch size and the
+    root's :func:`~sen12ms_plugins.dataset.index.content_stamp` (names, sizes, times of its files)."""
+    digest = hashlib.sha256()
+    for part in (__version__, config_name, str(root.resolve()), str(patch_size), stamp):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 class Sen12ms(datasets.GeneratorBasedBuilder):
@@ -112,21 +127,66 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
         config_name = kwargs.get("config_name") or kwargs.get("name") or DEFAULT_CONFIG
         self._sen12ms_config = get_config(config_name)
         self._verify = verify
-        self._root = resolve_root(root, fallback=kwargs.get("data_dir"), must_exist=not download)
-        if download:
-            self._index = ensure_dataset(self._root, mirrors=mirrors, checksums=checksums)
+        self._download, self._mirrors, self._checksums = bool(download), mirrors, checksums
+        # A dataset card's infos (datasets<4 reads the card next to a loading script) describe
+        # the root they were recorded on: split sizes and patch size are this root's own.
+        kwargs.pop("info", None)  # see also get_exported_dataset_info
+        self._root = resolve_root(root, fallback=kwargs.get("data_dir"), must_exist=False)
+        if download:  # fetched by download_and_prepare; until then, what is there (nothing is created)
+            index = build_index(self._root) if self._root.is_dir() else Index(root=self._root, triplets=())
         else:
-            self._index = build_index(self._root)
-        self._patch_size = patch_size_of(self._root, self._index)
-        fingerprint = root_fingerprint(self._root, self._index, self._sen12ms_config.name, self._patch_size)
+            index = require_ready(self._root, opt_in=OPT_IN)
+        self._datasets_arguments = (args, kwargs)
+        self._init_builder(index)
+
+    def _init_builder(self, index: Index) -> None:
+        """Key the ``datasets`` builder on what the root holds now (see :func:`root_fingerprint`)."""
+        args, kwargs = self._datasets_arguments
+        kwargs = dict(kwargs)
+        self._index = index
+        self._patch_size = patch_size_of(self._root, index)
+        self._content_stamp = content_stamp(index)
+        self._fingerprint = self.fingerprint_for(self._sen12ms_config.name)
         # A loading script (datasets<4) passes the hash of its code: keep it in the key.
-        kwargs["hash"] = f"{kwargs['hash']}-{fingerprint}" if kwargs.get("hash") else fingerprint
+        kwargs["hash"] = f"{kwargs['hash']}-{self._fingerprint}" if kwargs.get("hash") else self._fingerprint
         # datasets names a builder after its module ("builder"); a loading script passes its own name
         kwargs.setdefault("dataset_name", facts.NAME)
         if not kwargs.get("writer_batch_size"):
             row_bytes = example_nbytes(hf_features(self._sen12ms_config, self._patch_size))
             kwargs["writer_batch_size"] = max(1, min(1000, MAX_BATCH_BYTES // row_bytes))
         super().__init__(*args, **kwargs)
+
+    def fingerprint_for(self, config_name: str) -> str:
+        """The cache key of ``config_name`` on this root as this builder found it."""
+        return root_fingerprint(self._root, self._content_stamp, config_name, self._patch_size)
+
+    def _fetch_if_asked(self) -> None:
+        """``download=True``: complete the root (not in the constructor), then key the builder on it."""
+        if not self._download:
+            return
+        index = fetch_missing(self._root, mirrors=self._mirrors, checksums=self._checksums)
+        self._download = False  # done: preparing or streaming again does not look again
+        self._init_builder(index)
+
+    def download_and_prepare(self, *args: Any, **kwargs: Any) -> None:
+        self._fetch_if_asked()
+        super().download_and_prepare(*args, **kwargs)
+
+    def as_streaming_dataset(self, *args: Any, **kwargs: Any) -> Any:
+        self._fetch_if_asked()
+        return super().as_streaming_dataset(*args, **kwargs)
+
+    def get_exported_dataset_info(self) -> datasets.DatasetInfo:
+        # datasets<4 starts the infos of a builder created without ``info`` from that card
+        # too: the root's own infos come from _info() and from what was prepared from it.
+        return datasets.DatasetInfo()
+
+    def _save_infos(self) -> None:
+        # datasets<4: ``datasets-cli test --save_info`` would write this root's split sizes and
+        # patch size into the card next to the script, and every later load of another root
+        # would fail against them (NonMatchingSplitsSizesError).
+        print(f"sen12ms: no dataset infos recorded: split sizes and array shapes depend on the root "
+              f"({self._root}); every load computes them from the root it is given")
 
     @property
     def root(self) -> Path:
@@ -188,6 +248,12 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
     def _download_and_prepare(self, dl_manager: Any, verification_mode: Any, **prepare_split_kwargs: Any) -> None:
         self._prepared_parts: dict[str, datasets.SplitInfo] = {}
         super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
+        # written into the unfinished folder, so it arrives with the data
+        record = {"root": str(self._root.resolve()), "config": self._sen12ms_config.name,
+                  "fingerprint": self._fingerprint, "triplets": len(self._index), "patch_size": self._patch_size,
+                  "package_version": __version__}
+        with self._fs.open(posixpath.join(self._output_dir, SOURCE_RECORD), "w") as f:
+            json.dump(record, f, indent=1)
         ordered = datasets.SplitDict(dataset_name=self.dataset_name)
         for name in SPLITS:  # the project's order, train first; an empty split was not written
             if name in self.info.splits:

@@ -10,46 +10,76 @@ How ``datasets`` 4.x/5.x resolves ``load_dataset("sen12ms", …)`` (``datasets/l
 4. the Hub repository ``sen12ms`` — unless ``HF_HUB_OFFLINE=1``, or the Hub cannot be
    reached, or it has no such repository;
 5. the ``datasets`` cache: ``<HF_DATASETS_CACHE>/sen12ms/<config>/<version>/<hash>/``
-   (the ``cache`` builder; it logs "Using the latest cached version …").
+   (the ``cache`` builder; it takes the most recently modified folder, and reads
+   ``dataset_info.json`` in every folder it considers).
 
 :func:`prepare_hf` fills step 5 with our builder (:class:`~sen12ms_plugins.hf.Sen12ms`),
-so the bare name works from any working directory once steps 3 and 4 find nothing.
-``HF_HUB_OFFLINE=1`` makes step 4 certain to find nothing.
+whose ``<hash>`` follows what the root holds (the names, sizes and modification times of
+its files), so a file rewritten in place is prepared anew.
 
-Each prepared configuration keeps one copy: older preparations (other roots, other
-package versions) are removed, and so are unfinished folders of any configuration,
-which would make the cache builder fail.  Without a configuration name the cache
-builder takes the most recently modified preparation; the default configuration
-(``all``), when prepared, is kept the newest, so the bare name means ``all``.
+What it keeps and what it removes:
+
+* while it prepares a folder it holds the lock of ``<hash>.sen12ms-owner`` beside it, a
+  file that says which process, root and configuration it is for;
+* an unfinished folder (no ``dataset_info.json``) is removed only when its owner file says
+  a ``prepare-hf`` run made it and that run is gone (the lock is free).  A folder another
+  process is writing, or one ``prepare-hf`` did not make, is left alone and reported;
+* a finished preparation of the same root and configuration with another key (the files
+  have changed since, or another package version) is replaced; preparations of other
+  roots are kept (each prepared folder says its root in :data:`~.builder.SOURCE_RECORD`)
+  and reported;
+* the folders of the root just prepared are made the newest, its ``all`` configuration
+  the newest of all, so the bare name means the last root prepared, in ``all`` when
+  that is prepared.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as _dt
+import json
 import os
 import shutil
+import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import IO, Sequence
 
 import datasets
 
+from ..console import write_message
 from ..dataset.root import resolve_root
-from ..reading.configs import DEFAULT_CONFIG, get_config
-from .builder import Sen12ms
+from ..reading.configs import CONFIGS, DEFAULT_CONFIG, get_config
+from .builder import SOURCE_RECORD, Sen12ms
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no advisory locks, so nothing that might be in use is ever removed
+    fcntl = None
 
 DATASET_NAME = "sen12ms"
+#: Suffix of the owner file beside each folder ``prepare-hf`` prepares.
+OWNER_SUFFIX = ".sen12ms-owner"
+#: Suffix ``datasets`` gives the folder it writes into, renamed when complete.
+INCOMPLETE_SUFFIX = ".incomplete"
 
 
 @dataclass
 class PrepareReport:
-    """Where each configuration was prepared, and its split sizes."""
+    """Where each configuration was prepared, its split sizes, and what was found beside it."""
 
     root: Path
     cache_dir: Path
     locations: dict[str, Path] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Older preparations of this root, and unfinished folders of dead prepare-hf runs.
     removed: list[Path] = field(default_factory=list)
+    #: Preparations of other roots (or of an unknown one), kept: ``{folder: its root or None}``.
+    kept: dict[Path, str | None] = field(default_factory=dict)
+    #: Unfinished folders left alone, and why.
+    left_alone: dict[Path, str] = field(default_factory=dict)
 
 
 def default_cache_dir() -> Path:
@@ -70,7 +100,7 @@ def prepare_hf(
     Afterwards ``load_dataset("sen12ms", split="holdout")`` (or ``load_dataset("sen12ms",
     "s2", …)``) loads them, offline, from any working directory; pass the same
     ``cache_dir`` to ``load_dataset`` when you give one here.  ``force`` regenerates data
-    already prepared from this root.
+    already prepared from this root as it is now.
     """
     names = list(dict.fromkeys(configs))
     if not names:
@@ -82,57 +112,177 @@ def prepare_hf(
     root = resolve_root(root)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     report = PrepareReport(root=root, cache_dir=cache)
+    current: dict[str, str] = {}
     for name in names:
         builder = Sen12ms(config_name=name, root=root, cache_dir=str(cache))
-        builder.download_and_prepare(
-            num_proc=num_proc, download_mode="force_redownload" if force else "reuse_dataset_if_exists"
-        )
         location = Path(builder.cache_dir)
-        report.removed += _remove_others(cache / DATASET_NAME / name, keep=location)
+        with _owning(location, root, name):
+            builder.download_and_prepare(
+                num_proc=num_proc, download_mode="force_redownload" if force else "reuse_dataset_if_exists"
+            )
         report.locations[name] = location
         report.counts[name] = {split: info.num_examples for split, info in builder.info.splits.items()}
-    report.removed += _remove_unfinished(cache / DATASET_NAME, keep=set(report.locations.values()))
-    _default_newest(cache / DATASET_NAME)
+        current = {config: builder.fingerprint_for(config) for config in CONFIGS}
+    _tidy(cache / DATASET_NAME, root, current, set(report.locations.values()), report)
+    _make_current(cache / DATASET_NAME, root)
     return report
 
 
-def _default_newest(dataset_dir: Path) -> None:
-    """Make the default configuration's preparation, if there is one, the newest of all.
-
-    Without a configuration name the cache builder loads the newest preparation, so
-    ``load_dataset("sen12ms")`` means ``all`` whenever ``all`` is prepared, whatever was
-    prepared after it.
-    """
-    prepared = [p for p in dataset_dir.glob("*/*/*") if p.is_dir()]
-    default = [p for p in prepared if p.parts[-3] == DEFAULT_CONFIG]
-    if not default:
-        return
-    newest_other = max((p.stat().st_mtime for p in prepared if p not in default), default=0.0)
-    stamp = max(time.time(), newest_other + 1.0)
-    os.utime(max(default, key=lambda p: p.stat().st_mtime), (stamp, stamp))
+# --- owner files -------------------------------------------------------------------------
 
 
-def _remove_others(config_dir: Path, keep: Path) -> list[Path]:
-    """Remove every other ``<version>/<hash>`` folder of one configuration (older or unfinished preparations)."""
-    removed = []
-    for version in sorted(config_dir.iterdir()):
-        if not version.is_dir():
+def _owner_path(folder: Path) -> Path:
+    """``<version>/<hash>.sen12ms-owner`` for ``<version>/<hash>`` and ``<version>/<hash>.incomplete``."""
+    name = folder.name.removesuffix(INCOMPLETE_SUFFIX)
+    return folder.with_name(name + OWNER_SUFFIX)
+
+
+@contextlib.contextmanager
+def _locked(path: Path, *, wait: bool) -> Iterator[IO[str] | None]:
+    """The owner file ``path`` opened and locked (``flock``); None when ``wait`` is False
+    and another process holds it.  The lock is taken on the file that is at ``path``
+    once locked (one removed meanwhile by :func:`_tidy` is opened again)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        f = open(path, "a+")
+        try:
+            if fcntl is None:
+                yield f if wait else None
+                return
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not wait:
+                    yield None
+                    return
+                f.seek(0)
+                write_message(f"sen12ms: waiting for {_holder(f.read())} to finish preparing {path.name}")
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                same = os.fstat(f.fileno()).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                yield f
+                return
+        finally:
+            f.close()  # closing releases the lock
+
+
+def _holder(text: str) -> str:
+    try:
+        owner = json.loads(text)
+        return f"{owner['command']} (pid {owner['pid']} on {owner['host']}, root {owner['root']})"
+    except (ValueError, KeyError, TypeError):
+        return "another process"
+
+
+@contextlib.contextmanager
+def _owning(location: Path, root: Path, config: str) -> Iterator[None]:
+    """Hold ``location``'s owner file while it is prepared, saying who prepares it."""
+    with _locked(_owner_path(location), wait=True) as f:
+        assert f is not None  # waited for it
+        owner = {"command": "sen12ms prepare-hf", "pid": os.getpid(), "host": socket.gethostname(),
+                 "root": str(root.resolve()), "config": config,
+                 "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+        f.seek(0)
+        f.truncate()
+        f.write(json.dumps(owner))
+        f.flush()
+        yield
+
+
+# --- what else is in the cache ------------------------------------------------------------
+
+
+def _folders(dataset_dir: Path) -> list[Path]:
+    """Every ``<config>/<version>/<hash>`` folder, as the cache builder globs them."""
+    return sorted(p for p in dataset_dir.glob("*/*/*") if p.is_dir())
+
+
+def _source(folder: Path) -> dict:
+    """What a prepared folder says it was made from (:data:`~.builder.SOURCE_RECORD`); empty when unknown."""
+    try:
+        record = json.loads((folder / SOURCE_RECORD).read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _tidy(dataset_dir: Path, root: Path, current: dict[str, str], keep: set[Path], report: PrepareReport) -> None:
+    """Remove preparations of ``root`` made from files it no longer holds as they are
+    (another fingerprint than ``current``, per configuration), and unfinished folders of
+    prepare-hf runs that are gone; report everything else left alone."""
+    this_root = str(root.resolve())
+    for folder in _folders(dataset_dir):
+        if folder in keep:
             continue
-        for entry in sorted(version.iterdir()):
-            if entry.is_dir() and entry.resolve() != keep.resolve():
-                shutil.rmtree(entry)
-                removed.append(entry)
-        if not any(version.iterdir()):
-            version.rmdir()
-    return removed
+        if not (folder / "dataset_info.json").is_file():
+            _tidy_unfinished(folder, report)
+            continue
+        source = _source(folder)
+        if source.get("root") != this_root:
+            report.kept[folder] = source.get("root")
+        elif source.get("fingerprint") != current.get(source.get("config")):
+            with _locked(_owner_path(folder), wait=False) as f:
+                if f is None or _builder_busy(folder):
+                    report.left_alone[folder] = "an older preparation of this root, in use by another process"
+                    continue
+                shutil.rmtree(folder)
+                _owner_path(folder).unlink()
+            report.removed.append(folder)
+    for version in {p.parent for p in report.removed}:
+        with contextlib.suppress(OSError):
+            version.rmdir()  # only when empty
 
 
-def _remove_unfinished(dataset_dir: Path, keep: set[Path]) -> list[Path]:
-    """Remove folders of any configuration without ``dataset_info.json`` (left by a killed run):
-    the cache builder reads that file in every ``<config>/<version>/<hash>`` folder and fails on one without."""
-    removed = []
-    for entry in sorted(dataset_dir.glob("*/*/*")):
-        if entry.is_dir() and entry not in keep and not (entry / "dataset_info.json").is_file():
-            shutil.rmtree(entry)
-            removed.append(entry)
-    return removed
+def _tidy_unfinished(folder: Path, report: PrepareReport) -> None:
+    owner = _owner_path(folder)
+    if not owner.is_file():
+        report.left_alone[folder] = ("unfinished, not made by prepare-hf (another process may be writing it); "
+                                     "load_dataset(\"sen12ms\") without a configuration name fails while it is there")
+        return
+    with _locked(owner, wait=False) as f:
+        if f is None:
+            owner_text = owner.read_text() if owner.is_file() else ""
+            report.left_alone[folder] = f"being prepared by {_holder(owner_text)}"
+            return
+        if _builder_busy(folder):  # e.g. the builder used directly, finishing what prepare-hf left
+            report.left_alone[folder] = "being written by another process (it holds the datasets builder lock)"
+            return
+        shutil.rmtree(folder)  # its prepare-hf run is gone and nobody else writes it
+        owner.unlink()
+    report.removed.append(folder)
+
+
+def _builder_busy(folder: Path) -> bool:
+    """True while a process holds the lock ``datasets`` takes beside a folder it prepares
+    (``<hash>_builder.lock``, a ``flock`` through ``filelock``)."""
+    lock = folder.with_name(folder.name.removesuffix(INCOMPLETE_SUFFIX) + "_builder.lock")
+    if fcntl is None:
+        return True  # cannot tell: assume it is in use
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases it
+    return False
+
+
+def _make_current(dataset_dir: Path, root: Path) -> None:
+    """Make ``root``'s preparations the newest folders, its default configuration the newest of
+    all, so that the cache builder's choice without a configuration name is this root."""
+    this_root = str(root.resolve())
+    folders = _folders(dataset_dir)
+    mine = [p for p in folders if _source(p).get("root") == this_root and (p / "dataset_info.json").is_file()]
+    if not mine:
+        return
+    stamp = max([time.time()] + [p.stat().st_mtime + 1.0 for p in folders if p not in mine])
+    for folder in sorted(mine, key=lambda p: p.parts[-3] == DEFAULT_CONFIG):  # the default last: newest
+        stamp += 1.0
+        os.utime(folder, (stamp, stamp))

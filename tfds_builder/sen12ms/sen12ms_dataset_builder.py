@@ -15,10 +15,14 @@ a split without members is not written (one ``EmptySplitWarning`` says which and
 
 Where the data comes from (one rule for every ecosystem): the ``root`` builder
 argument, else ``$SEN12MS_ROOT``, else TFDS's manual folder (``--manual_dir``,
-default ``<data_dir>/downloads/manual``).  When that folder holds no SEN12MS
-triplet, or an unfinished download, the core downloader
-(``sen12ms_plugins.acquisition.download.ensure_dataset``: mirrors, resume, md5 checks,
-extraction) fills it first.
+default ``<data_dir>/downloads/manual``).  Nothing is downloaded unless asked: a root
+that does not exist, holds no SEN12MS triplet or holds an unfinished download is an
+error naming it and the command that downloads (``sen12ms_plugins.acquisition.ready``);
+a root given as argument or by ``$SEN12MS_ROOT`` is checked before TFDS writes anything.
+With the builder argument ``download=True`` the core downloader (mirrors, resume, md5
+checks, extraction) completes the root first: the request recorded by ``sen12ms
+download --seasons/--sensors`` when there is one, else all 12 archives (about
+``facts.TOTAL_GB_APPROX`` GB, printed before it starts).
 
 Configurations and example fields are the core's (``sen12ms_plugins.reading.configs``,
 ``sen12ms_plugins.reading.examples``), as in the Hugging Face builder; images are stored
@@ -39,13 +43,11 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from sen12ms_plugins._import_order import load_triton_first
-from sen12ms_plugins.acquisition import records
-from sen12ms_plugins.acquisition.download import ensure_dataset
+from sen12ms_plugins.acquisition.ready import fetch_missing, require_ready
 from sen12ms_plugins.dataset import facts, labels
-from sen12ms_plugins.dataset.index import Index, build_index
 from sen12ms_plugins.dataset.root import ENV_VAR, resolve_root
 from sen12ms_plugins.dataset.splits import DISJOINT_SPLITS, SPLITS, TRAIN_PARTS, compute_splits
-from sen12ms_plugins.errors import RootError
+from sen12ms_plugins.errors import NoRootGivenError
 from sen12ms_plugins.reading.configs import CONFIGS, DEFAULT_CONFIG, DatasetConfig, get_config
 from sen12ms_plugins.reading.examples import MASK_DTYPES, SCENE_LABEL_NAMES
 from sen12ms_plugins.tfds import generation, train_split
@@ -60,18 +62,22 @@ load_triton_first()
 BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=c.name, description=c.description) for c in CONFIGS.values()]
 
 MANUAL_DOWNLOAD_INSTRUCTIONS = f"""\
-Point the builder at an extracted SEN12MS tree (the folder holding ROIs1158_spring,
-ROIs1868_summer, ROIs1970_fall, ROIs2017_winter) in one of these ways, first wins:
-  1. tfds.load("sen12ms", builder_kwargs={{"root": "/data/SEN12MS"}}) or
-     Builder(root="/data/SEN12MS");
+Download and extract SEN12MS with the sen12ms-plugins command line (resumable, md5-checked,
+from the official FTP and HTTPS servers or your mirrors; all 12 archives are about
+{facts.TOTAL_GB_APPROX} GB, archive sizes are not published):
+  sen12ms download --root /data/SEN12MS --extract
+  sen12ms download --root /data/SEN12MS --seasons spring,fall --extract   # a part only
+(--stream extracts while downloading; `sen12ms download --help` for mirrors.)
+Then point the builder at that folder (the one holding ROIs1158_spring ...), first wins:
+  1. tfds.load("sen12ms", builder_kwargs={{"root": "/data/SEN12MS"}});
   2. the {ENV_VAR} environment variable;
   3. TFDS's manual folder: tfds build --manual_dir /data/SEN12MS, or
      DownloadConfig(manual_dir=...) (default <data_dir>/downloads/manual).
-If that folder holds no SEN12MS triplet (or an unfinished download), the sen12ms-plugins
-downloader fetches the 12 archives into it (mirrors, resume, md5 checks) and extracts
-them: about 510 GB.
-`sen12ms download --root DIR` does the same ahead of time.
+Or let the builder download into that folder: builder_kwargs={{"root": ..., "download": True}}.
 """
+
+#: How to ask this builder to download, for the error messages of the core's root check.
+OPT_IN = 'or pass builder_kwargs={"root": ..., "download": True} to download through TFDS'
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
@@ -87,14 +93,18 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         self,
         *,
         root: str | None = None,
+        download: bool = False,
         mirrors: Sequence[str] | None = None,
         checksums: Any = None,
         **kwargs: Any,
     ):
         """``root``: the SEN12MS folder (see the module docstring for the rule);
-        ``mirrors``/``checksums``: passed to the core downloader when it has to run."""
+        ``download``: complete the root with the core downloader before preparing (off by
+        default: a root that cannot be built from is an error);
+        ``mirrors``/``checksums``: passed to the core downloader when it runs."""
         super().__init__(**kwargs)
         self._root = None if root is None else str(root)
+        self._download = bool(download)
         self._mirrors = None if mirrors is None else list(mirrors)
         self._checksums = checksums
         # Both are settled by _generate_splits, the first step that sees the download config.
@@ -103,7 +113,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         #: Beam counters of the last generation run as a pipeline, e.g. ``{"examples": 1000}``.
         self.beam_counters: dict[str, int] = {}
         # Pickled builders (Beam, multiprocessing) are rebuilt from this state.
-        self._original_state.update(root=self._root, mirrors=self._mirrors, checksums=checksums)
+        self._original_state.update(root=self._root, download=self._download, mirrors=self._mirrors,
+                                    checksums=checksums)
 
     def _info(self) -> tfds.core.DatasetInfo:
         config = get_config(self.builder_config.name)
@@ -116,16 +127,38 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     # --- generation -------------------------------------------------------------------
 
+    def download_and_prepare(self, **kwargs: Any) -> None:
+        """TFDS's ``download_and_prepare``, after checking a root given by argument or
+        ``$SEN12MS_ROOT`` (unless ``download=True``): a mistyped root fails here, before
+        TFDS creates any folder, and nothing is downloaded."""
+        download_config = kwargs.get("download_config") or tfds.download.DownloadConfig()
+        if not self._download and (not self.is_prepared() or download_config.download_mode.overwrite_dataset):
+            given = self._given_root()
+            if given is not None:
+                require_ready(given, opt_in=OPT_IN)
+        super().download_and_prepare(**kwargs)
+
+    def _given_root(self):
+        """The root from the argument or ``$SEN12MS_ROOT``; None when it is TFDS's manual folder."""
+        try:
+            return resolve_root(self._root, must_exist=False)
+        except NoRootGivenError:
+            return None
+
     def _generate_splits(self, dl_manager, download_config):
         # The one place that sees the download config: decide here between Beam and a
         # plain generator, and where TFDS's manual folder is.
         self._use_beam = download_config.beam_runner is not None or download_config.beam_options is not None
         if self._use_beam:
             _require_beam()
-        try:
-            self._manual_dir = dl_manager.manual_dir
-        except AssertionError:  # missing or empty: the download will fill it
-            self._manual_dir = download_config.manual_dir or dl_manager.download_dir / "manual"
+        if self._given_root() is None:
+            try:
+                self._manual_dir = dl_manager.manual_dir
+            except AssertionError:  # missing or empty: TFDS's message with our instructions ...
+                if not self._download:
+                    raise
+                # ... unless the download is asked for: it fills that folder
+                self._manual_dir = download_config.manual_dir or dl_manager.download_dir / "manual"
         written = {info.name: info for info in super()._generate_splits(dl_manager, download_config)}
         parts = [written[name] for name in TRAIN_PARTS if name in written]
         if parts:
@@ -168,33 +201,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         log.info("Beam pipeline done: %s", self.beam_counters)
 
     def _prepare_root(self):
-        """The root by the shared rule, and its index; the core downloader runs first when the
-        root holds no triplet, or holds an unfinished download (see :func:`_download_unfinished`)."""
+        """The root by the shared rule, and its index: completed by the core downloader when
+        ``download=True``, else checked (an error says what is missing and how to download)."""
         root = resolve_root(self._root, fallback=self._manual_dir, must_exist=False)
-        index = build_index(root) if root.is_dir() else Index(root=root, triplets=())
-        if index.triplets and not _download_unfinished(root):
-            return root, index
-        log.info("%s: completing SEN12MS with the sen12ms-plugins downloader", root)
-        return root, _download(root, mirrors=self._mirrors, checksums=self._checksums)
-
-
-def _download_unfinished(root) -> bool:
-    """True when the core downloader extracted some of the 12 archives into ``root`` but not all.
-
-    That is what an interrupted download leaves (each archive is extracted whole or not
-    at all): building from it would silently give a partial dataset.  A tree without
-    the downloader's extraction markers (extracted by hand, the project's sample, a
-    torchgeo folder) is used as it is.
-    """
-    extracted = [name for name in facts.ARCHIVE_MD5 if records.read_marker(root, name) is not None]
-    return 0 < len(extracted) < len(facts.ARCHIVE_MD5)
-
-
-def _download(root, *, mirrors, checksums) -> Index:
-    index = ensure_dataset(root, mirrors=mirrors, checksums=checksums)
-    if not index.triplets:
-        raise RootError(f"{root}: still holds no SEN12MS triplet after download and extraction")
-    return index
+        if self._download:
+            return root, fetch_missing(root, mirrors=self._mirrors, checksums=self._checksums)
+        return root, require_ready(root, opt_in=OPT_IN)
 
 
 def _require_beam() -> None:
