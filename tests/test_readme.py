@@ -1,0 +1,99 @@
+"""The README's snippets, pasted as they stand: only the paths change (``/data/sen12ms`` becomes
+a sample root, ``/data/tfds`` a temporary folder).  Each runs in a fresh interpreter or shell
+with the test session's isolated caches (tests/conftest.py); network access is not needed."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
+BIN = Path(sys.executable).parent
+
+
+def blocks(section: str, lang: str) -> list[str]:
+    """The ``lang`` code blocks under the README heading ``## <section>``, in order."""
+    match = re.search(rf"^## {re.escape(section)}\n(.*?)(?=^## |\Z)", README, re.S | re.M)
+    assert match, f"README has no section {section!r}"
+    return re.findall(rf"^```{lang}\n(.*?)^```", match.group(1), re.S | re.M)
+
+
+def with_paths(code: str, root: Path, tmp: Path) -> str:
+    return code.replace("/data/sen12ms", str(root)).replace("/data/tfds", str(tmp / "tfds"))
+
+
+def env() -> dict[str, str]:
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, PYTHONPATH=path, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+
+
+def python(code: str, cwd: Path) -> str:
+    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env(), capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def shell(code: str, cwd: Path) -> str:
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=cwd, env=env(), capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_try_it_in_a_minute(tmp_path):
+    (commands,) = blocks("Try it in a minute", "sh")
+    (code,) = blocks("Try it in a minute", "python")
+    out = shell(commands, tmp_path)
+    assert "holdout" in out and (tmp_path / "sen12ms-sample" / "ROIs1158_spring").is_dir()
+    printed = python(code, tmp_path).strip()
+    expected = re.search(r"# (\d+ torch\.Size\(\[.*?\]\))", code).group(1)  # what the snippet says it prints
+    assert printed == expected
+
+
+def test_torchgeo_snippets(sample_root, tmp_path):
+    dataset, training = blocks("torchgeo", "python")
+    python(with_paths(dataset, sample_root, tmp_path), tmp_path)
+    python(with_paths(training, sample_root, tmp_path), tmp_path)
+
+
+def test_tfds_snippet(sample_root, tmp_path):
+    (code,) = blocks("TensorFlow Datasets", "python")
+    python(with_paths(code, sample_root, tmp_path) + "\nprint(len(list(ds)))", tmp_path)
+    assert (tmp_path / "tfds" / "sen12ms").is_dir()
+
+
+def test_hugging_face_snippets(sample_root, tmp_path):
+    (prepare,) = blocks("Hugging Face `datasets`", "sh")
+    (load,) = blocks("Hugging Face `datasets`", "python")
+    shell(with_paths(prepare, sample_root, tmp_path), tmp_path)
+    printed = python(load + "\nprint(len(ds), sorted(ds.features)[:3])", tmp_path)
+    assert printed.split()[0].isdigit() and int(printed.split()[0]) > 0
+
+
+def test_analysis_snippet(sample_root, tmp_path):
+    (commands,) = blocks("Analysis: class distributions, band statistics, map of the scenes", "sh")
+    shell(with_paths(commands, sample_root, tmp_path), tmp_path)
+    assert (tmp_path / "sen12ms-stats" / "stats.json").is_file() and (tmp_path / "sen12ms-map.png").is_file()
+
+
+def test_get_the_data_snippet_verifies_a_root(sample_root, tmp_path):
+    """The download lines need the official servers; the verify line runs on a root as it stands."""
+    (commands,) = blocks("Get the data", "sh")
+    verify = [line for line in commands.splitlines() if line.startswith("sen12ms verify")]
+    assert verify and all(line.startswith("sen12ms download") for line in commands.splitlines()
+                          if line.strip() and line not in verify)
+    shell(with_paths("\n".join(verify), sample_root, tmp_path), tmp_path)
+
+
+@pytest.mark.parametrize("extra", ["torchgeo", "tfds", "tfds-data-source", "hf", "plot", "beam", "all"])
+def test_the_extras_table_names_the_real_extras(extra):
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert re.search(rf"^{re.escape(extra)} = \[", pyproject, re.M), f"pyproject.toml has no extra {extra}"
+    assert f"| `{extra}` |" in README
