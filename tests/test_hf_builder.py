@@ -13,7 +13,7 @@ from sen12ms_plugins.dataset.ids import parse_patch_id
 from sen12ms_plugins.dataset.index import build_index
 from sen12ms_plugins.dataset.root import ENV_VAR
 from sen12ms_plugins.dataset.splits import SPLITS, compute_splits
-from sen12ms_plugins.errors import EmptySplitError, PatchFileError, RootError
+from sen12ms_plugins.errors import PatchFileError, RootError
 from sen12ms_plugins.hf import Sen12ms, hf_features
 from sen12ms_plugins.reading.configs import CONFIGS, get_config
 from sen12ms_plugins.reading.reader import read_triplet
@@ -123,9 +123,10 @@ def test_cache_key_follows_the_root(sample_root, copy_tree, tmp_path):
 
 
 def test_empty_root_and_bad_file_are_errors(tmp_path, sample_root, copy_tree):
-    # A partial root leaves its empty splits out (tests/test_hf_partial.py); none at all is an error.
+    # A partial root leaves its empty splits out (tests/test_hf_partial.py); none at all is an
+    # error that says how to download (tests/test_tfds_root_check.py for the same rule in TFDS).
     (tmp_path / "empty" / facts.SEASONS[0]).mkdir(parents=True)
-    with pytest.raises(EmptySplitError, match="no complete SEN12MS triplet"):
+    with pytest.raises(RootError, match=r"holds no SEN12MS triplet .*`sen12ms download --root"):
         Sen12ms(root=tmp_path / "empty", cache_dir=str(tmp_path)).download_and_prepare()
 
     root = copy_tree(sample_root, "bad")
