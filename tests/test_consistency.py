@@ -14,8 +14,10 @@ name + patch id) and test_hf_builder.py::test_crafted_root_split_order_and_field
 
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,6 +40,18 @@ def demo(tmp_path_factory):
     )
     proc.stdout_text, proc.stderr_text = proc.communicate(timeout=900)
     return proc, json.loads(report.read_text()), work / "w"
+
+
+#: What TensorFlow, absl and TFDS print on their own at start-up and preparation; none of it
+#: belongs in the demo's report.
+FRAMEWORK_NOISE = ("absl::InitializeLog", "oneDNN custom operations", "cpu_feature_guard",
+                   "Downloading and preparing dataset", "downloaded and prepared to")
+
+
+def test_demo_output_holds_no_framework_noise(demo):
+    proc, _, _ = demo
+    for line in (proc.stdout_text + proc.stderr_text).splitlines():
+        assert not any(noise in line for noise in FRAMEWORK_NOISE), line
 
 
 def _leftover_processes(session: int) -> list[str]:
@@ -69,6 +83,22 @@ def test_default_work_folder_is_removed(tmp_path):
                           check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert not list(tmp_path.glob("sen12ms-demo-*"))
+    # what it printed says the folder is gone, and names no path inside it
+    assert "the temporary work folder was removed; --keep" in proc.stdout
+    assert str(tmp_path) not in proc.stdout
+
+
+def test_keep_keeps_what_it_prints(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "sen12ms_plugins.cli", "demo", "--patch-size", "16",
+                           "--patches-per-scene", "1", "--quiet", "--keep"],
+                          capture_output=True, text=True, env={**os.environ, "TMPDIR": str(tmp_path)}, timeout=900,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (work,) = tmp_path.glob("sen12ms-demo-*")
+    assert f"work folder kept: {work}" in proc.stdout
+    for printed in re.findall(rf"{re.escape(str(tmp_path))}[^ ,)]*", proc.stdout):
+        assert Path(printed.rstrip(".")).exists(), printed
+    assert (work / "analysis" / "map.png").is_file() and (work / "SEN12MS").is_dir()
 
 
 def test_every_ecosystem_returns_the_core_ids(demo):
