@@ -34,13 +34,12 @@ Streaming (``stream=True``)
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..console import Progress, write_message
+from ..console import Progress
 from ..dataset import facts
 from ..dataset.index import Index, build_index
 from ..dataset.root import resolve_root
@@ -58,14 +57,14 @@ from . import checksums as checksums_mod
 from . import records
 from .checksums import ChecksumSpec
 from .extract import extract_archive
-from .fetch import fetch_to_folder
+from .fetch import ConsoleEvents, fetch_to_folder
 from .hashing import md5_file
 from .plan import plan_download
 from .reports import ArchiveResult, ArchiveStatus, DownloadReport
 from .selection import record_selection
 from .sinks import StreamSink
 from .sources import DEFAULT_TIMEOUT, OFFICIAL_MIRRORS, Source, make_source
-from .space import SpaceBook, extracted_estimate
+from .space import extracted_estimate
 from .staging import recover_stale_temps
 from .transfer import DEFAULT_BACKOFF, DEFAULT_RETRIES, RetryPolicy, RootSizes, SourceReader
 from .workfiles import move_aside, part_path
@@ -102,35 +101,23 @@ def select_archives(seasons: str | Iterable[str] | None = None, sensors: str | I
             for sensor in facts.SENSORS if sensor in chosen_sensors]
 
 
-class _Run:
+class _Run(ConsoleEvents):
     """State shared by the worker threads of one :func:`download` call (it is their
-    :class:`~.transfer.TransferEvents`: messages, the total progress bar, free space, Ctrl-C)."""
+    :class:`~.transfer.TransferEvents`: messages, the total progress bar, free space counted
+    across them, Ctrl-C); messages are said as :class:`~.fetch.ConsoleEvents` says them."""
 
     def __init__(self, root: Path, sources: list[Source], sums: checksums_mod.Checksums, policy: RetryPolicy, *,
                  extract: bool, delete_archives: bool, stream: bool, quiet: bool, total_bar: Progress):
+        super().__init__(root, quiet=quiet)
         self.root, self.sources, self.sums, self.policy = root, sources, sums, policy
-        self.extract, self.delete_archives, self.stream, self.quiet = extract, delete_archives, stream, quiet
+        self.extract, self.delete_archives, self.stream = extract, delete_archives, stream
         self.total_bar = total_bar
-        self.cancel = threading.Event()
-        self.space = SpaceBook(root)
         self.sizes = RootSizes(root, sums.md5)
-        self._lock = threading.Lock()
-        self._told: set[str] = set()
         self._results: dict[str, ArchiveResult] = {}
         self._expected: dict[str, int] = {}  # bytes of each archive this run expects to transfer
         self._arrived: dict[str, int] = {}
 
     # --- TransferEvents
-
-    def say(self, message: str, *, once_key: str | None = None) -> None:
-        if self.quiet:
-            return
-        with self._lock:
-            if once_key is not None:
-                if once_key in self._told:
-                    return
-                self._told.add(once_key)
-            write_message(message)
 
     def note(self, name: str, message: str) -> None:
         self._results[name].notes.append(message)
