@@ -95,6 +95,7 @@ def read_bands(
     *,
     check: Callable[[Layout], None] | None = None,
     out: np.ndarray | None = None,
+    dtype: np.dtype | str | None = None,
 ) -> np.ndarray:
     """Read 1-based bands ``indexes`` of a file as ``[len(indexes), height, width]``.
 
@@ -102,7 +103,8 @@ def read_bands(
     refuse the file (a band count, dtype or size the caller does not accept).  With
     ``out`` (an array of exactly that shape, of a dtype the samples cast to safely,
     e.g. float32 for uint16) the bands are written into it, converted on the way, and
-    ``out`` is returned.
+    ``out`` is returned.  Without it the array has the file's dtype (in native byte
+    order), or ``dtype``, a dtype the samples cast to safely, converted on the way.
 
     Raises :class:`~sen12ms_plugins.errors.UnsupportedLayoutError` (its message the
     reason; :class:`~sen12ms_plugins.errors.DamagedHeaderError` for a damaged header)
@@ -120,6 +122,8 @@ def read_bands(
         if out is not None and out.shape != (len(indexes), layout.height, layout.width):
             raise ValueError(f"out has shape {out.shape}, the bands read have {(len(indexes), layout.height, layout.width)}")
         bands = [i - 1 for i in indexes]
+        if out is None and dtype is not None:
+            out = np.empty((len(bands), layout.height, layout.width), dtype=dtype)
         if layout.interleave == Interleave.BAND:
             return _read_band_interleaved(header, layout, bands, out)
         return _read_pixel_interleaved(header, layout, bands, out)

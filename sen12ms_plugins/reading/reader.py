@@ -132,13 +132,16 @@ def read_file(
     bands: Sequence[str] | None = None,
     *,
     out: np.ndarray | None = None,
+    dtype: np.dtype | str | None = None,
 ) -> np.ndarray:
     """Read one patch file ([bands, H, W]) as the sensor's dtype, checking its band count, dtype and shape.
 
     With ``out``, an array of shape [bands, H, W] whose dtype holds the sensor's
     values exactly (float32 for every sensor, say), the bands are written into it,
     converted on the way, and ``out`` is returned: one pass instead of a read and
-    a conversion.
+    a conversion.  Without ``out``, ``dtype`` (one that holds the sensor's values
+    exactly, e.g. int64 for land cover) is the dtype of the array returned, converted
+    in the same pass; the default is the sensor's.
 
     The dataset's own layout (uncompressed, striped GeoTIFF) is read by
     :mod:`~sen12ms_plugins.reading.fastread`, byte for byte what rasterio returns; any other
@@ -150,14 +153,20 @@ def read_file(
     if not indexes:
         raise ValueError(f"no {sensor} band asked for: bands is empty")  # as rasterio refuses to read none
     if out is not None:
+        if dtype is not None:
+            raise ValueError("give out or dtype, not both: out's dtype is the dtype read into")
         _check_out(out, fmt, len(indexes))
+    else:
+        dtype = np.dtype(fmt.dtype if dtype is None else dtype)
+        if not np.can_cast(fmt.dtype, dtype, "safe"):
+            raise ValueError(f"dtype {dtype} cannot hold {fmt.sensor} values ({fmt.dtype}) exactly")
 
     def check(layout: fastread.Layout) -> None:
         _check_profile(path, fmt, layout.count, [layout.dtype.name], layout.width, layout.height)
         _check_size(path, layout.width, layout.height, out)
 
     try:
-        array = fastread.read_bands(path, indexes, check=check, out=out)
+        array = fastread.read_bands(path, indexes, check=check, out=out, dtype=dtype)
     except FileNotFoundError:
         raise PatchFileError(path, "does not exist") from None
     except UnsupportedLayoutError as exc:
@@ -166,8 +175,8 @@ def read_file(
         announce_fallback(path, exc)
     except OSError:
         array = _read_with_rasterio(path, fmt, indexes, out)  # rasterio's error message will say what is wrong
-    if out is None and array.dtype != fmt.dtype:
-        return array.astype(fmt.dtype, casting="safe")  # a narrower file dtype (uint8 lc), widened
+    if out is None and array.dtype != dtype:
+        return array.astype(dtype, casting="safe")  # rasterio's array of a narrower file dtype (uint8 lc), widened
     return array
 
 
