@@ -13,9 +13,11 @@ shape and bytes (including NaN payloads), which the tests check file by file.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,42 +51,73 @@ def _scratch(nbytes: int) -> np.ndarray:
     return buffer[:nbytes]
 
 
-def _runs(bands: list[int]) -> list[tuple[int, int, int]]:
-    """``(first output row, first band, length)`` of each run of consecutive bands."""
+@functools.lru_cache(maxsize=256)
+def _runs(bands: tuple[int, ...]) -> tuple[tuple[int, int, int], ...]:
+    """``(first output row, first band, length)`` of each run of consecutive bands (a
+    dataset asks for the same few band lists again and again)."""
     runs: list[tuple[int, int, int]] = []
     for row, band in enumerate(bands):
         if runs and band == runs[-1][1] + runs[-1][2]:
             runs[-1] = (runs[-1][0], runs[-1][1], runs[-1][2] + 1)
         else:
             runs.append((row, band, 1))
-    return runs
+    return tuple(runs)
 
 
-def _read_band_interleaved(header: Header, layout: Layout, bands: list[int], out: np.ndarray | None) -> np.ndarray:
-    shape = (len(bands), layout.height, layout.width)
-    direct = out is not None and out.dtype == layout.dtype and out.flags.c_contiguous
-    target = out if direct else np.empty(shape, dtype=layout.dtype)
+@dataclass(frozen=True)
+class _Window:
+    """Rows ``first`` to ``stop`` (exclusive) of an image, and the strips holding them."""
+
+    first: int
+    stop: int
+    strips: slice  # of each plane's strips
+    skip: int  # rows of the first strip above ``first``
+    rows_read: int  # rows the strips hold
+
+    @classmethod
+    def of(cls, layout: Layout, first: int, stop: int) -> _Window:
+        strips = slice(first // layout.rows_per_strip, -(-stop // layout.rows_per_strip))
+        top = strips.start * layout.rows_per_strip
+        return cls(first, stop, strips, first - top, min(strips.stop * layout.rows_per_strip, layout.height) - top)
+
+    def is_whole(self, layout: Layout) -> bool:
+        return self.first == 0 and self.stop == layout.height
+
+
+def _read_band_interleaved(header: Header, layout: Layout, bands: list[int], window: _Window,
+                           out: np.ndarray | None) -> np.ndarray:
+    aligned = window.skip == 0 and window.rows_read == window.stop - window.first
+    direct = out is not None and out.dtype == layout.dtype and out.flags.c_contiguous and aligned
+    target = out if direct else np.empty((len(bands), window.rows_read, layout.width), dtype=layout.dtype)
     # Each band is a run of strips: read the wanted ones straight into the target.
     per_band = len(layout.offsets) // layout.count
-    pick = (np.asarray(bands, dtype=np.int64)[:, None] * per_band + np.arange(per_band)).ravel()
+    strips = np.arange(per_band)[window.strips]
+    pick = (np.asarray(bands, dtype=np.int64)[:, None] * per_band + strips).ravel()
     runs = strip_runs(layout.offsets[pick], layout.sizes[pick])
     _read_runs(header, memoryview(target.reshape(-1).view(np.uint8)), runs)
+    rows = target if aligned else target[:, window.skip : window.skip + window.stop - window.first]
     if out is None:
         native = target.dtype.newbyteorder("=")  # the samples are little-endian; rasterio's arrays native
-        return target if target.dtype == native else target.astype(native)
+        return rows if rows is target and target.dtype == native else np.ascontiguousarray(rows, dtype=native)
     if not direct:
-        np.copyto(out, target, casting="safe")
+        np.copyto(out, rows, casting="safe")
     return out
 
 
-def _read_pixel_interleaved(header: Header, layout: Layout, bands: list[int], out: np.ndarray | None) -> np.ndarray:
-    buffer = _scratch(sum(size for _, size in layout.runs))
-    _read_runs(header, memoryview(buffer), layout.runs)
-    planes = buffer.view(layout.dtype).reshape(layout.height, layout.width, layout.count).transpose(2, 0, 1)
+def _read_pixel_interleaved(header: Header, layout: Layout, bands: list[int], window: _Window,
+                            out: np.ndarray | None) -> np.ndarray:
+    if window.is_whole(layout):
+        runs = layout.runs
+    else:
+        runs = strip_runs(layout.offsets[window.strips], layout.sizes[window.strips])
+    buffer = _scratch(sum(size for _, size in runs))
+    _read_runs(header, memoryview(buffer), runs)
+    pixels = buffer.view(layout.dtype).reshape(window.rows_read, layout.width, layout.count)
+    planes = pixels[window.skip : window.skip + window.stop - window.first].transpose(2, 0, 1)
     if out is None:
-        out = np.empty((len(bands), layout.height, layout.width), dtype=layout.dtype.newbyteorder("="))
+        out = np.empty((len(bands), *planes.shape[1:]), dtype=layout.dtype.newbyteorder("="))
     # De-interleave (and convert to out's dtype) in one pass per run of consecutive bands.
-    for row, band, n in _runs(bands):
+    for row, band, n in _runs(tuple(bands)):
         np.copyto(out[row : row + n], planes[band : band + n], casting="safe")
     return out
 
@@ -96,8 +129,12 @@ def read_bands(
     check: Callable[[Layout], None] | None = None,
     out: np.ndarray | None = None,
     dtype: np.dtype | str | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Read 1-based bands ``indexes`` of a file as ``[len(indexes), height, width]``.
+
+    With ``rows`` (``(first, stop)``, 0-based, ``stop`` exclusive) only those rows are
+    read, as ``[len(indexes), stop - first, width]``: only the strips that hold them.
 
     ``check`` is called with the file's layout before any pixel is read; it raises to
     refuse the file (a band count, dtype or size the caller does not accept).  With
@@ -119,11 +156,16 @@ def read_bands(
             check(layout)
         if any(not 1 <= i <= layout.count for i in indexes):
             raise ValueError(f"{os.fspath(path)}: band indexes {list(indexes)} outside 1-{layout.count}")
-        if out is not None and out.shape != (len(indexes), layout.height, layout.width):
-            raise ValueError(f"out has shape {out.shape}, the bands read have {(len(indexes), layout.height, layout.width)}")
+        first, stop = (0, layout.height) if rows is None else rows
+        if not 0 <= first < stop <= layout.height:
+            raise ValueError(f"{os.fspath(path)}: rows {first}-{stop} outside the image's 0-{layout.height}")
+        shape = (len(indexes), stop - first, layout.width)
+        if out is not None and out.shape != shape:
+            raise ValueError(f"out has shape {out.shape}, the bands read have {shape}")
         bands = [i - 1 for i in indexes]
         if out is None and dtype is not None:
-            out = np.empty((len(bands), layout.height, layout.width), dtype=dtype)
+            out = np.empty(shape, dtype=dtype)
+        window = _Window.of(layout, first, stop)
         if layout.interleave == Interleave.BAND:
-            return _read_band_interleaved(header, layout, bands, out)
-        return _read_pixel_interleaved(header, layout, bands, out)
+            return _read_band_interleaved(header, layout, bands, window, out)
+        return _read_pixel_interleaved(header, layout, bands, window, out)

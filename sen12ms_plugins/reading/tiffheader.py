@@ -96,6 +96,11 @@ class Layout:
     sizes: np.ndarray  # int64 byte counts, one per strip (read-only)
 
     @cached_property
+    def dtype_name(self) -> str:
+        """The samples' numpy dtype name (``uint16`` …)."""
+        return self.dtype.name
+
+    @cached_property
     def runs(self) -> list[tuple[int, int]]:
         """``(offset, byte count)`` of each run of strips that follow each other in the file,
         in strip order: all of the image's samples in as few reads as the file allows."""
@@ -302,6 +307,7 @@ _LAYOUTS_KEPT = 256
 
 
 def _cache_key(header: Header) -> tuple[int, bytes] | None:
+    """The file size and the bytes from the TIFF magic to the end of the first IFD's entries."""
     head = header.head
     if len(head) < 8 or head[:4] != b"II*\x00":
         return None
@@ -310,7 +316,7 @@ def _cache_key(header: Header) -> tuple[int, bytes] | None:
         return None
     (n,) = struct.unpack_from("<H", head, ifd)
     end = ifd + 2 + 12 * n
-    return (header.size, head[4 : end]) if end <= len(head) else None
+    return (header.size, head[:4] + head[4:8] + head[ifd:end]) if end <= len(head) else None
 
 
 def parse_layout(header: Header) -> Layout:
@@ -328,7 +334,11 @@ def parse_layout(header: Header) -> Layout:
     if key is not None:
         if len(_layouts) >= _LAYOUTS_KEPT:
             _layouts.clear()
-        _layouts[key] = (layout, tuple(recorder.reads))
+        (ifd,) = struct.unpack_from("<I", key[1], 4)
+        # The reads of the header and the entries are the key; the values they point to are checked.
+        outside = tuple((offset, data) for offset, data in recorder.reads
+                        if not (offset + len(data) <= 8 or ifd <= offset and offset + len(data) <= ifd + len(key[1]) - 8))
+        _layouts[key] = (layout, outside)
     return layout
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import math
@@ -24,6 +25,7 @@ from ..dataset.splits import ALIASES, SPLITS, UPSTREAM_LISTS, canonical_split, c
 from ..errors import PatchFileError, SEN12MSError
 from ..reading.buffers import ArrayPool
 from ..reading.reader import announced, georeference, mark_announced, probe_layouts, read_file
+from . import threads
 from .collate import BatchedSample
 
 Sample = dict[str, Any]
@@ -250,7 +252,7 @@ class SEN12MS(UpstreamSEN12MS):
         pid = self.patch_ids[index]
         lc = read_file(os.path.join(self.root, pid.relpath("lc")), "lc", self._plan.lc_bands, dtype=np.int64)
         image = np.empty((len(self.bands), *lc.shape[1:]), dtype=np.float32)
-        self._read_image(pid, image)
+        self._read_image(pid, image, threads.reading_threads())
         mask = self._plan.mask_of(lc)
         mask = mask if lc.shape[0] == 1 else mask.copy()  # not a view keeping the other band alive
         return self._finish({}, pid, torch.from_numpy(image), torch.from_numpy(mask), lc[-1])
@@ -289,7 +291,8 @@ class SEN12MS(UpstreamSEN12MS):
         image_arrays, mask_arrays = images.numpy(), masks.numpy()
         lcs = None if plan.mask_is_band else self._pools.lc.get((shape[0], len(plan.lc_bands), *shape[1:]), np.int64)
         igbps = list(mask_arrays)  # the mask is the IGBP layer when IGBP is the one lc band read
-        for k in sorted(range(len(pids)), key=lambda k: pids[k].filename("s2")):  # neighbours on disk together
+
+        def read(k: int) -> None:
             path = os.path.join(self.root, pids[k].relpath("lc"))
             if lcs is None:
                 read_file(path, "lc", plan.lc_bands, out=mask_arrays[k : k + 1])
@@ -297,7 +300,10 @@ class SEN12MS(UpstreamSEN12MS):
                 read_file(path, "lc", plan.lc_bands, out=lcs[k])
                 mask_arrays[k] = plan.mask_of(lcs[k])
                 igbps[k] = lcs[k][-1]
-            self._read_image(pids[k], image_arrays[k])
+            self._read_image(pids[k], image_arrays[k], 1)
+
+        order = sorted(range(len(pids)), key=lambda k: pids[k].filename("s2"))  # neighbours on disk together
+        threads.run([functools.partial(read, k) for k in order], threads.reading_threads())
         return images, masks, igbps
 
     @staticmethod
@@ -310,16 +316,27 @@ class SEN12MS(UpstreamSEN12MS):
             return torch.empty(0, dtype=dtype).set_(storage, 0, shape)
         return torch.from_numpy(pool.get(shape, _NUMPY_DTYPES[dtype]))
 
-    def _read_image(self, pid: PatchId, image: np.ndarray) -> None:
-        """Read the image bands of one triplet into ``image`` (float32 [C, H, W])."""
+    def _read_image(self, pid: PatchId, image: np.ndarray, count: int) -> None:
+        """Read the image bands of one triplet into ``image`` (float32 [C, H, W]), each file
+        in ``count`` blocks of rows read by as many threads."""
         plan = self._plan
+        height = image.shape[1]
+        tasks = []
         for sensor, bands in plan.reads.items():
             path = os.path.join(self.root, pid.relpath(sensor))
             target = plan.targets[sensor]
-            if isinstance(target, slice):
-                read_file(path, sensor, bands, out=image[target])  # read and converted in one pass
-            else:
-                image[target] = read_file(path, sensor, bands, out=np.empty((len(bands), *image.shape[1:]), np.float32))
+            if not isinstance(target, slice):  # read whole, then put in place
+                tasks.append(functools.partial(self._read_scattered, path, sensor, bands, image, target))
+                continue
+            for first, stop in threads.row_blocks(height, count):
+                rows = None if (first, stop) == (0, height) else (first, stop)
+                # Read and converted in one pass, straight into the image.
+                tasks.append(functools.partial(read_file, path, sensor, bands, out=image[target, first:stop], rows=rows))
+        threads.run(tasks, count)
+
+    @staticmethod
+    def _read_scattered(path: str, sensor: str, bands: list[str], image: np.ndarray, target: list[int]) -> None:
+        image[target] = read_file(path, sensor, bands, out=np.empty((len(bands), *image.shape[1:]), np.float32))
 
     def _finish(self, sample: Sample, pid: PatchId, image: Tensor, mask: Tensor, igbp: np.ndarray) -> Sample:
         """Fill ``sample`` (empty) from one triplet's image (float32), mask (int64) and IGBP

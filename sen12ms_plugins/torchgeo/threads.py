@@ -1,0 +1,74 @@
+"""Threads that read the parts of a sample or batch together, where torch would use threads too.
+
+In the main process torch runs its own operations on ``torch.get_num_threads()``
+threads (by default one per core); in a DataLoader worker it sets that to one, the
+workers being the parallelism.  The dataset reads in the same way: outside a worker
+the files of a sample (in row blocks) or the triplets of a batch are read by that
+many threads (numpy and the file reads release the GIL), inside one by the worker
+alone, so that ``DataLoader(num_workers=0)`` — torchgeo's datamodules' default —
+does not leave cores idle and workers do not compete with each other.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+from torch.utils.data import get_worker_info
+
+_executor: tuple[int, int, ThreadPoolExecutor] | None = None  # (process id, threads, executor)
+_executor_lock = threading.Lock()
+
+
+def reading_threads() -> int:
+    """Threads to read with here: torch's intra-op thread count, one in a DataLoader worker."""
+    return 1 if get_worker_info() is not None else max(1, torch.get_num_threads())
+
+
+def _helpers(count: int) -> ThreadPoolExecutor:
+    """An executor of ``count`` threads, made anew in a forked child (threads do not survive a fork)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None or _executor[0] != os.getpid() or _executor[1] != count:
+            _executor = (os.getpid(), count, ThreadPoolExecutor(count, thread_name_prefix="sen12ms-read"))
+        return _executor[2]
+
+
+def run(tasks: Sequence[Callable[[], None]], threads: int) -> None:
+    """Run ``tasks`` on ``threads`` threads, this one among them, each taking the next task
+    when done with one; returns when all are done, raising the first error in task order."""
+    if threads <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            task()
+        return
+    errors: dict[int, BaseException] = {}
+    pending = iter(enumerate(tasks))
+    lock = threading.Lock()
+
+    def drain() -> None:
+        while True:
+            with lock:
+                item = next(pending, None)
+            if item is None:
+                return
+            try:
+                item[1]()
+            except BaseException as exc:  # noqa: BLE001  (re-raised below, in the caller's thread)
+                errors[item[0]] = exc
+
+    helpers = _helpers(threads - 1)
+    futures = [helpers.submit(drain) for _ in range(min(threads, len(tasks)) - 1)]
+    drain()
+    for future in futures:
+        future.result()
+    if errors:
+        raise errors[min(errors)]
+
+
+def row_blocks(height: int, threads: int) -> list[tuple[int, int]]:
+    """``threads`` blocks of rows ``(first, stop)`` covering an image of ``height`` rows."""
+    count = max(1, min(threads, height))
+    return [(k * height // count, (k + 1) * height // count) for k in range(count)]
