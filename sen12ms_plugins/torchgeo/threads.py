@@ -19,8 +19,18 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from torch.utils.data import get_worker_info
 
-_executor: tuple[int, int, ThreadPoolExecutor] | None = None  # (process id, threads, executor)
+_executor: tuple[int, ThreadPoolExecutor] | None = None  # (threads, executor)
 _executor_lock = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    # Threads do not survive a fork, and a lock held by one of them at that moment stays held.
+    global _executor, _executor_lock
+    _executor, _executor_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def reading_threads() -> int:
@@ -29,12 +39,14 @@ def reading_threads() -> int:
 
 
 def _helpers(count: int) -> ThreadPoolExecutor:
-    """An executor of ``count`` threads, made anew in a forked child (threads do not survive a fork)."""
+    """An executor of ``count`` threads (a new one when the count changes)."""
     global _executor
     with _executor_lock:
-        if _executor is None or _executor[0] != os.getpid() or _executor[1] != count:
-            _executor = (os.getpid(), count, ThreadPoolExecutor(count, thread_name_prefix="sen12ms-read"))
-        return _executor[2]
+        if _executor is None or _executor[0] != count:
+            if _executor is not None:
+                _executor[1].shutdown(wait=False)
+            _executor = (count, ThreadPoolExecutor(count, thread_name_prefix="sen12ms-read"))
+        return _executor[1]
 
 
 def run(tasks: Sequence[Callable[[], None]], threads: int) -> None:
