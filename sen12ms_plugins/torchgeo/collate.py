@@ -45,7 +45,10 @@ def collate_batched(
     batch: Sequence[BatchedSample], *, collate_fn_map: dict[type | tuple[type, ...], Callable] | None = None
 ) -> dict[str, Any]:
     """Collate samples of :class:`BatchedSample` as ``default_collate`` collates dicts, a key
-    whose tensors are the consecutive rows of one tensor giving that tensor, uncopied."""
+    whose tensors are the consecutive rows of one tensor giving that tensor, uncopied.
+    ``collate_fn_map`` is the one the other values are collated with (default: ``default_collate``'s)."""
+    if collate_fn_map is None:
+        collate_fn_map = default_collate_fn_map
     collated = {}
     for key in batch[0]:
         values = [sample[key] for sample in batch]

@@ -23,14 +23,23 @@ _executor: tuple[int, ThreadPoolExecutor] | None = None  # (threads, executor)
 _executor_lock = threading.Lock()
 
 
+def _stop_before_fork() -> None:
+    # A process forked while other threads run may deadlock (Python warns about it): the idle
+    # helpers end before a fork (a DataLoader starting its workers) and start again when needed.
+    global _executor
+    with _executor_lock:
+        if _executor is not None:
+            _executor[1].shutdown(wait=True)
+            _executor = None
+
+
 def _forget_after_fork() -> None:
-    # Threads do not survive a fork, and a lock held by one of them at that moment stays held.
     global _executor, _executor_lock
     _executor, _executor_lock = None, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_after_fork)
+    os.register_at_fork(before=_stop_before_fork, after_in_child=_forget_after_fork)
 
 
 def reading_threads() -> int:
