@@ -46,9 +46,17 @@ def test_row_windows_are_rasterios(tmp_path, interleave, rows_per_strip):
             want = rasterio_rows(path, first, stop, indexes)
             got = fastread.read_bands(path, indexes, rows=(first, stop))
             assert got.dtype == want.dtype and got.tobytes() == want.tobytes() and got.flags.c_contiguous
+            names = [facts.BANDS["s2"][i - 1] for i in indexes]
             out = np.empty((len(indexes), stop - first, 32), np.float32)
-            assert read_file(path, "s2", [facts.BANDS["s2"][i - 1] for i in indexes], out=out, rows=(first, stop)) is out
+            assert read_file(path, "s2", names, out=out, rows=(first, stop)) is out
             assert np.array_equal(out, want.astype(np.float32))
+            # Into the rows of a larger array (as the torchgeo adapter reads row blocks), in the
+            # file's dtype and converted: those rows change, the others do not.
+            for dtype in (np.uint16, np.float32):
+                whole = np.full((len(indexes), 32, 32), 7, dtype)
+                read_file(path, "s2", names, out=whole[:, first:stop], rows=(first, stop))
+                assert np.array_equal(whole[:, first:stop], want.astype(dtype))
+                assert (np.delete(whole, np.s_[first:stop], axis=1) == 7).all()
 
 
 def test_row_windows_of_the_real_files_and_layout(real_layout_root):

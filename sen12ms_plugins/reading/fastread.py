@@ -87,14 +87,15 @@ class _Window:
 def _read_band_interleaved(header: Header, layout: Layout, bands: list[int], window: _Window,
                            out: np.ndarray | None) -> np.ndarray:
     aligned = window.skip == 0 and window.rows_read == window.stop - window.first
-    direct = out is not None and out.dtype == layout.dtype and out.flags.c_contiguous and aligned
+    plane = (layout.width * layout.dtype.itemsize, layout.dtype.itemsize)  # strides of a C-ordered band
+    direct = out is not None and out.dtype == layout.dtype and aligned and out.strides[1:] == plane
     target = out if direct else np.empty((len(bands), window.rows_read, layout.width), dtype=layout.dtype)
-    # Each band is a run of strips: read the wanted ones straight into the target.
+    # Each band is a run of strips: read the wanted ones straight into the target's band.
     per_band = len(layout.offsets) // layout.count
     strips = np.arange(per_band)[window.strips]
-    pick = (np.asarray(bands, dtype=np.int64)[:, None] * per_band + strips).ravel()
-    runs = strip_runs(layout.offsets[pick], layout.sizes[pick])
-    _read_runs(header, memoryview(target.reshape(-1).view(np.uint8)), runs)
+    for k, band in enumerate(bands):
+        pick = band * per_band + strips
+        _read_runs(header, memoryview(target[k]).cast("B"), strip_runs(layout.offsets[pick], layout.sizes[pick]))
     rows = target if aligned else target[:, window.skip : window.skip + window.stop - window.first]
     if out is None:
         native = target.dtype.newbyteorder("=")  # the samples are little-endian; rasterio's arrays native
