@@ -212,14 +212,40 @@ def test_array_pool_hands_out_only_arrays_nothing_refers_to():
     assert pool.get((4, 3), np.float32).__array_interface__["data"][0] == a_ptr
 
 
-def test_threads_read_what_one_thread_reads(real_layout_root):
+class _ThreadsHere(torch.utils.data.Dataset):
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        return threads.reading_threads()
+
+
+def test_reading_threads_follow_torch_and_the_idle_cores(monkeypatch):
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        monkeypatch.setattr(threads, "_idle_cores", lambda: 8)
+        assert threads.reading_threads() == 3
+        monkeypatch.setattr(threads, "_idle_cores", lambda: 1)
+        assert threads.reading_threads() == 2  # this thread and one idle core
+        monkeypatch.setattr(threads, "_idle_cores", lambda: 0)
+        assert threads.reading_threads() == 1  # a busy machine: no helper
+        monkeypatch.setattr(threads, "_idle_cores", lambda: 8)
+        assert list(DataLoader(_ThreadsHere(), batch_size=None, num_workers=1)) == [1, 1]  # workers read alone
+    finally:
+        torch.set_num_threads(previous)
+    monkeypatch.undo()
+    assert threads._idle_cores() >= 0
+
+
+def test_threads_read_what_one_thread_reads(real_layout_root, monkeypatch):
     ds = SEN12MS(real_layout_root, "train", checksum=False, bands=("B04", "VV", "B02", "VH", "B12"))
+    monkeypatch.setattr(threads, "_idle_cores", lambda: 8)
     previous = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
         one = [ds[i] for i in range(len(ds))], ds.__getitems__(list(range(len(ds))))
         torch.set_num_threads(3)
-        assert threads.reading_threads() == 3
         many = [ds[i] for i in range(len(ds))], ds.__getitems__(list(range(len(ds))))
     finally:
         torch.set_num_threads(previous)

@@ -3,16 +3,18 @@
 In the main process torch runs its own operations on ``torch.get_num_threads()``
 threads (by default one per core); in a DataLoader worker it sets that to one, the
 workers being the parallelism.  The dataset reads in the same way: outside a worker
-the files of a sample (in row blocks) or the triplets of a batch are read by that
-many threads (numpy and the file reads release the GIL), inside one by the worker
-alone, so that ``DataLoader(num_workers=0)`` — torchgeo's datamodules' default —
-does not leave cores idle and workers do not compete with each other.
+the files of a sample (in row blocks) or the triplets of a batch are read by up to
+that many threads (numpy and the file reads release the GIL), inside one by the
+worker alone, so that ``DataLoader(num_workers=0)`` — torchgeo's datamodules'
+default — does not leave cores idle and workers do not compete with each other.
+Helper threads are used only on cores the machine leaves idle (:func:`reading_threads`).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -43,8 +45,27 @@ if hasattr(os, "register_at_fork"):
 
 
 def reading_threads() -> int:
-    """Threads to read with here: torch's intra-op thread count, one in a DataLoader worker."""
-    return 1 if get_worker_info() is not None else max(1, torch.get_num_threads())
+    """Threads to read with here: one in a DataLoader worker; elsewhere torch's intra-op
+    thread count, but no more than this thread and the cores the machine leaves idle."""
+    if get_worker_info() is not None:
+        return 1
+    return max(1, min(torch.get_num_threads(), 1 + _idle_cores()))
+
+
+_idle: tuple[float, int] = (float("-inf"), 0)  # (when measured, idle cores then)
+
+
+def _idle_cores() -> int:
+    """Cores idle by the one-minute load average (this process's running thread included in
+    it), measured at most once a second.  A helper thread that has to wait for a core makes a
+    read slower, not faster: on a machine busy with other work the reads stay on one thread."""
+    global _idle
+    now = time.monotonic()
+    if now - _idle[0] >= 1.0:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        _idle = (now, max(0, int(cpus - load)))
+    return _idle[1]
 
 
 def _helpers(count: int) -> ThreadPoolExecutor:
