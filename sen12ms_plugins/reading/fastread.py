@@ -43,8 +43,9 @@ _local = threading.local()
 
 
 def _scratch(nbytes: int) -> np.ndarray:
-    """A per-thread buffer for pixel-interleaved samples, reused from file to file: a fresh
-    megabyte-sized array per file costs more in page faults than reading the file."""
+    """A per-thread buffer for strips whose samples are rearranged or converted on the way
+    out, reused from file to file: a fresh megabyte-sized array per file costs more in
+    page faults than reading the file."""
     buffer = getattr(_local, "buffer", None)
     if buffer is None or buffer.size < nbytes:
         buffer = _local.buffer = np.empty(nbytes, dtype=np.uint8)
@@ -76,32 +77,42 @@ class _Window:
 
     @classmethod
     def of(cls, layout: Layout, first: int, stop: int) -> _Window:
-        strips = slice(first // layout.rows_per_strip, -(-stop // layout.rows_per_strip))
-        top = strips.start * layout.rows_per_strip
-        return cls(first, stop, strips, first - top, min(strips.stop * layout.rows_per_strip, layout.height) - top)
+        return _window(layout.rows_per_strip, layout.height, first, stop)
 
     def is_whole(self, layout: Layout) -> bool:
         return self.first == 0 and self.stop == layout.height
 
 
+@functools.lru_cache(maxsize=256)
+def _window(rows_per_strip: int, height: int, first: int, stop: int) -> _Window:
+    # Cached: every file of a dataset asks for the same few windows.
+    strips = slice(first // rows_per_strip, -(-stop // rows_per_strip))
+    top = strips.start * rows_per_strip
+    return _Window(first, stop, strips, first - top, min(strips.stop * rows_per_strip, height) - top)
+
+
 def _read_band_interleaved(header: Header, layout: Layout, bands: list[int], window: _Window,
                            out: np.ndarray | None) -> np.ndarray:
-    aligned = window.skip == 0 and window.rows_read == window.stop - window.first
+    wanted = window.stop - window.first
+    if out is None:
+        out = np.empty((len(bands), wanted, layout.width), dtype=layout.dtype.newbyteorder("="))
+    aligned = window.skip == 0 and window.rows_read == wanted
     plane = (layout.width * layout.dtype.itemsize, layout.dtype.itemsize)  # strides of a C-ordered band
-    direct = out is not None and out.dtype == layout.dtype and aligned and out.strides[1:] == plane
-    target = out if direct else np.empty((len(bands), window.rows_read, layout.width), dtype=layout.dtype)
-    # Each band is a run of strips: read the wanted ones straight into the target's band.
+    direct = out.dtype == layout.dtype and aligned and out.strides[1:] == plane
+    # Each band is a run of strips: read the wanted ones straight into out's band when it has
+    # the file's dtype, else into a scratch band converted into out's.
     per_band = len(layout.offsets) // layout.count
     strips = np.arange(per_band)[window.strips]
     for k, band in enumerate(bands):
         pick = band * per_band + strips
-        _read_runs(header, memoryview(target[k]).cast("B"), strip_runs(layout.offsets[pick], layout.sizes[pick]))
-    rows = target if aligned else target[:, window.skip : window.skip + window.stop - window.first]
-    if out is None:
-        native = target.dtype.newbyteorder("=")  # the samples are little-endian; rasterio's arrays native
-        return rows if rows is target and target.dtype == native else np.ascontiguousarray(rows, dtype=native)
-    if not direct:
-        np.copyto(out, rows, casting="safe")
+        runs = strip_runs(layout.offsets[pick], layout.sizes[pick])
+        if direct:
+            _read_runs(header, memoryview(out[k]).cast("B"), runs)
+            continue
+        buffer = _scratch(window.rows_read * plane[0])
+        _read_runs(header, memoryview(buffer), runs)
+        rows = buffer.view(layout.dtype).reshape(window.rows_read, layout.width)
+        np.copyto(out[k], rows[window.skip : window.skip + wanted], casting="safe")
     return out
 
 
@@ -155,7 +166,7 @@ def read_bands(
         layout = parse_layout(header)
         if check is not None:
             check(layout)
-        if any(not 1 <= i <= layout.count for i in indexes):
+        if indexes and (min(indexes) < 1 or max(indexes) > layout.count):
             raise ValueError(f"{os.fspath(path)}: band indexes {list(indexes)} outside 1-{layout.count}")
         first, stop = (0, layout.height) if rows is None else rows
         if not 0 <= first < stop <= layout.height:
