@@ -1,13 +1,19 @@
 """Benchmark the Hugging Face path on 256x256 sample patches: export, read, and the raw read ceiling.
 
-Prints, in one run, for each sample size (triplets = 20 scenes x patches per scene):
+Prints, in one run, for each sample size (triplets = 20 scenes x patches per scene), on
+samples in the real files' layout by default (``--layout compact`` for the generator's
+compact one):
 
-* raw read ceiling: ``read_example`` of every triplet (rasterio, one process) — what any
-  export or builder is bounded by;
+* ceilings: the three files of every triplet read whole with ``numpy.fromfile`` (the raw
+  ceiling, no decoding), and ``read_example`` of every triplet (the project's reader,
+  georeference and labels included) — what any export or builder is bounded by;
 * export throughput: ``export_hf`` with ``--num-proc 1`` and ``2``, triplets/s, and the
   peak resident memory of the export process tree (parent and largest worker);
-* read throughput: ``load_dataset(DIR)`` iterated with ``with_format("numpy")`` and in Arrow
-  batches converted by ``table_to_numpy``, triplets/s;
+* read throughput of ``load_dataset(DIR)``: the exported files read whole (the ceiling of
+  reading stored data), ``with_format("numpy")`` row by row and 16 rows at a time,
+  ``with_format("torch")`` 16 rows at a time, and Arrow batches of 16 converted by
+  ``table_to_numpy``, triplets/s; then the dtypes each gives (``datasets`` widens uint16
+  to int64 in its numpy and torch formats; ``table_to_numpy`` keeps it);
 
 then whether the export's peak memory stayed flat as the number of triplets grew.
 
@@ -52,23 +58,61 @@ elif what == "export":
     start = time.perf_counter()
     report = export_hf(root, out, configs=[config], num_proc=int(num_proc), shard_size=shard_size, quiet=True)
     n = report.triplets_written
-elif what in ("numpy", "arrow"):
+elif what == "files":
+    import glob
+    files = sorted(glob.glob(f"{out}/**/*.parquet", recursive=True) + glob.glob(f"{out}/**/*.arrow", recursive=True))
+    import datasets
+    total = sum(len(datasets.load_dataset(out, config, split=s)) for s in ("holdout", "train"))
+    buffer = memoryview(bytearray(4 * 2**20))
+    start = time.perf_counter()
+    n = 0
+    while time.perf_counter() - start < 2.0:
+        for path in files:
+            with open(path, "rb", buffering=0) as f:
+                while f.readinto(buffer):
+                    pass
+        n += total
+elif what in ("numpy", "numpy16", "torch16", "arrow"):
     import datasets
     from sen12ms_plugins.hf.features import table_to_numpy
     ds = datasets.concatenate_datasets([datasets.load_dataset(out, config, split=s) for s in ("holdout", "train")])
+    fmt = {"numpy": "numpy", "numpy16": "numpy", "torch16": "torch", "arrow": "arrow"}[what]
+    first = next(iter(ds.with_format(fmt).iter(batch_size=1)))
+    if what == "arrow":
+        first = table_to_numpy(first)
+    dtypes = {k: str(first[k].dtype) for k in ("s1", "s2", "lc", "igbp") if k in first}
     start = time.perf_counter()
     n = 0
     while time.perf_counter() - start < 2.0:  # whole epochs, for at least 2 s
         if what == "numpy":
             for row in ds.with_format("numpy"):
                 n += 1
-        else:
+        elif what == "arrow":
             for batch in ds.with_format("arrow").iter(batch_size=16):
                 n += len(table_to_numpy(batch)["id"])
+        else:
+            for batch in ds.with_format(fmt).iter(batch_size=16):
+                n += len(batch["id"])
+elif what == "geotiff":
+    import numpy as np
+    from sen12ms_plugins.dataset import facts
+    from sen12ms_plugins.dataset.index import build_index
+    paths = [[pid.path(root, s) for s in facts.SENSORS] for pid in build_index(root).triplets]
+    for triplet in paths:
+        for path in triplet:
+            np.fromfile(path, dtype=np.uint8)
+    start = time.perf_counter()
+    n = 0
+    while time.perf_counter() - start < 2.0:
+        for triplet in paths:
+            for path in triplet:
+                np.fromfile(path, dtype=np.uint8)
+        n += len(paths)
 seconds = time.perf_counter() - start
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"n": n, "seconds": seconds, "rss_mib": own / 1024, "worker_rss_mib": children / 1024}))
+print(json.dumps({"n": n, "seconds": seconds, "rss_mib": own / 1024, "worker_rss_mib": children / 1024,
+                  "dtypes": globals().get("dtypes")}))
 """
 
 
@@ -90,24 +134,29 @@ def main() -> None:
                         help="export shard size in bytes (default: 64 MB, ~20 'all' triplets, so that the small "
                              "sample has shards enough for two workers; the export's own default is 500 MB)")
     parser.add_argument("--workdir", type=Path, default=None, help="where to write samples and exports (default: a temp dir)")
+    parser.add_argument("--layout", choices=("real", "compact"), default="real",
+                        help="the samples' file layout (default: real, that of the real files, with uint8 land cover)")
     args = parser.parse_args()
+    lc_dtype = "uint8" if args.layout == "real" else "uint16"
 
     from sen12ms_plugins.demo.sample import make_sample
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-hf-"))
     work.mkdir(parents=True, exist_ok=True)
     sizes = [int(x) for x in args.patches_per_scene.split(",")]
-    print(f"workdir {work}; config {args.config}; 256x256 px; shard size {args.shard_size / 1e6:.0f} MB; "
-          f"{os.cpu_count()} CPUs")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"workdir {work}; config {args.config}; 256x256 px, {args.layout} layout (lc {lc_dtype}); shard size "
+          f"{args.shard_size / 1e6:.0f} MB; {os.cpu_count()} CPUs, load average {load}")
     header = f"{'triplets':>8}  {'measurement':<34} {'triplets/s':>10} {'MB/s':>8} {'peak RSS MiB':>13}"
     print(header)
     print("-" * len(header))
     peaks = []
+    dtypes: dict[str, dict[str, str]] = {}
     for per_scene in sizes:
-        root = work / f"root-{per_scene}"
+        root = work / f"root-{per_scene}-{args.layout}"
         if not root.exists():
             t = time.perf_counter()
-            make_sample(root, patch_size=256, patches_per_scene=per_scene)
+            make_sample(root, patch_size=256, patches_per_scene=per_scene, layout=args.layout, lc_dtype=lc_dtype)
             print(f"(sample of {per_scene} patches/scene written in {time.perf_counter() - t:.1f} s)")
         mb_per_triplet = sum(f.stat().st_size for f in root.rglob("*.tif")) / 1e6 / sum(1 for _ in root.rglob("*_s2_*.tif"))
 
@@ -115,8 +164,10 @@ def main() -> None:
             rate = result["n"] / result["seconds"]
             print(f"{result['n']:>8}  {label:<34} {rate:>10.1f} {rate * mb_per_triplet:>8.1f} {rss:>13.0f}")
 
+        geotiff = measure("geotiff", root, work, args.config)
+        row("numpy.fromfile of the 3 files (raw)", geotiff, geotiff["rss_mib"])
         raw = measure("raw", root, work, args.config)
-        row("raw read ceiling (read_example)", raw, raw["rss_mib"])
+        row("read_example (the reader)", raw, raw["rss_mib"])
         for num_proc in (1, 2):
             out = work / f"export-{per_scene}-np{num_proc}"
             shutil.rmtree(out, ignore_errors=True)
@@ -126,13 +177,21 @@ def main() -> None:
             if num_proc == 1:
                 peaks.append((result["n"], rss))
         out = work / f"export-{per_scene}-np1"
-        row("read with_format('numpy')", numpy := measure("numpy", root, out, args.config), numpy["rss_mib"])
-        row("read arrow + table_to_numpy", arrow := measure("arrow", root, out, args.config), arrow["rss_mib"])
+        row("the exported files read whole", files := measure("files", root, out, args.config), files["rss_mib"])
+        for what, label in (("numpy", "read with_format('numpy'), by row"), ("numpy16", "with_format('numpy').iter(16)"),
+                            ("torch16", "with_format('torch').iter(16)"), ("arrow", "arrow.iter(16) + table_to_numpy")):
+            result = measure(what, root, out, args.config)
+            row(label, result, result["rss_mib"])
+            dtypes.setdefault(label, result["dtypes"])
     if len(peaks) > 1:
         (n0, m0), (n1, m1) = peaks[0], peaks[-1]
         print(f"\nexport peak memory: {m0:.0f} MiB for {n0} triplets, {m1:.0f} MiB for {n1} "
               f"({n1 / n0:.1f}x the triplets, {m1 / m0:.2f}x the memory)")
     print(f"(one triplet is {mb_per_triplet:.2f} MB of GeoTIFF; MB/s counts GeoTIFF bytes)")
+    for label, found in dtypes.items():
+        print(f"dtypes of {label}: " + ", ".join(f"{k} {v}" for k, v in found.items()))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average at the end: {load}")
 
 
 if __name__ == "__main__":

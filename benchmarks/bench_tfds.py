@@ -1,26 +1,31 @@
 """Benchmark of the TFDS builder: examples per second for generation and reading.
 
 Not a test: it prints figures.  On a built-in sample of real-size (256x256 px)
-patches, in one run:
+patches, by default in the real files' layout (pixel-interleaved, 1-row S2 strips,
+uint8 land cover; ``--layout compact`` for the generator's compact one), in one run:
 
-* the raw read ceiling: ``read_triplet`` of every triplet (rasterio only), and
-  ``make_example`` (the same plus georeference, masks and scene labels: what generation
-  must do);
+* ceilings: the three files of every triplet read whole with ``numpy.fromfile`` (the
+  raw ceiling, no decoding), ``read_triplet`` (the project's reader) and
+  ``make_example`` (the same plus georeference, masks and scene labels: what
+  generation must do);
 * generation with the plain generator (TFDS's default tfrecord format, and
   array_record), and as a Beam pipeline on 2 worker processes (the FnApiRunner, the
   local engine of Beam's DirectRunner; skipped with a note when apache-beam is missing).
   A Beam run pays a fixed cost (starting the workers, each importing TensorFlow and
   TFDS); the Beam line also builds a 1-patch-per-scene sample and prints the
   marginal rate, (N - n) / (T - t), which is what a large dataset sees;
-* reading: ``tfds.load`` (tf.data over tfrecord, decoded to numpy) and
-  ``tfds.data_source`` (array_record, random order, no TensorFlow).
+* reading ``train``: its shard files read whole (the ceiling of reading stored data),
+  ``tfds.load`` (tf.data over tfrecord, decoded to numpy) example by example and in
+  batches of 16, and ``tfds.data_source`` (array_record, random order, no TensorFlow)
+  example by example and 16 at a time (``__getitems__``).  The dtypes read are printed:
+  uint16 stays uint16.
 
 Generation rates count the examples written (``train`` is linked, not written).
 Files are read from the page cache (each pass is preceded by a warm-up read); the
 ceiling and reading lines are the best of 3 passes, generation lines a single run.
 The machine's load average is printed: on a shared machine the figures move with it.
 
-    python benchmarks/bench_tfds.py [--patches-per-scene 6] [--keep DIR]
+    python benchmarks/bench_tfds.py [--patches-per-scene 6] [--layout real|compact] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import sample_root
+from _common import raw_file_rate, raw_triplet_rate, sample_root
 
 WRITTEN = ("holdout", "validation", "train_minus_validation")
 BEAM_OPTIONS = ["--runner=FnApiRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing"]
@@ -60,9 +65,10 @@ def _ceilings(root: Path) -> None:
     from sen12ms_plugins.reading.reader import read_triplet
     from sen12ms_plugins.tfds.generation import make_example
 
+    print(f"  numpy.fromfile of the 3 files (raw)   {_rate(*raw_triplet_rate(root))}")
     triplets = build_index(root).triplets
     read = _best(lambda: _timed(triplets, lambda pid: read_triplet(root, pid)))
-    print(f"  read_triplet (raw read ceiling)      {_rate(*read)}")
+    print(f"  read_triplet (the reader)            {_rate(*read)}")
     made = _best(lambda: _timed(triplets, lambda pid: make_example(pid.name, str(root), "all")))
     print(f"  make_example (+ georeference, labels) {_rate(*made)}")
 
@@ -80,23 +86,55 @@ def _generate(root: Path, data_dir: Path, label: str | None = None, **prepare) -
     return written, elapsed
 
 
+def _train_files(data_dir: Path) -> tuple[list[Path], int]:
+    """The shard files of the stored ``train`` split and the examples they hold."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder("sen12ms", data_dir=data_dir)
+    files = sorted(Path(builder.data_dir).glob("sen12ms-train.*"))
+    return files, builder.info.splits["train"].num_examples
+
+
 def _read_tf_data(data_dir: Path) -> None:
     import tensorflow_datasets as tfds
 
-    def one_pass() -> tuple[int, float]:
-        dataset = tfds.as_numpy(tfds.load("sen12ms", split="train", data_dir=data_dir))
-        return _timed(dataset, lambda example: example)
+    files, examples = _train_files(data_dir)
+    print(f"  the train shard files read whole      {_rate(*raw_file_rate(files, examples))}")
 
+    def one_pass() -> tuple[int, float]:
+        return _timed(tfds.as_numpy(tfds.load("sen12ms", split="train", data_dir=data_dir)), lambda example: example)
+
+    first = next(iter(tfds.as_numpy(tfds.load("sen12ms", split="train", data_dir=data_dir))))
+    print(f"  (dtypes read: s1 {first['s1'].dtype}, s2 {first['s2'].dtype}, lc {first['lc'].dtype}, "
+          f"igbp {first['igbp'].dtype})")
     print(f"  tfds.load train, tf.data -> numpy    {_rate(*_best(one_pass))}")
+
+    def batched() -> tuple[int, float]:
+        dataset = tfds.as_numpy(tfds.load("sen12ms", split="train", data_dir=data_dir).ragged_batch(16).prefetch(2))
+        started = time.perf_counter()
+        count = sum(len(batch["id"]) for batch in dataset)
+        return count, time.perf_counter() - started
+
+    print(f"  the same, .ragged_batch(16).prefetch(2){_rate(*_best(batched))}")
 
 
 def _read_data_source(data_dir: Path) -> None:
     import tensorflow_datasets as tfds
 
+    files, examples = _train_files(data_dir)
+    print(f"  the train shard files read whole      {_rate(*raw_file_rate(files, examples))}")
     source = tfds.data_source("sen12ms", split="train", data_dir=data_dir)
     order = list(range(len(source)))
     random.Random(0).shuffle(order)
     print(f"  data_source train, random order      {_rate(*_best(lambda: _timed(order, source.__getitem__)))}")
+    batches = [order[k : k + 16] for k in range(0, len(order), 16)]
+
+    def batched() -> tuple[int, float]:
+        started = time.perf_counter()
+        count = sum(len(source.__getitems__(keys)) for keys in batches)
+        return count, time.perf_counter() - started
+
+    print(f"  the same, __getitems__ of 16          {_rate(*_best(batched))}")
 
 
 def main() -> None:
@@ -104,7 +142,10 @@ def main() -> None:
     parser.add_argument("--patches-per-scene", type=int, default=6,
                         help="patches in each of the sample's 20 scenes (default 6: 120 triplets)")
     parser.add_argument("--keep", type=Path, help="write (or reuse) the sample in this folder")
+    parser.add_argument("--layout", choices=("real", "compact"), default="real",
+                        help="the sample's file layout (default: real, that of the real files, with uint8 land cover)")
     args = parser.parse_args()
+    lc_dtype = "uint8" if args.layout == "real" else "uint16"
     os.environ.pop("SEN12MS_ROOT", None)
 
     import sen12ms_plugins.tfds  # noqa: F401  (registers the builder)
@@ -112,9 +153,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-tfds-") as tmp:
         base = args.keep or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
-        print("sample (256x256 px patches):")
-        root = sample_root(base, args.patches_per_scene)
-        small = sample_root(base, 1)
+        print(f"sample (256x256 px patches, {args.layout} layout, lc {lc_dtype}):")
+        root = sample_root(base, args.patches_per_scene, layout=args.layout, lc_dtype=lc_dtype)
+        small = sample_root(base, 1, layout=args.layout, lc_dtype=lc_dtype)
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"\n{os.cpu_count()} CPUs, load average {load}; config 'all' (s1, s2, lc, masks, labels, metadata)")
         started = time.perf_counter()
@@ -141,9 +182,12 @@ def main() -> None:
             big_n, big_t = _generate(root, out / "beam", "Beam, 2 workers (FnApiRunner)", download_config=config)
             print(f"  {'  marginal, beyond the start-up':<36} {_rate(big_n - n, big_t - t)}")
 
-        print("\nreading (warm page cache):")
+        print("\nreading tfrecord (warm page cache):")
         _read_tf_data(out / "plain")
+        print("\nreading array_record (warm page cache):")
         _read_data_source(out / "array_record")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"\nload average at the end: {load}")
 
 
 if __name__ == "__main__":

@@ -1,31 +1,41 @@
-"""Samples per second: the plugin's SEN12MS versus torchgeo's own, and the raw ceiling.
+"""Samples per second of the plugin's SEN12MS versus torchgeo's own, and the ceilings.
 
-All three read the same triplets of the same root in the same run:
+All readers read the same triplets of the same root in the same run:
 
 * ``raw``: the three files of each triplet read whole with ``numpy.fromfile``, the
-  least any reader has to do (no parsing, no conversion);
+  least any reader has to do (no parsing, no conversion): the single-process ceiling;
 * ``torchgeo``: torchgeo's own ``SEN12MS`` class (rasterio, all bands of all files);
-* ``plugin``: ``sen12ms_plugins.torchgeo.SEN12MS``.
+* ``plugin``: ``sen12ms_plugins.torchgeo.SEN12MS``, constructed as users do;
+* ``ceiling`` (DataLoader only): ready samples of the plugin's sample shape, what the
+  DataLoader alone delivers when making a sample costs nothing (collating each batch
+  into shared memory and handing it to the main process caps every dataset).
 
-For the DataLoader it also prints what the DataLoader itself can deliver when the
-samples cost nothing to make (ready tensors of the plugin's sample shape): moving
-batches between processes caps every reader, and upstream's ratio with it.
+Single process: a loop over ``ds[i]``; the plugin reads with torch's intra-op thread
+count (``torch.get_num_threads()``, as torch's own operations do outside DataLoader
+workers) and again with one thread.  DataLoader: ``DataLoader(ds, batch_size=16,
+num_workers=2)`` with default collation, the sampler going round the triplets until
+an epoch holds at least ``--batches`` batches.  Every figure is the best of
+``--rounds`` rounds of at least ``--seconds`` s after an untimed pass that warms the
+page cache, the readers taking turns so that load from other processes weighs on all
+alike.  The resident memory of the plugin's two workers is printed after N and after
+4N samples: it must not grow with the samples read.
 
-Each is timed in one process (a loop over ``ds[i]``) and through a DataLoader with
-two worker processes, after one untimed pass that brings the files into the page
-cache; each figure is the best of a few rounds, the readers taking turns, so that
-other load on the machine weighs on all alike.  The triplets are measured as
-stored and again as a band-interleaved copy: the sample is written the way
-rasterio writes by default, pixel-interleaved, so the 13 Sentinel-2 bands must be
-de-interleaved for ``[C, H, W]``, a pass over memory that reading whole files
-(the raw ceiling) does not make.  Without ``--root`` a sample of 256x256 px patches is generated in a
-temporary folder.  Upstream needs ``train_list.txt`` and ``test_list.txt`` in the
-root: the benchmark reads through a temporary folder that links the root's season
-folders and holds lists of the split's triplets, so the root is never modified.
+Layouts: by default a generated sample in the real files' layout (pixel-interleaved,
+1-row strips for S2, 4-row strips for S1, uint8 land cover: ``sen12ms sample --layout
+real --lc-dtype uint8``); ``--real DIR`` builds the root from real S1/S2 GeoTIFF pairs
+instead (``s1_<name>.tif`` and ``s2_<name>.tif``, e.g. the SEN12MS-CR patches in
+``shared/reference/real/``), each copied ``--copies`` times under SEN12MS names with a
+uint8 land-cover file; ``--root`` reads an existing SEN12MS root.  The triplets are
+measured as stored and again as a band-interleaved copy (``--no-band-copy`` skips it).
+Upstream needs ``train_list.txt`` and ``test_list.txt`` in the root: the benchmark
+reads through a temporary folder that links the root's season folders and holds lists
+of the measured triplets, so the root is never modified.
 
-Targets (issue 4): plugin >= 2x torchgeo and >= 0.5x raw, in both modes.
+Targets (issue 15, as stored): single process plugin/raw >= 0.5; DataLoader (2 workers,
+batch 16) plugin/torchgeo >= 3 and plugin/ceiling >= 0.8.
 
-    python benchmarks/bench_torchgeo.py                  # generated sample
+    python benchmarks/bench_torchgeo.py                          # generated, real layout
+    python benchmarks/bench_torchgeo.py --real shared/reference/real --copies 64
     python benchmarks/bench_torchgeo.py --root /data/sen12ms --limit 2000
 """
 
@@ -33,12 +43,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psutil
+import rasterio
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -46,8 +60,10 @@ from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.ids import PatchId, write_patch_list
 from sen12ms_plugins.dataset.index import build_index
 from sen12ms_plugins.dataset.splits import compute_splits
-from sen12ms_plugins.demo.sample import make_sample
+from sen12ms_plugins.demo.sample import make_sample, real_rows_per_strip
 from sen12ms_plugins.torchgeo import SEN12MS, UpstreamSEN12MS
+
+MiB = 2**20
 
 
 class RawTriplets(Dataset):
@@ -79,6 +95,30 @@ class ReadyTensors(Dataset):
         return self.sample
 
 
+def real_root(source: Path, copies: int, out: Path) -> Path:
+    """A SEN12MS root of real S1/S2 pairs from ``source``, each copied ``copies`` times as
+    patches of one train scene, with a uint8 land-cover file in the real layout."""
+    pairs = sorted(p for p in source.glob("s2_*.tif") if (source / ("s1_" + p.name[3:])).is_file())
+    if not pairs:
+        raise SystemExit(f"{source}: no s2_<name>.tif with its s1_<name>.tif")
+    rows, cols = np.mgrid[0:facts.PATCH_SIZE, 0:facts.PATCH_SIZE]
+    lc = np.stack([1 + (rows // 16 + cols // 16) % 17, 1 + cols % 40, 1 + rows % 36, 1 + (rows + cols) % 51])
+    for k in range(copies):
+        s2 = pairs[k % len(pairs)]
+        pid = PatchId("ROIs1970_fall", 139, k)  # scene 139 of fall: not a hold-out scene
+        for sensor, src in (("s1", source / ("s1_" + s2.name[3:])), ("s2", s2)):
+            pid.path(out, sensor).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, pid.path(out, sensor))
+        with rasterio.open(s2) as ref:
+            profile = {"driver": "GTiff", "width": ref.width, "height": ref.height, "count": 4, "dtype": "uint8",
+                       "crs": ref.crs, "transform": ref.transform, "interleave": "pixel",
+                       "blockysize": real_rows_per_strip("lc", "uint8")}
+        pid.path(out, "lc").parent.mkdir(parents=True, exist_ok=True)
+        with rasterio.open(pid.path(out, "lc"), "w", **profile) as dst:
+            dst.write(np.roll(lc, k, axis=2).astype(np.uint8))
+    return out
+
+
 def shadow_root(root: Path, patch_ids: list[PatchId], out: Path) -> Path:
     """A folder linking ``root``'s season folders, with both upstream lists naming ``patch_ids``."""
     out.mkdir()
@@ -94,8 +134,6 @@ def shadow_root(root: Path, patch_ids: list[PatchId], out: Path) -> Path:
 
 def band_interleaved_copy(root: Path, patch_ids: list[PatchId], out: Path) -> Path:
     """The same triplets rewritten band-interleaved (INTERLEAVE=BAND), values unchanged."""
-    import rasterio
-
     for pid in patch_ids:
         for sensor in facts.SENSORS:
             dst = pid.path(out, sensor)
@@ -130,7 +168,7 @@ def rate_loop(dataset: Dataset, seconds: float) -> float:
 
 
 def rate_loader(loader: DataLoader, seconds: float) -> float:
-    """Samples per second through a (warmed-up) DataLoader over whole passes."""
+    """Samples per second through a (warmed-up) DataLoader over whole epochs."""
     n = 0
     start = time.perf_counter()
     while True:
@@ -141,70 +179,127 @@ def rate_loader(loader: DataLoader, seconds: float) -> float:
             return n / elapsed
 
 
-def measure(root: Path, patch_ids: list[PatchId], args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """Best rate of each reader over ``args.rounds`` rounds, single process and DataLoader."""
+def worker_memory(loader: DataLoader) -> list[tuple[float, float]]:
+    """(RSS, USS) in MiB of each of a persistent loader's worker processes (USS: pages no other
+    process shares, i.e. without the shared-memory batches in flight and the pages forked from the parent)."""
+    memory = []
+    for worker in loader._iterator._workers:  # the workers of a persistent loader stay up between epochs
+        info = psutil.Process(worker.pid).memory_full_info()
+        memory.append((info.rss / MiB, info.uss / MiB))
+    return memory
+
+
+@dataclass
+class Results:
+    """Best rates per reader (``rates[reader][mode]``, mode ``single`` or ``loader``), and memory."""
+
+    rates: dict[str, dict[str, float]]
+    threads: int  # torch's intra-op threads, the plugin's in a single process
+    memory: list[tuple[int, list[tuple[float, float]]]]  # (samples read, (RSS, USS) per worker)
+
+
+def measure(root: Path, patch_ids: list[PatchId], args: argparse.Namespace) -> Results:
+    """Best rate of each reader over ``args.rounds`` rounds, single process and DataLoader;
+    then the plugin's worker memory after N and 4N samples."""
     datasets = {
         "raw": RawTriplets(root, patch_ids),
         "torchgeo": UpstreamSEN12MS(root, split="train", checksum=False),
         "plugin": SEN12MS(root, split="train", checksum=False),
     }
+    threads = torch.get_num_threads()
     for ds in datasets.values():  # page cache warm-up
         rate_loop(ds, 0.0)
-    best: dict[str, dict[str, float]] = {name: {"single": 0.0, "loader": 0.0} for name in datasets}
+    best: dict[str, dict[str, float]] = {name: {"single": 0.0, "loader": 0.0} for name in (*datasets, "ceiling")}
+    best["plugin, 1 thread"] = {"single": 0.0}
     # Rounds alternate between the readers so that load from other processes hits all alike.
     for _ in range(args.rounds):
         for name, ds in datasets.items():
             best[name]["single"] = max(best[name]["single"], rate_loop(ds, args.seconds))
-    # A DataLoader moves every batch between processes through shared memory; with
-    # samples of this size that alone caps the rate, whatever the dataset does.
+        torch.set_num_threads(1)
+        one = rate_loop(datasets["plugin"], args.seconds)
+        best["plugin, 1 thread"]["single"] = max(best["plugin, 1 thread"]["single"], one)
+        torch.set_num_threads(threads)
+    per_epoch = max(len(patch_ids), args.batches * args.batch_size)
+    order = [i % len(patch_ids) for i in range(per_epoch)]
     datasets["ceiling"] = ReadyTensors(datasets["plugin"][0], len(patch_ids))
-    best["ceiling"] = {"single": float("inf"), "loader": 0.0}
-    for name, ds in datasets.items():
-        loader = DataLoader(ds, batch_size=args.batch_size, num_workers=args.workers, persistent_workers=True)
-        for _ in loader:  # starts and warms up the workers
+
+    def loader(ds: Dataset) -> DataLoader:
+        return DataLoader(ds, batch_size=args.batch_size, num_workers=args.workers, sampler=order,
+                          persistent_workers=True)
+
+    loaders = {name: loader(ds) for name, ds in datasets.items()}
+    for each in loaders.values():  # starts and warms up the workers
+        for _ in each:
             pass
-        for _ in range(args.rounds):
-            best[name]["loader"] = max(best[name]["loader"], rate_loader(loader, args.seconds))
-        del loader
-    return best
+    for _ in range(args.rounds):
+        for name, each in loaders.items():
+            best[name]["loader"] = max(best[name]["loader"], rate_loader(each, args.seconds))
+    del loaders
+    fresh = loader(datasets["plugin"])
+    memory = []
+    for epochs in (1, 3):  # N samples, then on to 4N
+        for _ in range(epochs):
+            for _ in fresh:
+                pass
+        memory.append((per_epoch * (1 if epochs == 1 else 4), worker_memory(fresh)))
+    return Results(best, threads, memory)
 
 
-def report(title: str, results: dict[str, dict[str, float]], workers: int) -> bool:
-    print(f"\n{title}")
-    print(f"{'mode':<24}{'raw':>10}{'torchgeo':>10}{'plugin':>10}{'plugin/torchgeo':>17}{'plugin/raw':>12}")
-    ok = True
-    for mode, label in (("single", "single process"), ("loader", f"DataLoader, {workers} workers")):
-        raw, up, ours = (results[n][mode] for n in ("raw", "torchgeo", "plugin"))
-        ok &= ours >= 2 * up and ours >= 0.5 * raw
-        print(f"{label:<24}{raw:>10.1f}{up:>10.1f}{ours:>10.1f}{ours / up:>16.2f}x{ours / raw:>11.2f}x")
-    ceiling = results["ceiling"]["loader"]
-    print(f"(the DataLoader alone, given ready samples of this shape: {ceiling:.1f} samples per second; "
-          f"plugin at {results['plugin']['loader'] / ceiling:.0%} of it)")
-    return ok
+def report(title: str, results: Results, args: argparse.Namespace) -> dict[str, float]:
+    rates = results.rates
+    print(f"\n{title}: samples per second")
+    single = {name: rates[name]["single"] for name in ("raw", "torchgeo", "plugin", "plugin, 1 thread")}
+    loader = {name: rates[name]["loader"] for name in ("raw", "torchgeo", "plugin", "ceiling")}
+    print(f"  single process:  raw {single['raw']:.0f}   torchgeo {single['torchgeo']:.0f}   "
+          f"plugin {single['plugin']:.0f} ({results.threads} threads)   "
+          f"plugin {single['plugin, 1 thread']:.0f} (1 thread)")
+    print(f"  DataLoader, {args.workers} workers, batch_size={args.batch_size}:  raw {loader['raw']:.0f}   "
+          f"torchgeo {loader['torchgeo']:.0f}   plugin {loader['plugin']:.0f}   "
+          f"ceiling (ready samples of the plugin's shape) {loader['ceiling']:.0f}")
+    ratios = {
+        "single plugin/raw": single["plugin"] / single["raw"],
+        "single plugin/raw, 1 thread": single["plugin, 1 thread"] / single["raw"],
+        "single plugin/torchgeo": single["plugin"] / single["torchgeo"],
+        "loader plugin/torchgeo": loader["plugin"] / loader["torchgeo"],
+        "loader plugin/ceiling": loader["plugin"] / loader["ceiling"],
+    }
+    for name, value in ratios.items():
+        print(f"  {name:<30}{value:6.2f}x")
+    for samples, workers in results.memory:
+        sizes = ", ".join(f"RSS {rss:.0f} MiB (USS {uss:.0f} MiB)" for rss, uss in workers)
+        print(f"  plugin workers after {samples} samples: {sizes}")
+    return ratios
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", type=Path, help="a SEN12MS root (default: generate a 256x256 sample)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--root", type=Path, help="an existing SEN12MS root")
+    source.add_argument("--real", type=Path, help="a folder of real s1_<name>.tif / s2_<name>.tif pairs")
+    parser.add_argument("--copies", type=int, default=64, help="triplets made from the --real pairs (default 64)")
     parser.add_argument("--split", default="train", help="split whose triplets are read (default: train)")
     parser.add_argument("--limit", type=int, default=0, help="read at most this many triplets (0: all)")
     parser.add_argument("--patches-per-scene", type=int, default=3, help="size of the generated sample")
     parser.add_argument("--seconds", type=float, default=1.0, help="least time per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="measurements per reader; the best counts")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batches", type=int, default=32, help="least batches per DataLoader epoch")
     parser.add_argument("--no-band-copy", action="store_true",
                         help="skip the second measurement on a band-interleaved copy of the triplets")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
 
     with tempfile.TemporaryDirectory(prefix="bench-torchgeo-") as tmp:
         work = Path(tmp)
-        root = args.root
-        if root is None:
+        if args.root is not None:
+            root, what = args.root, str(args.root)
+        elif args.real is not None:
+            root, what = real_root(args.real, args.copies, work / "real"), f"{args.copies} copies of the pairs in {args.real}"
+        else:
             root = work / "sample"
-            print(f"generating a sample ({args.patches_per_scene} patches per scene, 256x256 px) in {root}", flush=True)
-            make_sample(root, patch_size=facts.PATCH_SIZE, patches_per_scene=args.patches_per_scene)
+            what = f"a generated sample in the real layout ({args.patches_per_scene} patches per scene)"
+            make_sample(root, patch_size=facts.PATCH_SIZE, patches_per_scene=args.patches_per_scene,
+                        layout="real", lc_dtype="uint8")
         members = sorted(compute_splits(build_index(root))[args.split], key=lambda pid: pid.filename("s2"))
         if args.limit:
             members = members[: args.limit]
@@ -212,15 +307,19 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_band_copy:
             layouts["band-interleaved copy"] = band_interleaved_copy(root, members, work / "band")
         shape = tuple(SEN12MS(layouts["as stored"], split="train", checksum=False)[0]["image"].shape)
-        print(f"{len(members)} triplets of split {args.split!r}, image {shape}; torch {torch.__version__}, "
-              f"{os.cpu_count()} CPUs; best of {args.rounds} rounds of >= {args.seconds:g} s", flush=True)
-        met = {}
-        for title, layout_root in layouts.items():
-            results = measure(layout_root, members, args)
-            met[title] = report(f"{title}: samples per second", results, args.workers)
-    print("\ntargets (plugin/torchgeo >= 2 and plugin/raw >= 0.5 in both modes):")
-    for title, ok in met.items():
-        print(f"  {title}: {'met' if ok else 'NOT met'}")
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"{what}: {len(members)} triplets of split {args.split!r}, image {shape}; torch {torch.__version__}, "
+              f"{os.cpu_count()} CPUs, load average {load}; best of {args.rounds} rounds of >= {args.seconds:g} s",
+              flush=True)
+        ratios = {title: report(title, measure(layout_root, members, args), args)
+                  for title, layout_root in layouts.items()}
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    stored = ratios["as stored"]
+    print(f"\nload average at the end: {load}")
+    print("targets, as stored (issue 15): single plugin/raw >= 0.5: "
+          f"{'met' if stored['single plugin/raw'] >= 0.5 else 'NOT met'}; "
+          f"DataLoader plugin/torchgeo >= 3: {'met' if stored['loader plugin/torchgeo'] >= 3 else 'NOT met'}; "
+          f"DataLoader plugin/ceiling >= 0.8: {'met' if stored['loader plugin/ceiling'] >= 0.8 else 'NOT met'}")
     return 0
 
 

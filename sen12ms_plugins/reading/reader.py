@@ -15,6 +15,7 @@ header that rasterio reads anyway (one it cannot read is an error naming the dam
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -100,13 +101,19 @@ def probe_layouts(root: str | os.PathLike[str], pid: PatchId, sensors: Iterable[
 
 def band_indexes(sensor: str, bands: Sequence[str] | None) -> list[int]:
     """1-based file band indexes of the named bands (all bands when ``bands`` is None)."""
+    return list(_band_indexes(sensor, None if bands is None else tuple(bands)))
+
+
+@functools.lru_cache(maxsize=256)
+def _band_indexes(sensor: str, bands: tuple[str, ...] | None) -> tuple[int, ...]:
+    # Cached: readers ask for the same few band lists for every file.
     names = facts.BANDS[sensor]
     if bands is None:
-        return list(range(1, len(names) + 1))
+        return tuple(range(1, len(names) + 1))
     unknown = [b for b in bands if b not in names]
     if unknown:
         raise ValueError(f"unknown {sensor} band(s) {', '.join(map(repr, unknown))}; expected among {', '.join(names)}")
-    return [names.index(b) + 1 for b in bands]
+    return tuple(names.index(b) + 1 for b in bands)
 
 
 def _check_profile(path: str, fmt: SensorFormat, count: int, dtypes: Iterable[str], width: int, height: int) -> None:
@@ -121,9 +128,13 @@ def _check_profile(path: str, fmt: SensorFormat, count: int, dtypes: Iterable[st
         raise PatchFileError(path, f"is {width}x{height} pixels, a patch is square")
 
 
-def _check_size(path: str, width: int, height: int, out: np.ndarray | None) -> None:
-    if out is not None and out.shape[1:] != (height, width):
-        raise PatchFileError(path, f"is {width}x{height} pixels, not {out.shape[2]}x{out.shape[1]} as expected")
+def _check_size(path: str, width: int, height: int, out: np.ndarray | None, rows: tuple[int, int] | None) -> None:
+    """Raise :class:`PatchFileError` unless the file has the size ``out`` expects (square when rows are read)."""
+    if out is None:
+        return
+    expected = out.shape[1:] if rows is None else (out.shape[2], out.shape[2])
+    if (height, width) != expected:
+        raise PatchFileError(path, f"is {width}x{height} pixels, not {expected[1]}x{expected[0]} as expected")
 
 
 def read_file(
@@ -132,13 +143,19 @@ def read_file(
     bands: Sequence[str] | None = None,
     *,
     out: np.ndarray | None = None,
+    dtype: np.dtype | str | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Read one patch file ([bands, H, W]) as the sensor's dtype, checking its band count, dtype and shape.
 
     With ``out``, an array of shape [bands, H, W] whose dtype holds the sensor's
     values exactly (float32 for every sensor, say), the bands are written into it,
     converted on the way, and ``out`` is returned: one pass instead of a read and
-    a conversion.
+    a conversion.  Without ``out``, ``dtype`` (one that holds the sensor's values
+    exactly, e.g. int64 for land cover) is the dtype of the array returned, converted
+    in the same pass; the default is the sensor's.  With ``rows`` (``(first, stop)``,
+    0-based, ``stop`` exclusive) only those rows are read: [bands, stop - first, W]
+    (with ``out``, the patch must be as wide, and as tall, as ``out`` is wide).
 
     The dataset's own layout (uncompressed, striped GeoTIFF) is read by
     :mod:`~sen12ms_plugins.reading.fastread`, byte for byte what rasterio returns; any other
@@ -150,24 +167,30 @@ def read_file(
     if not indexes:
         raise ValueError(f"no {sensor} band asked for: bands is empty")  # as rasterio refuses to read none
     if out is not None:
+        if dtype is not None:
+            raise ValueError("give out or dtype, not both: out's dtype is the dtype read into")
         _check_out(out, fmt, len(indexes))
+    else:
+        dtype = np.dtype(fmt.dtype if dtype is None else dtype)
+        if not np.can_cast(fmt.dtype, dtype, "safe"):
+            raise ValueError(f"dtype {dtype} cannot hold {fmt.sensor} values ({fmt.dtype}) exactly")
 
     def check(layout: fastread.Layout) -> None:
-        _check_profile(path, fmt, layout.count, [layout.dtype.name], layout.width, layout.height)
-        _check_size(path, layout.width, layout.height, out)
+        _check_profile(path, fmt, layout.count, [layout.dtype_name], layout.width, layout.height)
+        _check_size(path, layout.width, layout.height, out, rows)
 
     try:
-        array = fastread.read_bands(path, indexes, check=check, out=out)
+        array = fastread.read_bands(path, indexes, check=check, out=out, dtype=dtype, rows=rows)
     except FileNotFoundError:
         raise PatchFileError(path, "does not exist") from None
     except UnsupportedLayoutError as exc:
         damage = str(exc) if isinstance(exc, DamagedHeaderError) else None
-        array = _read_with_rasterio(path, fmt, indexes, out, damage)
+        array = _read_with_rasterio(path, fmt, indexes, out, rows, damage)
         announce_fallback(path, exc)
     except OSError:
-        array = _read_with_rasterio(path, fmt, indexes, out)  # rasterio's error message will say what is wrong
-    if out is None and array.dtype != fmt.dtype:
-        return array.astype(fmt.dtype, casting="safe")  # a narrower file dtype (uint8 lc), widened
+        array = _read_with_rasterio(path, fmt, indexes, out, rows)  # rasterio's error message will say what is wrong
+    if out is None and array.dtype != dtype:
+        return array.astype(dtype, casting="safe")  # rasterio's array of a narrower file dtype (uint8 lc), widened
     return array
 
 
@@ -179,18 +202,24 @@ def _check_out(out: np.ndarray, fmt: SensorFormat, count: int) -> None:
 
 
 def _read_with_rasterio(path: str, fmt: SensorFormat, indexes: list[int], out: np.ndarray | None,
-                        damage: str | None = None) -> np.ndarray:
+                        rows: tuple[int, int] | None, damage: str | None = None) -> np.ndarray:
     # rasterio is imported where it is used: loading GDAL costs ~0.1 s, and the fast path never needs it.
     import rasterio
     from rasterio.errors import RasterioError
+    from rasterio.windows import Window
 
     if not os.path.exists(path):
         raise PatchFileError(path, "does not exist")
     try:
         with rasterio.Env(**GDAL_OPTIONS), rasterio.open(path) as src:
             _check_profile(path, fmt, src.count, src.dtypes, src.width, src.height)
-            _check_size(path, src.width, src.height, out)
-            array = src.read(indexes)
+            _check_size(path, src.width, src.height, out, rows)
+            if rows is None:
+                array = src.read(indexes)
+            elif not 0 <= rows[0] < rows[1] <= src.height:
+                raise ValueError(f"{path}: rows {rows[0]}-{rows[1]} outside the image's 0-{src.height}")
+            else:
+                array = src.read(indexes, window=Window(0, rows[0], src.width, rows[1] - rows[0]))
     except RasterioError as exc:
         # The fast reader's diagnosis of a damaged header says more than GDAL's "Read failed".
         detail = f"; its TIFF header is damaged: {damage}" if damage else ""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import math
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,8 +22,11 @@ from ..dataset import facts, labels
 from ..dataset.ids import PatchId, read_patch_list
 from ..dataset.index import build_index
 from ..dataset.splits import ALIASES, SPLITS, UPSTREAM_LISTS, Splits, canonical_split, compute_splits
-from ..errors import SEN12MSError
+from ..errors import PatchFileError, SEN12MSError
+from ..reading.buffers import ArrayPool
 from ..reading.reader import announced, georeference, mark_announced, probe_layouts, read_file
+from . import threads
+from .collate import BatchedSample
 
 Sample = dict[str, Any]
 
@@ -40,6 +45,8 @@ _DEFAULTS = {name: p.default for name, p in inspect.signature(UpstreamSEN12MS.__
 SPLIT_NAMES = (*SPLITS, *ALIASES)
 #: The splits torchgeo's own class accepts (it asserts ``split in ['train', 'test']``).
 UPSTREAM_SPLITS = ("train", "test")
+# The dtypes of a sample's image and mask, in numpy's terms (the arrays batches are read into).
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.int64: np.int64}
 SCENE_LABELS = ("single", "multi")
 
 
@@ -189,8 +196,10 @@ class SEN12MS(UpstreamSEN12MS):
         self.multi_label_threshold = multi_label_threshold
         self.metadata = metadata
         self.s1_nan = s1_nan
-        self._plan = _ReadPlan(bands, label)
+        self._plan = _ReadPlan(bands, label, scene_label)
         self._splits: Splits | None = None
+        self._pools = _Pools()
+        self._patch_shape: tuple[int, int] | None = None
 
         if not _has_season_folder(root):
             raise DatasetNotFoundError(self)
@@ -212,11 +221,14 @@ class SEN12MS(UpstreamSEN12MS):
     def __getstate__(self) -> dict[str, Any]:
         """Pickled for a DataLoader worker started by spawn or forkserver: it takes along what
         this process announced, so that the worker does not announce it again (fork inherits it)."""
-        return {**self.__dict__, "_announced_layouts": announced()}
+        state = {**self.__dict__, "_announced_layouts": announced()}
+        del state["_pools"]  # the arrays of this process's batches: a worker reads into its own
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         mark_announced(state.pop("_announced_layouts", ()))
         self.__dict__.update(state)
+        self._pools = _Pools()
 
     def _members(self, name: str) -> tuple[PatchId, ...]:
         list_file = UPSTREAM_LISTS.get(name)
@@ -276,24 +288,106 @@ class SEN12MS(UpstreamSEN12MS):
     def __getitem__(self, index: int) -> Sample:
         """Return the sample at ``index`` (IndexError beyond the end, as a list)."""
         pid = self.patch_ids[index]
-        plan = self._plan
-        lc = read_file(os.path.join(self.root, pid.relpath("lc")), "lc", plan.lc_bands)
+        lc = read_file(os.path.join(self.root, pid.relpath("lc")), "lc", self._plan.lc_bands, dtype=np.int64)
         image = np.empty((len(self.bands), *lc.shape[1:]), dtype=np.float32)
+        self._read_image(pid, image, threads.reading_threads())
+        mask = self._plan.mask_of(lc)
+        mask = mask if lc.shape[0] == 1 else mask.copy()  # not a view keeping the other band alive
+        return self._finish({}, pid, torch.from_numpy(image), torch.from_numpy(mask), lc[-1])
+
+    def __getitems__(self, indices: Sequence[int]) -> list[Sample]:
+        """Return the samples at ``indices``: equal to ``[self[i] for i in indices]``.
+
+        torch's DataLoader calls this for every batch (automatic batching, its default).
+        The batch's triplets are read, file by file in the order of their names, into
+        one image and one mask tensor whose rows the samples are: in a DataLoader
+        worker in shared memory, where ``default_collate`` then finds them without
+        copying (:mod:`.collate`); in any other process in arrays reused from batch to
+        batch once no sample or batch made from them is alive.
+        """
+        if type(self).__getitem__ is not SEN12MS.__getitem__:
+            return [self[i] for i in indices]  # a subclass's own samples
+        pids = [self.patch_ids[i] for i in indices]
+        if not pids:
+            return []
+        try:
+            images, masks, igbps = self._read_batch(pids)
+        except PatchFileError:
+            # A bad file, or a patch of another size than the batch's: reading sample by
+            # sample raises the error ds[i] raises, or returns what ds[i] returns.
+            return [self[i] for i in indices]
+        return [self._finish(BatchedSample(), pid, images[k], masks[k], igbps[k]) for k, pid in enumerate(pids)]
+
+    def _read_batch(self, pids: list[PatchId]) -> tuple[Tensor, Tensor, list[np.ndarray]]:
+        """Images (float32 [N, C, H, W]) and masks (int64 [N, H, W]) of the triplets, and their IGBP layers."""
+        plan = self._plan
+        if self._patch_shape is None:  # learnt once; a patch of another size raises PatchFileError
+            self._patch_shape = read_file(os.path.join(self.root, pids[0].relpath("lc")), "lc", ["IGBP"]).shape[1:]
+        shape = (len(pids), *self._patch_shape)
+        images = self._batch_tensor(self._pools.image, (shape[0], len(self.bands), *shape[1:]), torch.float32)
+        masks = self._batch_tensor(self._pools.mask, shape, torch.int64)
+        image_arrays, mask_arrays = images.numpy(), masks.numpy()
+        lcs = None if plan.mask_is_band else self._pools.lc.get((shape[0], len(plan.lc_bands), *shape[1:]), np.int64)
+        igbps = list(mask_arrays)  # the mask is the IGBP layer when IGBP is the one lc band read
+
+        def read(k: int) -> None:
+            path = os.path.join(self.root, pids[k].relpath("lc"))
+            if lcs is None:
+                read_file(path, "lc", plan.lc_bands, out=mask_arrays[k : k + 1])
+            else:
+                read_file(path, "lc", plan.lc_bands, out=lcs[k])
+                mask_arrays[k] = plan.mask_of(lcs[k])
+                igbps[k] = lcs[k][-1]
+            self._read_image(pids[k], image_arrays[k], 1)
+
+        order = sorted(range(len(pids)), key=lambda k: pids[k].filename("s2"))  # neighbours on disk together
+        threads.run([functools.partial(read, k) for k in order], threads.reading_threads())
+        return images, masks, igbps
+
+    @staticmethod
+    def _batch_tensor(pool: ArrayPool, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+        """A tensor to read a batch into: in a DataLoader worker a new one in shared memory,
+        where ``default_collate`` would put the batch (the main process maps it); in any other
+        process one made from the pool's arrays."""
+        if torch.utils.data.get_worker_info() is not None:
+            storage = torch.UntypedStorage._new_shared(math.prod(shape) * dtype.itemsize)
+            return torch.empty(0, dtype=dtype).set_(storage, 0, shape)
+        return torch.from_numpy(pool.get(shape, _NUMPY_DTYPES[dtype]))
+
+    def _read_image(self, pid: PatchId, image: np.ndarray, count: int) -> None:
+        """Read the image bands of one triplet into ``image`` (float32 [C, H, W]), each file
+        in ``count`` blocks of rows read by as many threads."""
+        plan = self._plan
+        height = image.shape[1]
+        tasks = []
         for sensor, bands in plan.reads.items():
             path = os.path.join(self.root, pid.relpath(sensor))
             target = plan.targets[sensor]
-            if isinstance(target, slice):
-                read_file(path, sensor, bands, out=image[target])  # read and converted in one pass
-            else:
-                image[target] = read_file(path, sensor, bands, out=np.empty((len(bands), *lc.shape[1:]), np.float32))
+            if not isinstance(target, slice):  # read whole, then put in place
+                tasks.append(functools.partial(self._read_scattered, path, sensor, bands, image, target))
+                continue
+            for first, stop in threads.row_blocks(height, count):
+                rows = None if (first, stop) == (0, height) else (first, stop)
+                # Read and converted in one pass, straight into the image.
+                tasks.append(functools.partial(read_file, path, sensor, bands, out=image[target, first:stop], rows=rows))
+        threads.run(tasks, count)
+
+    @staticmethod
+    def _read_scattered(path: str, sensor: str, bands: list[str], image: np.ndarray, target: list[int]) -> None:
+        image[target] = read_file(path, sensor, bands, out=np.empty((len(bands), *image.shape[1:]), np.float32))
+
+    def _finish(self, sample: Sample, pid: PatchId, image: Tensor, mask: Tensor, igbp: np.ndarray) -> Sample:
+        """Fill ``sample`` (empty) from one triplet's image (float32), mask (int64) and IGBP
+        layer (the last lc band read: IGBP whenever scene labels are asked for), and transform it."""
+        plan = self._plan
         if self.s1_nan is not None and "s1" in plan.targets:
-            s1 = image[plan.targets["s1"]]
+            pixels = image.numpy()
+            s1 = pixels[plan.targets["s1"]]
             np.copyto(s1, np.float32(self.s1_nan), where=np.isnan(s1))
-            image[plan.targets["s1"]] = s1
-        mask = labels.label_layer(lc, self.label).astype(np.int64)
-        sample: Sample = {"image": torch.from_numpy(image), "mask": torch.from_numpy(mask)}
+            pixels[plan.targets["s1"]] = s1
+        sample.update(image=image, mask=mask)
         if self.scene_label is not None:
-            sample["label"] = self._scene_label(lc)
+            sample["label"] = self._scene_label(igbp)
         if self.metadata:
             sample.update(self._metadata(pid))
         if self.transforms is not None:
@@ -320,9 +414,9 @@ class SEN12MS(UpstreamSEN12MS):
 
 
 class _ReadPlan:
-    """Which bands to read from which file, and where they go in ``image``."""
+    """Which bands to read from which file, and where they go in ``image`` and ``mask``."""
 
-    def __init__(self, bands: Sequence[str], label: str):
+    def __init__(self, bands: Sequence[str], label: str, scene_label: str | None):
         sensor_of = {b: s for s in facts.IMAGE_SENSORS for b in facts.BANDS[s]}
         #: Bands to read per image sensor, in ``image`` order; a sensor none comes from is not read.
         self.reads: dict[str, list[str]] = {}
@@ -332,8 +426,27 @@ class _ReadPlan:
             positions.setdefault(sensor_of[band], []).append(i)
         #: Where each sensor's bands go in ``image``: a slice when they are consecutive.
         self.targets: dict[str, slice | list[int]] = {s: _as_slice(p) for s, p in positions.items()}
-        #: The lc bands up to the label's layer (IGBP, the first, serves DFC and scene labels).
-        self.lc_bands = list(facts.BANDS["lc"][: labels.SCHEMES[label][0] + 1])
+        self.label = label
+        layer = facts.BANDS["lc"][labels.SCHEMES[label][0]]
+        #: The lc bands read: the label's layer, then IGBP when scene labels need it too.
+        self.lc_bands = [layer] if layer == "IGBP" or scene_label is None else [layer, "IGBP"]
+        #: Whether the mask is the lc band read alone, as stored (not mapped to DFC).
+        self.mask_is_band = len(self.lc_bands) == 1 and label != "DFC"
+
+    def mask_of(self, lc: np.ndarray) -> np.ndarray:
+        """The mask (int64 [H, W]) of the lc bands read ([len(lc_bands), H, W])."""
+        if self.label == "DFC":
+            return labels.igbp_to_dfc(lc[0]).astype(np.int64)
+        return lc[0]
+
+
+@dataclass
+class _Pools:
+    """The arrays batches are read into: images, masks, and lc bands when the mask is made from them."""
+
+    image: ArrayPool = field(default_factory=ArrayPool)
+    mask: ArrayPool = field(default_factory=ArrayPool)
+    lc: ArrayPool = field(default_factory=ArrayPool)
 
 
 def _as_slice(positions: list[int]) -> slice | list[int]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from torchgeo.datamodules.sen12ms import SEN12MSDataModule
 
-from . import datamodule
+from . import collate, datamodule
 from .dataset import SEN12MS, UpstreamSEN12MS, upstream_init_with_hint
 
 #: (module, attribute) pairs that name torchgeo's SEN12MS class.  The datamodule's
@@ -27,14 +27,17 @@ _INHERITED = object()
 
 def register() -> None:
     """Make torchgeo's names refer to :class:`~sen12ms_plugins.torchgeo.SEN12MS`, give
-    ``SEN12MSDataModule`` the project's splits (:mod:`.datamodule`), and let torchgeo's own
-    class, where a name bound before registration still refers to it, answer the plugin's
-    split names with a one-line hint instead of a bare ``AssertionError``.  Idempotent."""
+    ``SEN12MSDataModule`` the project's splits (:mod:`.datamodule`), let torch's
+    ``default_collate`` take the batches the dataset reads whole as they are (:mod:`.collate`),
+    and let torchgeo's own class, where a name bound before registration still refers to it,
+    answer the plugin's split names with a one-line hint instead of a bare ``AssertionError``.
+    Idempotent."""
     for module_name, attr in TARGETS:
         _install(importlib.import_module(module_name), attr, SEN12MS)
     for name, method in datamodule.METHODS.items():
         _install(SEN12MSDataModule, name, method)
     _install(UpstreamSEN12MS, "__init__", _UPSTREAM_INIT)
+    collate.install()
 
 
 def _install(owner: Any, attr: str, value: Any) -> None:
@@ -51,20 +54,23 @@ def original(owner: Any, attr: str) -> Any:
 
 
 def unregister() -> None:
-    """Give torchgeo its own classes and methods back (a no-op when not registered)."""
+    """Give torchgeo its own classes and methods back, and torch its collation (a no-op when not registered)."""
     for (owner, attr), value in _originals.items():
         if value is _INHERITED:
             delattr(owner, attr)
         else:
             setattr(owner, attr, value)
     _originals.clear()
+    collate.uninstall()
 
 
 def is_registered() -> bool:
     """True when every name in :data:`TARGETS` refers to the plugin's class, the datamodule
-    has the project's splits and torchgeo's class has the hint."""
+    has the project's splits, torchgeo's class has the hint and ``default_collate`` takes the
+    plugin's batches."""
     return (
         all(getattr(importlib.import_module(m), a) is SEN12MS for m, a in TARGETS)
         and all(SEN12MSDataModule.__dict__.get(name) is method for name, method in datamodule.METHODS.items())
         and UpstreamSEN12MS.__dict__["__init__"] is _UPSTREAM_INIT
+        and collate.is_installed()
     )
