@@ -156,6 +156,8 @@ class TreeCheck:
     strays: list[str] = field(default_factory=list)  # entries that are not SEN12MS patches
     compared: list[str] = field(default_factory=list)  # official figures that were compared
     deep: bool = False
+    #: complete DFC2020 patches per set folder (empty when the root holds none)
+    dfc2020: dict[str, int] = field(default_factory=dict)
     files_checked: int = 0
     bad_files: list[dict[str, str]] = field(default_factory=list)  # {"path", "problem"}
 

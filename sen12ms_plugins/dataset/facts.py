@@ -195,6 +195,8 @@ DFC2020_SETS: Final[Mapping[str, str]] = MappingProxyType(
     {"validation": "ROIs0000_validation", "test": "ROIs0000_test"}
 )
 DFC2020_FOLDERS: Final = tuple(DFC2020_SETS.values())
+#: Every top folder of a root that holds patches: the seasons, then the DFC2020 sets.
+TOP_FOLDERS: Final = (*SEASONS, *DFC2020_FOLDERS)
 #: The single "scene" of both sets, as the file names say (``…_<sensor>_0_p<N>.tif``).
 DFC2020_SCENE: Final = 0
 #: The files of one DFC2020 patch: SEN12MS's three sensors and ``dfc``, the 10 m label.

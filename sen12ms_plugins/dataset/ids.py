@@ -128,8 +128,7 @@ def parse_filename(name: str) -> tuple[PatchId, str]:
     season, sensor, scene, patch = m.groups()
     pid = PatchId(season, int(scene), int(patch))
     parts = name.replace("\\", "/").split("/")
-    top = (*facts.SEASONS, *facts.DFC2020_FOLDERS)
-    if len(parts) >= 3 and parts[-3] in top and (parts[-3], parts[-2]) != (season, scene_dirname(season, sensor, pid.scene)):
+    if len(parts) >= 3 and parts[-3] in facts.TOP_FOLDERS and (parts[-3], parts[-2]) != (season, scene_dirname(season, sensor, pid.scene)):
         raise MalformedNameError(
             f"{name!r}: file {base!r} does not belong in folder {parts[-3]}/{parts[-2]}"
         )
