@@ -33,7 +33,6 @@ import warnings
 import zipfile
 from collections.abc import Mapping
 from dataclasses import replace
-from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +44,7 @@ from ..dataset import facts, labels
 from ..dataset.ids import PatchId
 from ..errors import RootError
 from ..fsutil import make_writable_dir
-from . import SampleLayout
+from . import SampleLayout, ZipStructure
 from .sample import _hash01, _value_noise, check_sample_options, make_patch_arrays, sample_scenes
 
 #: Patches per set of the DFC2020 sample (the release: 986 and 5,128): test past p10, so that
@@ -54,13 +53,6 @@ DFC2020_SAMPLE_PATCHES: Mapping[str, int] = {"ROIs0000_validation": 5, "ROIs0000
 #: Date written into the zip members (2020-01-01, the contest's year).
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 _STRIPPED = Affine(1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
-
-
-class ZipStructure(StrEnum):
-    """What the top of a DFC2020 zip holds (the release's is not known)."""
-
-    SET = "set"  # ROIs0000_validation/s1_validation/<patches>
-    SENSOR = "sensor"  # s1_validation/<patches>
 
 
 def check_dfc2020_options(s1_dtype: str, dfc_dtype: str, structure: ZipStructure | str) -> ZipStructure:

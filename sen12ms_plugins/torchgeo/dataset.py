@@ -19,7 +19,15 @@ from ..acquisition import verify
 from ..dataset import facts, labels
 from ..dataset.ids import PatchId, read_patch_list
 from ..dataset.index import build_index
-from ..dataset.splits import ALIASES, SPLITS, UPSTREAM_LISTS, Splits, canonical_split, compute_splits
+from ..dataset.splits import (
+    ALIASES,
+    DFC2020_SPLITS,
+    SPLITS,
+    UPSTREAM_LISTS,
+    Splits,
+    canonical_split,
+    compute_splits,
+)
 from ..errors import SEN12MSError
 from ..reading.reader import announced, georeference, mark_announced, probe_layouts, read_file
 
@@ -36,8 +44,10 @@ UpstreamSEN12MS: type = _original_class()
 # The installed torchgeo's defaults (``checksum`` became True in 0.10): ours are the same.
 _DEFAULTS = {name: p.default for name, p in inspect.signature(UpstreamSEN12MS.__init__).parameters.items()}
 
-#: Split names the torchgeo class accepts: the core's, plus torchgeo's ``test``.
-SPLIT_NAMES = (*SPLITS, *ALIASES)
+#: Split names the torchgeo class accepts: the core's, torchgeo's ``test``, and the DFC2020 splits.
+SPLIT_NAMES = (*SPLITS, *ALIASES, *DFC2020_SPLITS)
+#: The ``label`` values a DFC2020 split accepts: its mask is the contest's 10 m label.
+DFC2020_LABELS = (None, "DFC")
 #: The splits torchgeo's own class accepts (it asserts ``split in ['train', 'test']``).
 UPSTREAM_SPLITS = ("train", "test")
 SCENE_LABELS = ("single", "multi")
@@ -90,7 +100,11 @@ class SEN12MS(UpstreamSEN12MS):
     * ``holdout``, or torchgeo's name ``test``: the hold-out scenes
       (``facts.HOLDOUT_PATCHES``);
     * ``validation``: about 10% of ``train`` in whole scenes, every season;
-    * ``train_minus_validation``: ``train`` without ``validation``.
+    * ``train_minus_validation``: ``train`` without ``validation``;
+    * ``dfc2020_validation``, ``dfc2020_test``: the 2020 Data Fusion Contest's validation
+      and test patches (same sensors and processing, hand-made 10 m labels), when ``root``
+      holds them (``sen12ms add-dfc2020``; otherwise an ``EmptySplitError`` saying so).
+      ``image`` is as for SEN12MS, ``mask`` the 10 m label in the simplified classes (1-10).
 
     When upstream's ``train_list.txt`` or ``test_list.txt`` is in ``root`` it defines
     ``train`` or ``test``/``holdout`` exactly as in torchgeo; otherwise the members
@@ -106,15 +120,21 @@ class SEN12MS(UpstreamSEN12MS):
 
     * ``label``: the ``mask`` layer: ``"IGBP"`` (1-17), ``"DFC"`` (the simplified
       10-class scheme of the 2020 Data Fusion Contest, 1-10) or an LCCS layer
-      (``"LCCS_LC"``, ``"LCCS_LU"``, ``"LCCS_SH"``; 255 = unclassified);
+      (``"LCCS_LC"``, ``"LCCS_LU"``, ``"LCCS_SH"``; 255 = unclassified).  None (the default)
+      is ``"IGBP"`` for the SEN12MS splits, as upstream, and the 10 m label for the DFC2020
+      splits, which accept ``"DFC"`` (the same) and nothing else: their MODIS layers are not
+      what they are labelled with, so ``"IGBP"`` or an LCCS layer there is a ValueError;
     * ``scene_label``: adds ``label`` for scene classification (Schmitt & Wu 2021),
       in the simplified classes: ``"single"`` gives the most frequent class (int64,
       1-10; 0 if no pixel is labelled), ``"multi"`` an int64 multi-hot vector of 11
       entries whose entry *k* is class *k* (entry 0, no data, is never set), set for
-      every class covering at least ``multi_label_threshold`` of the patch;
+      every class covering at least ``multi_label_threshold`` of the patch (of a DFC2020
+      patch: of its 10 m label);
     * ``metadata``: adds ``patch_id`` (e.g. ``ROIs1158_spring_124_p100``),
       ``season`` (``spring`` …), ``scene`` (int), ``crs`` (e.g. ``EPSG:32650``) and
-      ``bounds`` (float64 ``[left, bottom, right, top]`` in that CRS);
+      ``bounds`` (float64 ``[left, bottom, right, top]`` in that CRS); a DFC2020 patch has
+      season ``unknown``, scene 0 and, when its georeference is stripped, crs ``""`` and
+      NaN bounds;
     * ``s1_nan``: Sentinel-1 backscatter holds NaN where the SAR data is missing
       (notably the damaged patch ROIs1868_summer scene 146 patch 202, which no split
       contains but a patch list may).  None keeps NaN, as upstream; a number
@@ -136,7 +156,7 @@ class SEN12MS(UpstreamSEN12MS):
         transforms: Callable[[Sample], Sample] | None = _DEFAULTS["transforms"],
         checksum: bool = _DEFAULTS["checksum"],
         *,
-        label: str = "IGBP",
+        label: str | None = None,
         scene_label: str | None = None,
         multi_label_threshold: float = labels.MULTI_LABEL_THRESHOLD,
         metadata: bool = False,
@@ -147,12 +167,13 @@ class SEN12MS(UpstreamSEN12MS):
         Args:
             root: folder holding the season folders (and, optionally, the archives
                 and upstream's patch lists)
-            split: ``train``, ``holdout`` (or ``test``), ``validation`` or
-                ``train_minus_validation``
+            split: ``train``, ``holdout`` (or ``test``), ``validation``,
+                ``train_minus_validation``, ``dfc2020_validation`` or ``dfc2020_test``
             bands: band names from :attr:`band_names`, in the order wanted
             transforms: a function/transform that takes a sample and returns it transformed
             checksum: verify the archives (remembered) or the tree, and the patch lists
-            label: ``mask`` layer, one of :attr:`LABELS`
+            label: ``mask`` layer, one of :attr:`LABELS`; None: IGBP, or the 10 m label of a
+                DFC2020 split
             scene_label: None, ``"single"`` or ``"multi"``
             multi_label_threshold: least share of a class in a multi-label (0-1]
             metadata: add patch id, season, scene, CRS and bounds to each sample
@@ -162,15 +183,15 @@ class SEN12MS(UpstreamSEN12MS):
             AssertionError: if ``split`` is unknown (an :class:`UnknownSplitError`)
             ValueError: if a band, label layer or option is invalid
             DatasetNotFoundError: if the dataset is not in ``root`` or does not verify
-            EmptySplitError: if ``root`` holds SEN12MS but no patch of ``split``
+            EmptySplitError: if ``root`` holds SEN12MS but no patch of ``split`` (a DFC2020
+                split it does not hold: a ``DFC2020NotAddedError`` saying how to add it)
         """
         try:
             name = canonical_split(split)
         except ValueError as exc:
             raise UnknownSplitError(str(exc)) from None
         self._validate_bands(bands)
-        if label not in labels.SCHEMES:
-            raise ValueError(f"unknown label layer {label!r}; expected one of {', '.join(labels.SCHEMES)}")
+        label = _check_label(name, label)
         if scene_label is not None and scene_label not in SCENE_LABELS:
             raise ValueError(f"unknown scene_label {scene_label!r}; expected None or one of {', '.join(SCENE_LABELS)}")
         if not 0 < multi_label_threshold <= 1:
@@ -192,7 +213,7 @@ class SEN12MS(UpstreamSEN12MS):
         self._plan = _ReadPlan(bands, label)
         self._splits: Splits | None = None
 
-        if not _has_season_folder(root):
+        if not any(os.path.isdir(os.path.join(root, folder)) for folder in facts.TOP_FOLDERS):
             raise DatasetNotFoundError(self)
         if checksum:
             problems = self._verification_problems()
@@ -207,7 +228,7 @@ class SEN12MS(UpstreamSEN12MS):
         if self.patch_ids:
             # A layout the fast reader leaves to rasterio is announced now, in the main process,
             # rather than by every DataLoader worker (see __getstate__).
-            probe_layouts(self.root, self.patch_ids[0], ["lc", *self._plan.reads])
+            probe_layouts(self.root, self.patch_ids[0], [self._plan.label_sensor(self.patch_ids[0]), *self._plan.reads])
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled for a DataLoader worker started by spawn or forkserver: it takes along what
@@ -223,7 +244,7 @@ class SEN12MS(UpstreamSEN12MS):
         if list_file is not None and os.path.isfile(os.path.join(self.root, list_file)):
             return tuple(read_patch_list(os.path.join(self.root, list_file)))
         index = build_index(self.root)
-        if not index.triplets:
+        if not index.triplets and not index.dfc2020:
             error = DatasetNotFoundError(self)
             error.add_note(f"{self.root}: no complete SEN12MS triplet (s1, s2 and lc file) found")
             raise error
@@ -277,31 +298,32 @@ class SEN12MS(UpstreamSEN12MS):
         """Return the sample at ``index`` (IndexError beyond the end, as a list)."""
         pid = self.patch_ids[index]
         plan = self._plan
-        lc = read_file(os.path.join(self.root, pid.relpath("lc")), "lc", plan.lc_bands)
-        image = np.empty((len(self.bands), *lc.shape[1:]), dtype=np.float32)
+        formats = facts.formats_of(pid.season)
+        layer, scene_mask = plan.read_label(self.root, pid, formats, self.scene_label is not None)
+        image = np.empty((len(self.bands), *layer.shape), dtype=np.float32)
         for sensor, bands in plan.reads.items():
             path = os.path.join(self.root, pid.relpath(sensor))
             target = plan.targets[sensor]
             if isinstance(target, slice):
-                read_file(path, sensor, bands, out=image[target])  # read and converted in one pass
+                read_file(path, sensor, bands, out=image[target], formats=formats)  # read and converted in one pass
             else:
-                image[target] = read_file(path, sensor, bands, out=np.empty((len(bands), *lc.shape[1:]), np.float32))
+                image[target] = read_file(path, sensor, bands, out=np.empty((len(bands), *layer.shape), np.float32),
+                                          formats=formats)
         if self.s1_nan is not None and "s1" in plan.targets:
             s1 = image[plan.targets["s1"]]
             np.copyto(s1, np.float32(self.s1_nan), where=np.isnan(s1))
             image[plan.targets["s1"]] = s1
-        mask = labels.label_layer(lc, self.label).astype(np.int64)
-        sample: Sample = {"image": torch.from_numpy(image), "mask": torch.from_numpy(mask)}
+        sample: Sample = {"image": torch.from_numpy(image), "mask": torch.from_numpy(layer.astype(np.int64))}
         if self.scene_label is not None:
-            sample["label"] = self._scene_label(lc)
+            sample["label"] = self._scene_label(scene_mask)
         if self.metadata:
             sample.update(self._metadata(pid))
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
 
-    def _scene_label(self, lc: np.ndarray) -> Tensor:
-        single, multi = labels.scene_labels(lc, self.multi_label_threshold)
+    def _scene_label(self, dfc: np.ndarray) -> Tensor:
+        single, multi = labels.dfc_scene_labels(dfc, self.multi_label_threshold)
         if self.scene_label == "single":
             return torch.tensor(single, dtype=torch.int64)
         hot = torch.zeros(len(labels.DFC_CLASSES) + 1, dtype=torch.int64)
@@ -312,11 +334,27 @@ class SEN12MS(UpstreamSEN12MS):
         geo = georeference(self.root, pid)
         return {
             "patch_id": pid.name,
-            "season": facts.SEASON_SHORT[pid.season],
+            "season": facts.season_name(pid.season),
             "scene": pid.scene,
             "crs": geo.crs,
             "bounds": torch.tensor(geo.bounds, dtype=torch.float64),
         }
+
+
+def _check_label(split: str, label: str | None) -> str:
+    """The ``mask`` layer for ``split`` (``label`` resolved: None is IGBP, or DFC for a DFC2020
+    split); ValueError for a layer that is unknown, or makes no sense for a DFC2020 split."""
+    if label is not None and label not in labels.SCHEMES:
+        raise ValueError(f"unknown label layer {label!r}; expected one of {', '.join(labels.SCHEMES)}")
+    if split not in DFC2020_SPLITS:
+        return label or "IGBP"
+    if label not in DFC2020_LABELS:
+        raise ValueError(
+            f"label={label!r} makes no sense for split {split!r}: its mask is the contest's hand-made 10 m label, "
+            f"in the simplified classes 1-10 (label='DFC', or no label); {label} is a 500 m MODIS layer of its lc "
+            "file, which the DFC2020 splits do not label their patches with (TFDS and Hugging Face carry it, in "
+            "the igbp and lc fields)")
+    return "DFC"
 
 
 class _ReadPlan:
@@ -332,8 +370,25 @@ class _ReadPlan:
             positions.setdefault(sensor_of[band], []).append(i)
         #: Where each sensor's bands go in ``image``: a slice when they are consecutive.
         self.targets: dict[str, slice | list[int]] = {s: _as_slice(p) for s, p in positions.items()}
+        self.label = label
         #: The lc bands up to the label's layer (IGBP, the first, serves DFC and scene labels).
         self.lc_bands = list(facts.BANDS["lc"][: labels.SCHEMES[label][0] + 1])
+
+    def label_sensor(self, pid: PatchId) -> str:
+        """The file the mask comes from: a DFC2020 patch's ``dfc`` (its 10 m label), else ``lc``."""
+        return "dfc" if pid.is_dfc2020 else "lc"
+
+    def read_label(self, root: str | os.PathLike[str], pid: PatchId, formats: Any,
+                   scene: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """The mask of ``pid`` ([H, W], in the label's classes) and, with ``scene``, the mask in the
+        simplified classes that the scene labels are counted on."""
+        sensor = self.label_sensor(pid)
+        path = os.path.join(root, pid.relpath(sensor))
+        if sensor == "dfc":
+            dfc = read_file(path, sensor, formats=formats)[0]
+            return dfc, dfc
+        lc = read_file(path, sensor, self.lc_bands, formats=formats)
+        return labels.label_layer(lc, self.label), labels.igbp_to_dfc(lc[0]) if scene else None
 
 
 def _as_slice(positions: list[int]) -> slice | list[int]:
@@ -343,6 +398,3 @@ def _as_slice(positions: list[int]) -> slice | list[int]:
         return slice(start, start + len(positions))
     return positions
 
-
-def _has_season_folder(root: str | os.PathLike[str]) -> bool:
-    return any(os.path.isdir(os.path.join(root, season)) for season in facts.SEASONS)
