@@ -381,8 +381,9 @@ def _source_entry(folder: str, item: _Staged) -> dict:
 def add_dfc2020(root: str | os.PathLike[str] | None, source_dir: str | os.PathLike[str], *,
                 quiet: bool = False) -> AddReport:
     """Add the DFC2020 zips (or folders extracted from them) found in ``source_dir`` to ``root``
-    (default: ``$SEN12MS_ROOT``), as the module docstring says; returns what was done."""
-    root = make_writable_dir(resolve_root(root), "SEN12MS root")
+    (default: ``$SEN12MS_ROOT``; made if missing, as ``download`` does), as the module docstring
+    says; returns what was done."""
+    root = make_writable_dir(resolve_root(root, must_exist=False), "SEN12MS root")
     source_dir = Path(source_dir)
     if not source_dir.is_dir():
         raise DFC2020SourceError(f"{source_dir}: not a folder (give the folder holding the DFC2020 zips)")

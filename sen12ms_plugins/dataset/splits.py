@@ -154,6 +154,7 @@ class Splits:
     """The members of every split of one index."""
 
     index: Index
+    #: split -> its patches: every SEN12MS split (empty ones too), the DFC2020 splits the root holds
     members: Mapping[str, tuple[PatchId, ...]]
     validation_scenes: tuple[SceneId, ...]
 
@@ -161,7 +162,7 @@ class Splits:
         """The patches of a split; an empty split is an error that says why (a DFC2020 split
         that the root does not hold: :class:`DFC2020NotAddedError`, saying how to add it)."""
         name = canonical_split(name)
-        patches = self.members[name]
+        patches = self.members.get(name, ())
         if not patches:
             error = DFC2020NotAddedError if name in DFC2020_SPLITS else EmptySplitError
             raise error(f"{self.index.root}: split {name!r} is empty: {self.why_empty(name)}")
@@ -171,12 +172,12 @@ class Splits:
     def names(self) -> tuple[str, ...]:
         """The splits this root offers: the four of SEN12MS (empty ones included: writers leave
         them out with a warning, :meth:`with_members`) and each DFC2020 split it holds."""
-        return (*SPLITS, *(name for name in DFC2020_SPLITS if self.members[name]))
+        return (*SPLITS, *(name for name in DFC2020_SPLITS if name in self.members))
 
     def why_empty(self, name: str) -> str | None:
         """Why split ``name`` has no member in this root; None when it has members."""
         name = canonical_split(name)
-        if self.members[name]:
+        if self.members.get(name):
             return None
         if name in DFC2020_SPLITS:
             folder = DFC2020_SPLITS[name]
@@ -292,8 +293,10 @@ def compute_splits(index: Index) -> Splits:
         "validation": tuple(validation),
         "train_minus_validation": tuple(rest),
     }
-    for name, folder in DFC2020_SPLITS.items():
-        members[name] = tuple(pid for pid in index.dfc2020 if pid.season == folder)
+    for name, folder in DFC2020_SPLITS.items():  # only those the root holds
+        patches = tuple(pid for pid in index.dfc2020 if pid.season == folder)
+        if patches:
+            members[name] = patches
     return Splits(index=index, members=members, validation_scenes=validation_scenes)
 
 
