@@ -188,3 +188,21 @@ def test_map_skips_stripped_patches_and_places_georeferenced_ones(dfc_root, tmp_
     features = json.loads((tmp_path / "geo.geojson").read_text())["features"]
     dfc = [f for f in features if f["properties"]["id"].startswith("ROIs0000_")]
     assert len(dfc) == 4 and {f["properties"]["split"] for f in dfc} == {"dfc2020_test"}
+
+
+def test_a_root_of_dfc2020_alone(dfc_zips, tmp_path):
+    """add-dfc2020 into a new folder: the DFC2020 splits work, SEN12MS's are empty (and say so)."""
+    from sen12ms_plugins.acquisition.dfc2020 import add_dfc2020
+    from sen12ms_plugins.acquisition.verify import check_root
+
+    root = tmp_path / "dfc2020-only"
+    add_dfc2020(root, dfc_zips, quiet=True)
+    splits = compute_splits(build_index(root))
+    assert splits.names == (*SPLITS, *DFC2020_SPLITS) and len(splits["dfc2020_test"]) == 11
+    with pytest.raises(EmptySplitError, match="the root holds no complete SEN12MS triplet"):
+        splits["holdout"]
+    assert check_root(root).ok
+    with pytest.warns(UserWarning, match="the statistics cover none of them and dfc2020_validation and "
+                                         "dfc2020_test only"):
+        stats = compute_stats(root)
+    assert stats.splits == tuple(DFC2020_SPLITS) and stats["dfc2020_validation", "all"].patches == 3

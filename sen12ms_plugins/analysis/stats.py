@@ -338,7 +338,7 @@ def compute_stats(
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     index = index if index is not None else build_index(root)
     split_table = compute_splits(index)
-    if ALL in chosen and not index.triplets:
+    if ALL in chosen and not index.triplets and (explicit or not index.dfc2020):
         raise EmptySplitError(f"{index.root}: split 'all' is empty: the root holds no complete SEN12MS triplet")
     named = [name for name in chosen if name != ALL]
     empty: dict[str, str] = {}
@@ -346,11 +346,12 @@ def compute_stats(
         for name in named:
             split_table[name]  # raises EmptySplitError with the reason
     else:
-        dfc2020 = [name for name in split_table.names if name in DFC2020_SPLITS]
+        # "all" is SEN12MS's triplets: a root of DFC2020 alone has none; its DFC2020 splits come last
+        more = [*((ALL,) if index.triplets else ()), *(n for n in split_table.names if n in DFC2020_SPLITS)]
         empty = split_table.empty(named)
-        kept = split_table.with_members(named, doing="the statistics cover {splits} and all only",
-                                        none_is_error=False)
-        chosen = (*kept, ALL, *dfc2020)
+        kept = split_table.with_members(named, doing="the statistics cover {splits}" + "".join(
+            f" and {name}" for name in more) + " only", none_is_error=False)
+        chosen = (*kept, *more)
     wanted_parts = {part for name in chosen for part in _parts(name)}
     work = [(pid, part) for pid in (*index.triplets, *index.dfc2020)
             if (part := _part_of(split_table, pid)) in wanted_parts]

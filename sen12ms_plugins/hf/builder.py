@@ -178,7 +178,7 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
         """``datasets``' own, but a DFC2020 split that the prepared data lacks is a
         :class:`~sen12ms_plugins.errors.DFC2020NotAddedError` saying how to add it."""
         name = split.split("[", 1)[0].strip() if isinstance(split, str) else None
-        if name in DFC2020_SPLITS and self.info.splits is not None and name not in self.info.splits:
+        if name in DFC2020_SPLITS and self.info.splits and name not in self.info.splits:  # prepared without it
             raise DFC2020NotAddedError(f"split {name!r} is not in this preparation of {self._root}: "
                                        f"{how_to_add_dfc2020(self._root, DFC2020_SPLITS[name])}")
         return super().as_dataset(split, *args, **kwargs)

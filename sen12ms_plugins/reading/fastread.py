@@ -332,6 +332,16 @@ def _read_pixel_interleaved(header: _Header, layout: Layout, bands: list[int], o
     return out
 
 
+def tag_numbers(path: str | os.PathLike[str]) -> frozenset[int]:
+    """The tag numbers of a file's first IFD (its GeoTIFF keys among them), from its header alone;
+    :class:`~sen12ms_plugins.errors.UnsupportedLayoutError` for files this module cannot parse."""
+    with open(path, "rb", buffering=0) as file:
+        try:
+            return frozenset(_parse_ifd(_Header(file)))
+        except struct.error as exc:
+            raise DamagedHeaderError(f"header cut short ({exc})") from None
+
+
 def read_layout(path: str | os.PathLike[str]) -> Layout:
     """The strip layout of a file; raises :class:`~sen12ms_plugins.errors.UnsupportedLayoutError`
     (the reason) when :func:`read_bands` would leave it to rasterio."""

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -304,6 +303,18 @@ class GeoReference:
 
 #: The affine GDAL gives a file without a georeference (and the stripped DFC2020 files hold).
 _IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+#: GeoTIFF tags that place a raster: ModelPixelScale, ModelTiepoint, ModelTransformation.
+_PLACING_TAGS = frozenset({33550, 33922, 34264})
+
+
+def _unplaced(path: str) -> bool:
+    """True when a file's header holds none of :data:`_PLACING_TAGS` (so it has no transform):
+    told without GDAL, which would warn about it (and a warning filter set to silence it would
+    re-arm every once-only warning of the process)."""
+    try:
+        return not fastread.tag_numbers(path) & _PLACING_TAGS
+    except (UnsupportedLayoutError, OSError):
+        return False  # rasterio decides
 
 
 def georeference(root: str | os.PathLike[str], pid: PatchId, sensor: str = "s2") -> GeoReference:
@@ -314,24 +325,29 @@ def georeference(root: str | os.PathLike[str], pid: PatchId, sensor: str = "s2")
     ``known=False`` and NaN coordinates instead (:class:`GeoReference`).
     """
     import rasterio  # deferred, as in _read_with_rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+    from rasterio.errors import RasterioError
     from rasterio.warp import transform as warp
 
     path = os.fspath(pid.path(root, sensor))
+    nan = float("nan")
+    if pid.is_dfc2020 and _unplaced(path):
+        try:
+            layout = fastread.read_layout(path)
+        except UnsupportedLayoutError:
+            layout = None  # rasterio below gives the size (and may warn that the file is not placed)
+        if layout is not None:
+            return GeoReference("", _IDENTITY, layout.width, layout.height, (nan,) * 4, nan, nan, known=False)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # said by `known`, not warned about
-            with rasterio.Env(**GDAL_OPTIONS), rasterio.open(path) as src:
-                if src.crs is None and not pid.is_dfc2020:
-                    raise PatchFileError(path, "has no coordinate reference system")
-                crs = "" if src.crs is None else src.crs.to_string()
-                t = src.transform
-                bounds = tuple(src.bounds)
-                width, height = src.width, src.height
+        with rasterio.Env(**GDAL_OPTIONS), rasterio.open(path) as src:
+            if src.crs is None and not pid.is_dfc2020:
+                raise PatchFileError(path, "has no coordinate reference system")
+            crs = "" if src.crs is None else src.crs.to_string()
+            t = src.transform
+            bounds = tuple(src.bounds)
+            width, height = src.width, src.height
     except RasterioError as exc:
         raise PatchFileError(path, f"cannot be read as a GeoTIFF ({exc})") from None
     affine = (t.a, t.b, t.c, t.d, t.e, t.f)
-    nan = float("nan")
     lon = lat = nan
     if crs and (not pid.is_dfc2020 or (affine != _IDENTITY and t.a * t.e - t.b * t.d != 0)):
         cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2

@@ -44,8 +44,9 @@ UpstreamSEN12MS: type = _original_class()
 # The installed torchgeo's defaults (``checksum`` became True in 0.10): ours are the same.
 _DEFAULTS = {name: p.default for name, p in inspect.signature(UpstreamSEN12MS.__init__).parameters.items()}
 
-#: Split names the torchgeo class accepts: the core's, torchgeo's ``test``, and the DFC2020 splits.
-SPLIT_NAMES = (*SPLITS, *ALIASES, *DFC2020_SPLITS)
+#: Split names the torchgeo class accepts on every root: the core's, plus torchgeo's ``test``
+#: (and, on a root that holds DFC2020, the :data:`~sen12ms_plugins.dataset.splits.DFC2020_SPLITS`).
+SPLIT_NAMES = (*SPLITS, *ALIASES)
 #: The ``label`` values a DFC2020 split accepts: its mask is the contest's 10 m label.
 DFC2020_LABELS = (None, "DFC")
 #: The splits torchgeo's own class accepts (it asserts ``split in ['train', 'test']``).
@@ -72,7 +73,7 @@ def upstream_init_with_hint(init: Callable[..., None]) -> Callable[..., None]:
             split = signature.bind(self, *args, **kwargs).arguments.get("split", default)
         except TypeError:  # torchgeo's own __init__ names the bad argument
             split = default
-        if isinstance(split, str) and split in SPLIT_NAMES and split not in UPSTREAM_SPLITS:
+        if isinstance(split, str) and split in (*SPLIT_NAMES, *DFC2020_SPLITS) and split not in UPSTREAM_SPLITS:
             raise UnknownSplitError(
                 f"split {split!r} is a sen12ms-plugins split, but this is torchgeo's own SEN12MS class "
                 f"(bound before the plugin was registered): import sen12ms_plugins.torchgeo before "
