@@ -356,3 +356,23 @@ def test_cli_exit_codes(variants, tmp_path):
     done = subprocess.run([sys.executable, "-m", "sen12ms_plugins.cli", "add-dfc2020", "--root", str(tmp_path / "r")],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2
+
+
+def test_sample_writes_the_dfc2020_variants_asked_for(tmp_path):
+    """``sen12ms sample --dfc2020``: the release's zip names, the structure and dtypes asked for."""
+    out = tmp_path / "zips"
+    done = subprocess.run([sys.executable, "-m", "sen12ms_plugins.cli", "sample", "--dfc2020", str(out),
+                           "--dfc2020-s1-dtype", "float64", "--dfc2020-dtype", "int32", "--dfc2020-structure", "sensor",
+                           "--dfc2020-counts", "1,2", "--patch-size", "16", "--layout", "real", "--quiet"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(facts.DFC2020_ZIPS)
+    with zipfile.ZipFile(out / "s1_0.zip") as archive:
+        assert archive.namelist() == ["s1_0/", "s1_0/ROIs0000_test_s1_0_p0.tif", "s1_0/ROIs0000_test_s1_0_p1.tif"]
+    dtypes = {name: {a.dtype.name for a in zip_arrays(out / name).values()} for name in facts.DFC2020_ZIPS}
+    assert dtypes["s1_validation.zip"] == {"float64"} and dtypes["dfc_0.zip"] == {"int32"}
+    assert dtypes["s2_0.zip"] == {"uint16"} and dtypes["lc_validation.zip"] == {"uint16"}
+    assert not any(p.name.startswith(".") for p in out.iterdir())  # no temporary tree left
+    again = subprocess.run([sys.executable, "-m", "sen12ms_plugins.cli", "sample", "--dfc2020-dtype", "int32"],
+                           capture_output=True, text=True, check=False)
+    assert again.returncode == 2 and "--out DIR" in again.stderr

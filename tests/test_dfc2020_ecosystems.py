@@ -146,9 +146,9 @@ def test_tfds_load_gives_the_zips_labels(dfc_root, dfc_zips, plain_root, tmp_pat
         for key, ex in got.items():
             assert ex["dfc"].dtype == np.uint8
             np.testing.assert_array_equal(ex["dfc"], expected[key])
-            assert ex["s1"].dtype == np.float32 and np.isnan(ex["lon"]) and ex["season"] == 4  # "unknown"
+            assert ex["s1"].dtype == np.float32 and np.isnan(ex["lon"]) and ex["season"] == -1  # no label
     builder = tfds.builder("sen12ms", data_dir=str(tmp_path / "tfds"), root=str(dfc_root))
-    assert builder.info.features["season"].names[-1] == "unknown"
+    assert builder.info.features["season"].names == ["spring", "summer", "fall", "winter"]  # unchanged
     assert {s: builder.info.splits[s].num_examples for s in DFC2020_SPLITS} == {"dfc2020_validation": 3,
                                                                                 "dfc2020_test": 11}
     with pytest.raises(DFC2020NotAddedError, match="sen12ms add-dfc2020"):

@@ -90,12 +90,11 @@ The DFC2020 splits (dfc2020_validation, dfc2020_test) come from zips on IEEE Dat
 class Builder(tfds.core.GeneratorBasedBuilder):
     """SEN12MS patch triplets with the core's splits; generation with or without Beam."""
 
-    VERSION = tfds.core.Version("1.1.0")
-    RELEASE_NOTES = {
-        "1.0.0": "Initial release: splits train/holdout/validation/train_minus_validation.",
-        "1.1.0": "Splits dfc2020_validation and dfc2020_test when the root holds DFC2020 (dfc: the 10 m label); "
-                 "season 'unknown' for their patches.",
-    }
+    # The DFC2020 splits changed no feature (their season is ClassLabel's -1): data prepared with
+    # 1.0.0 stays valid, and is not rebuilt unasked.
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release: splits train/holdout/validation/train_minus_validation; "
+                              "dfc2020_validation and dfc2020_test when the root holds DFC2020."}
     BUILDER_CONFIGS = BUILDER_CONFIGS
     DEFAULT_BUILDER_CONFIG_NAME = DEFAULT_CONFIG
     MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
@@ -259,8 +258,9 @@ def _features(config: DatasetConfig) -> tfds.features.FeaturesDict:
         "id": tfds.features.Text(doc="Canonical patch id <season>_<scene>_p<patch>, e.g. ROIs1158_spring_124_p100 "
                                      "(DFC2020: ROIs0000_test_0_p17)."),
         "season": tfds.features.ClassLabel(
-            names=[*facts.SEASON_SHORT.values(), facts.UNKNOWN_SEASON],
-            doc="Meteorological season of the acquisition; unknown for DFC2020 patches.",
+            names=list(facts.SEASON_SHORT.values()),
+            doc="Meteorological season of the acquisition; -1 (ClassLabel's no label) for DFC2020 patches, "
+                "whose season is unknown.",
         ),
         "scene": tfds.features.Scalar(np.int32, doc="Scene (ROI) number within the season."),
         "patch": tfds.features.Scalar(np.int32, doc="Patch number within the scene."),
