@@ -59,8 +59,8 @@ def run(args) -> int:
         print_json(report.to_dict())
         return 0
     print(f"root: {report.root}")
-    print_table(["source", "from", "status", "files", "data type", "skipped"],
-                [[o.name, o.kind, o.status, o.files, ",".join(o.dtypes) or "-", o.skipped_total]
+    print_table(["source", "kind", "status", "files", "data type", "skipped", "md5 recorded"],
+                [[o.name, o.kind, o.status, o.files, ",".join(o.dtypes) or "-", o.skipped_total, o.md5 or "-"]
                  for o in report.sources])
     for o in report.sources:
         print_skipped(o.name, o.skipped, o.skipped_total)

@@ -229,7 +229,8 @@ class SEN12MS(UpstreamSEN12MS):
         if self.patch_ids:
             # A layout the fast reader leaves to rasterio is announced now, in the main process,
             # rather than by every DataLoader worker (see __getstate__).
-            probe_layouts(self.root, self.patch_ids[0], [self._plan.label_sensor(self.patch_ids[0]), *self._plan.reads])
+            first = self.patch_ids[0]
+            probe_layouts(self.root, first, [self._plan.label_sensor(first), *self._plan.reads])
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled for a DataLoader worker started by spawn or forkserver: it takes along what
@@ -389,7 +390,7 @@ class _ReadPlan:
             dfc = read_file(path, sensor, formats=formats)[0]
             return dfc, dfc
         lc = read_file(path, sensor, self.lc_bands, formats=formats)
-        return labels.label_layer(lc, self.label), labels.igbp_to_dfc(lc[0]) if scene else None
+        return labels.label_layer(lc, self.label), (labels.igbp_to_dfc(lc[0]) if scene else None)
 
 
 def _as_slice(positions: list[int]) -> slice | list[int]:
