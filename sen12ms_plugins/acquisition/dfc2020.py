@@ -38,6 +38,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -183,23 +184,42 @@ def _copy(src: BinaryIO, path: Path, cap: int, refuse: Callable[[str], Exception
     return written, hasher.hexdigest()
 
 
-def _header_problem(path: Path, sensor: str) -> tuple[str | None, str | None]:
-    """(what is wrong, the file's dtype) from a patch's TIFF header; layouts the fast parser
-    leaves to rasterio are not judged here (``verify --deep`` does)."""
-    fmt = facts.DFC2020_FORMATS[sensor]
+def _profile(path: Path) -> tuple[int, str, int, int]:
+    """(bands, dtype, width, height) of a GeoTIFF: from the fast parser, else (compressed,
+    tiled …) from rasterio.  Raises :class:`DamagedHeaderError` or ``RasterioError``."""
     try:
         layout = read_layout(path)
+        return layout.count, layout.dtype.newbyteorder("=").name, layout.width, layout.height
+    except DamagedHeaderError:
+        raise
+    except UnsupportedLayoutError:
+        pass
+    import rasterio  # deferred: GDAL is needed only for the layouts the fast parser leaves to it
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # the release's georeference is stripped
+        with rasterio.open(path) as src:
+            return src.count, src.dtypes[0], src.width, src.height
+
+
+def _header_problem(path: Path, sensor: str) -> tuple[str | None, str | None]:
+    """(what is wrong, the file's dtype) from a patch's header."""
+    from rasterio.errors import RasterioError  # deferred, as in _profile
+
+    fmt = facts.DFC2020_FORMATS[sensor]
+    try:
+        count, dtype, width, height = _profile(path)
     except DamagedHeaderError as exc:
         return f"has a damaged TIFF header ({exc})", None
-    except UnsupportedLayoutError:
-        return None, None
-    dtype = layout.dtype.newbyteorder("=").name
-    if layout.count != len(fmt.bands):
-        return f"has {layout.count} bands, a DFC2020 {sensor} patch has {len(fmt.bands)}", dtype
+    except RasterioError as exc:
+        return f"cannot be read as a GeoTIFF ({exc})", None
+    if count != len(fmt.bands):
+        return f"has {count} bands, a DFC2020 {sensor} patch has {len(fmt.bands)}", dtype
     if dtype not in fmt.file_dtypes:
         return f"has data type {dtype}, a DFC2020 {sensor} patch has {fmt.describe_file_dtypes()}", dtype
-    if layout.width != layout.height:
-        return f"is {layout.width}x{layout.height} pixels, a patch is square", dtype
+    if width != height:
+        return f"is {width}x{height} pixels, a patch is square", dtype
     return None, dtype
 
 
