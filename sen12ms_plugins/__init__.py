@@ -28,9 +28,11 @@ from .dataset import facts, labels
 from .dataset.ids import PatchId, SceneId, parse_filename, parse_patch_id
 from .dataset.index import Index, build_index
 from .dataset.root import ENV_VAR, resolve_root
-from .dataset.splits import ALIASES, SPLITS, Splits, compute_splits
+from .dataset.splits import ALIASES, DFC2020_SPLITS, SPLITS, Splits, compute_splits
 from .errors import (
     ChecksumMismatchError,
+    DFC2020NotAddedError,
+    DFC2020SourceError,
     DownloadError,
     EmptySplitError,
     EmptySplitWarning,
@@ -45,8 +47,10 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from .acquisition.dfc2020 import add_dfc2020
     from .analysis.stats import compute_stats
     from .analysis.worldmap import make_map, scene_locations
+    from .demo.dfc2020_sample import make_dfc2020_sample
     from .demo.sample import make_sample
     from .reading.reader import GeoReference, georeference, read_file, read_triplet
 
@@ -57,6 +61,7 @@ _LAZY = {
     "read_triplet": "reading.reader", "read_file": "reading.reader", "georeference": "reading.reader",
     "GeoReference": "reading.reader", "compute_stats": "analysis.stats", "make_map": "analysis.worldmap",
     "scene_locations": "analysis.worldmap", "make_sample": "demo.sample",
+    "add_dfc2020": "acquisition.dfc2020", "make_dfc2020_sample": "demo.dfc2020_sample",
 }
 
 
@@ -67,12 +72,12 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "ALIASES", "ENV_VAR", "SPLITS",
-    "ChecksumMismatchError", "DownloadError", "EmptySplitError", "EmptySplitWarning", "ExtractError", "GeoReference", "Index",
+    "ALIASES", "DFC2020_SPLITS", "ENV_VAR", "SPLITS",
+    "ChecksumMismatchError", "DFC2020NotAddedError", "DFC2020SourceError", "DownloadError", "EmptySplitError", "EmptySplitWarning", "ExtractError", "GeoReference", "Index",
     "MalformedLineError", "MalformedNameError", "PatchFileError", "PatchId", "RootError", "SEN12MSError",
     "SceneId", "Splits", "TransferError", "UnsafeArchiveError",
-    "build_index", "check_root", "compute_splits", "compute_stats", "download", "ensure_dataset",
-    "extract_archives", "facts", "fetch_archive", "georeference", "labels", "make_map", "make_sample",
+    "add_dfc2020", "build_index", "check_root", "compute_splits", "compute_stats", "download", "ensure_dataset",
+    "extract_archives", "facts", "fetch_archive", "georeference", "labels", "make_dfc2020_sample", "make_map", "make_sample",
     "parse_filename", "parse_patch_id", "read_file", "read_triplet", "resolve_root", "scene_locations",
     "select_archives", "verify_archives", "verify_tree",
 ]

@@ -11,6 +11,7 @@ tree, by layer::
     │   ├── NoRootGivenError            no root passed and $SEN12MS_ROOT unset
     │   └── RootBusyError               another run is changing the root
     ├── EmptySplitError                 a split without members in this root
+    │   └── DFC2020NotAddedError        a DFC2020 split of a root that does not hold it
     ├── PatchFileError                  a patch file missing, unreadable or misshapen
     ├── UnsupportedLayoutError          a GeoTIFF layout the fast reader leaves to rasterio
     │   └── DamagedHeaderError          a TIFF header that contradicts itself or the file
@@ -21,8 +22,9 @@ tree, by layer::
     ├── DownloadCancelled               a download stopped on purpose (Ctrl-C)
     ├── StreamAborted                   the download feeding a streamed extraction stopped
     ├── ExtractError                    an archive that cannot be extracted
-    │   └── BadArchiveError             an archive whose bytes are not a valid SEN12MS tar.gz
-    │       └── UnsafeArchiveError      a dangerous member (outside its place, link, too large)
+    │   ├── BadArchiveError             an archive whose bytes are not a valid SEN12MS tar.gz (or DFC2020 zip)
+    │   │   └── UnsafeArchiveError      a dangerous member (outside its place, link, too large)
+    │   └── DFC2020SourceError          DFC2020 zips or folders that cannot be added as given
     ├── DiskFullError                   the file system filled up
     ├── ExportError                     a Hugging Face export that cannot be written
     └── MissingExtraError (ImportError) an optional dependency that is not installed
@@ -88,6 +90,12 @@ class RootBusyError(RootError):
 
 class EmptySplitError(SEN12MSError):
     """Raised when a split asked for by name has no member in this root; the message says why."""
+
+
+class DFC2020NotAddedError(EmptySplitError):
+    """Raised when a DFC2020 split (``dfc2020_validation``, ``dfc2020_test``) is asked for in a
+    root that holds none of its patches; the message says where the data is and that
+    ``sen12ms add-dfc2020`` adds it."""
 
 
 class EmptySplitWarning(UserWarning):
@@ -190,6 +198,12 @@ class BadArchiveError(ExtractError):
     truncated, corrupt, no patch in it); nothing was moved into place.  Whether the file or
     its transfer is at fault is for the md5 to tell: a download reads a streamed archive to
     its end to find out."""
+
+
+class DFC2020SourceError(ExtractError):
+    """Raised by ``add-dfc2020`` before anything is written when the folder given holds no
+    DFC2020 zip or extracted folder, holds only some of a set's four (s1, s2, lc, dfc), or a
+    source holds no patch; the message names what is missing and where it was looked for."""
 
 
 class UnsafeArchiveError(BadArchiveError):

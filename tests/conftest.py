@@ -21,6 +21,7 @@ import pytest
 
 from sen12ms_plugins._import_order import load_triton_first
 from sen12ms_plugins.demo.sample import make_sample
+from tests.dfc2020_fixtures import dfc_root, dfc_zips, plain_root  # noqa: F401  (DFC2020-like zips and roots)
 from tests.servers.fixtures import ftp_mirror, http_mirror, sample_md5s  # noqa: F401  (loopback mirrors)
 
 # Tests of several ecosystems share worker processes: TensorFlow must not come first.

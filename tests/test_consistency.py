@@ -25,8 +25,10 @@ import rasterio
 
 from sen12ms_plugins.dataset.ids import parse_patch_id
 from sen12ms_plugins.dataset.index import build_index
-from sen12ms_plugins.dataset.splits import SPLITS, compute_splits
+from sen12ms_plugins.dataset.splits import DFC2020_SPLITS, SPLITS, compute_splits
 from sen12ms_plugins.demo.crosscheck import ECOSYSTEMS
+
+from .dfc2020_fixtures import as_uint8, zip_labels
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +74,7 @@ def test_demo_ends_ok_and_leaves_nothing_running(demo):
     assert proc.returncode == 0, proc.stdout_text[-3000:] + proc.stderr_text[-3000:]
     assert proc.stdout_text.rstrip().splitlines()[-1].startswith("OK")
     assert report["ok"] and not report["problems"]
-    assert [s["ok"] for s in report["steps"]] == [True] * 8
+    assert [s["ok"] for s in report["steps"]] == [True] * 9
     assert _leftover_processes(proc.pid) == []  # start_new_session: the demo's pid is its session id
 
 
@@ -149,3 +151,30 @@ def test_demo_failure_is_reported(tmp_path):
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 1
     assert "work folder must be empty" in proc.stderr
+
+
+def test_the_dfc2020_splits_agree_everywhere_and_are_the_zips_labels(demo):
+    """The demo added its DFC2020-like zips (s1 float32, dfc uint8, the set's folder in each zip):
+    both DFC2020 splits went through every ecosystem, and the core's masks are the zips' labels."""
+    from sen12ms_plugins.demo.crosscheck import _digest, fingerprint, from_core
+
+    _, report, work = demo
+    steps = [s["step"] for s in report["steps"]]
+    assert steps.index("add the DFC2020 zips") == steps.index("download from the local mirror and extract") + 1
+    assert "s1 float32, dfc uint8, set folder at the top" in report["steps"][0]["detail"]
+    splits = compute_splits(build_index(work / "SEN12MS"))
+    for split, folder in DFC2020_SPLITS.items():
+        expected = sorted(p.name for p in splits[split])
+        results = report["results"][split]
+        for ecosystem in ECOSYSTEMS:
+            assert results[ecosystem]["ids"] == expected, (split, ecosystem)
+            assert results[ecosystem]["difference"] is None, (split, ecosystem, results[ecosystem]["difference"])
+            assert results[ecosystem]["sha256"] == results["core"]["sha256"]
+        assert results["tfds"]["fields"] == results["hf"]["fields"] == ["dfc", "igbp", "lc", "s1", "s2"]
+        assert results["torchgeo"]["fields"] == ["dfc", "s1", "s2"]  # its mask is the 10 m label
+        labels = zip_labels(work / "dfc2020-zips", folder)
+        assert expected == sorted(f"{folder}_0_p{n}" for n in labels)
+        by_core = fingerprint(from_core(work / "SEN12MS", splits[split]))
+        for name, digests in by_core.digests.items():
+            assert digests["dfc"] == _digest(as_uint8(labels[int(name.rsplit("_p", 1)[1])]))
+        assert by_core.sha256 == results["core"]["sha256"]

@@ -11,6 +11,7 @@ widened to the one uint16 the ecosystems carry).
 import json
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -19,9 +20,11 @@ import rasterio
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.ids import parse_patch_id
 from sen12ms_plugins.dataset.index import build_index
-from sen12ms_plugins.dataset.splits import SPLITS, compute_splits
+from sen12ms_plugins.dataset.splits import DFC2020_SPLITS, SPLITS, compute_splits
 from sen12ms_plugins.demo.crosscheck import ECOSYSTEMS, _digest, fingerprint, from_core
 from sen12ms_plugins.reading import fastread
+
+from .dfc2020_fixtures import as_uint8, zip_arrays, zip_labels
 
 PATCH_SIZE = 16
 
@@ -32,7 +35,8 @@ def demo(tmp_path_factory):
     report = work / "report.json"
     done = subprocess.run(
         [sys.executable, "-m", "sen12ms_plugins.cli", "demo", "--workdir", str(work / "w"), "--patch-size",
-         str(PATCH_SIZE), "--patches-per-scene", "3", "--layout", "real", "--lc-dtype", "uint8", "--report",
+         str(PATCH_SIZE), "--patches-per-scene", "3", "--layout", "real", "--lc-dtype", "uint8",
+         "--dfc2020-s1-dtype", "float64", "--dfc2020-dtype", "int32", "--dfc2020-structure", "sensor", "--report",
          str(report), "--quiet"],
         capture_output=True, text=True, timeout=900, check=False,
     )
@@ -44,7 +48,7 @@ def test_demo_ends_ok(demo):
     done, report, _ = demo
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert report["ok"] and not report["problems"]
-    assert [s["ok"] for s in report["steps"]] == [True] * 8
+    assert [s["ok"] for s in report["steps"]] == [True] * 9
     assert "real layout, lc uint8" in report["steps"][0]["detail"]
     assert "fast reader" not in done.stderr  # the real layout is read by the fast path throughout
 
@@ -90,3 +94,28 @@ def test_reference_pixels_are_the_files(demo):
         with rasterio.open(pid.path(root, "s1")) as src:
             assert by_core.digests[pid.name]["s1"] == _digest(src.read())
     assert by_core.sha256 == report["results"]["train"]["core"]["sha256"]
+
+
+def test_the_wide_dfc2020_variant_agrees_everywhere_and_is_the_zips_content(demo):
+    """The demo's DFC2020 zips here hold s1 float64 and int32 labels, each zip only its sensor
+    folder: every ecosystem returns the core's patches, and those are the zips' values in
+    SEN12MS's dtypes (float32 S1, uint8 labels)."""
+    _, report, root = demo
+    zips = root.parent / "dfc2020-zips"
+    with zipfile.ZipFile(zips / "s1_0.zip") as archive:
+        assert archive.namelist()[0] == "s1_0/"  # no ROIs0000_test/ folder at the top
+    splits = compute_splits(build_index(root))
+    for split, folder in DFC2020_SPLITS.items():
+        results = report["results"][split]
+        for ecosystem in ECOSYSTEMS:
+            assert results[ecosystem]["ids"] == sorted(p.name for p in splits[split]), (split, ecosystem)
+            assert results[ecosystem]["difference"] is None, (split, ecosystem, results[ecosystem]["difference"])
+            assert results[ecosystem]["sha256"] == results["core"]["sha256"]
+        labels = zip_labels(zips, folder)
+        s1 = zip_arrays(zips / facts.dfc2020_zip_name(folder, "s1"))
+        assert next(iter(labels.values())).dtype == np.int32 and next(iter(s1.values())).dtype == np.float64
+        by_core = fingerprint(from_core(root, splits[split]))
+        for name, digests in by_core.digests.items():
+            n = int(name.rsplit("_p", 1)[1])
+            assert digests["dfc"] == _digest(as_uint8(labels[n]))
+            assert digests["s1"] == _digest(s1[n].astype(np.float32))

@@ -266,5 +266,3 @@ def test_threads_raise_the_first_error_in_task_order():
     with pytest.raises(ValueError, match="task 2"):
         threads.run([task(k) for k in range(8)], 3)
     assert sorted(done) == [0, 1, 3, 4, 6, 7]  # the others still ran
-    assert threads.row_blocks(10, 3) == [(0, 3), (3, 6), (6, 10)]
-    assert threads.row_blocks(2, 4) == [(0, 1), (1, 2)]

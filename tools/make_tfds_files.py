@@ -29,11 +29,22 @@ PATCHES_PER_SCENE = 2
 SEED = 0
 
 
+#: DFC2020 patches per set folder in the dummy tree (as a root holds them after add-dfc2020).
+DFC2020_PATCHES = {"ROIs0000_validation": 2, "ROIs0000_test": 3}
+
+
 def generate_dummy_data(out: Path) -> None:
-    """Write the dummy tree into ``out`` (missing or empty)."""
+    """Write the dummy tree into ``out`` (missing or empty): the SEN12MS sample and, beside its
+    seasons, DFC2020-like set folders (what ``sen12ms add-dfc2020`` puts into a root)."""
+    from sen12ms_plugins.demo.dfc2020_sample import make_dfc2020_sample
     from sen12ms_plugins.demo.sample import make_sample
 
     make_sample(out, seed=SEED, patch_size=PATCH_SIZE, patches_per_scene=PATCHES_PER_SCENE)
+    with tempfile.TemporaryDirectory() as tmp:
+        make_dfc2020_sample(Path(tmp) / "dfc2020", seed=SEED, patch_size=PATCH_SIZE, counts=DFC2020_PATCHES,
+                            zips=False)
+        for folder in DFC2020_PATCHES:
+            shutil.move(Path(tmp) / "dfc2020" / folder, out / folder)
 
 
 def render_readme() -> str:
@@ -53,7 +64,11 @@ Splits, the same in torchgeo, TensorFlow Datasets and Hugging Face `datasets`
 * `holdout`: the {facts.HOLDOUT_SCENES} official hold-out scenes ({facts.HOLDOUT_PATCHES:,} patches;
   upstream `test_list.txt`, torchgeo's `test`);
 * `validation`: whole scenes holding about 10% of `train` in every season;
-* `train_minus_validation`: `train` without `validation`.
+* `train_minus_validation`: `train` without `validation`;
+* `dfc2020_validation`, `dfc2020_test`: when the root holds them (`sen12ms add-dfc2020`),
+  the {facts.DFC2020_PATCHES["ROIs0000_validation"]:,} validation and {facts.DFC2020_PATCHES["ROIs0000_test"]:,} test patches of the 2020 IEEE GRSS Data Fusion
+  Contest, from the same sensors and processing, whose `dfc` mask is the contest's
+  hand-made 10 m label (IEEE DataPort, login: {facts.DFC2020_URL}).
 
 Configs choose the sensors and bands stored ({configs});
 every example also holds its patch id, season, scene, patch number, centre

@@ -6,7 +6,9 @@ or the file is *damaged*, even where GDAL would repair it) and once by rasterio 
 count, data type, size, CRS).  Whatever a header holds, the outcome for the file is
 either nothing (a valid patch) or a problem naming it; a file in a valid layout the
 fast reader leaves to rasterio (compressed, tiled …) is no problem, but is counted by
-reason, because such a dataset reads several times slower.
+reason, because such a dataset reads several times slower.  A DFC2020 file whose dtype the
+readers narrow (s1 float64, dfc int32) is also read whole, so that a value that does not
+fit is found; its CRS is not required (the release's georeference is reported stripped).
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from ..console import LockedCounter, Progress
 from ..dataset import facts
-from ..errors import DamagedHeaderError, UnsupportedLayoutError
+from ..errors import DamagedHeaderError, PatchFileError, UnsupportedLayoutError
 from ..reading.fastread import read_layout, truncation
-from ..reading.reader import GDAL_OPTIONS
+from ..reading.reader import GDAL_OPTIONS, read_file
 
 #: Files handed to one deep-check task (one GDAL environment per task).
 _DEEP_BATCH = 256
@@ -56,8 +59,8 @@ def _layout_problem(path: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _profile_problems(path: str, sensor: str, patch_size: int | None) -> list[str]:
-    fmt = facts.FORMATS[sensor]
+def _profile_problems(path: str, sensor: str, patch_size: int | None, formats=facts.FORMATS) -> list[str]:
+    fmt = formats[sensor]
     try:
         with rasterio.open(path) as src:
             count, dtypes, width, height, crs = src.count, set(src.dtypes), src.width, src.height, src.crs
@@ -72,21 +75,44 @@ def _profile_problems(path: str, sensor: str, patch_size: int | None) -> list[st
         problems.append(f"{width}x{height} px, expected {patch_size}x{patch_size}")
     elif width != height:
         problems.append(f"{width}x{height} px, not square")
-    if crs is None:
+    if crs is None and formats is facts.FORMATS:  # DFC2020's georeference is not relied on (it is reported stripped)
         problems.append("no CRS")
     return problems
 
 
-def header_problem(path: str, sensor: str, patch_size: int | None) -> tuple[str | None, str | None]:
-    """(what is wrong with one file or None, the reason it is read by rasterio or None)."""
+def _value_problem(path: str, sensor: str, formats) -> str | None:
+    """What the reader says of the values of a file whose dtype it narrows (DFC2020's float64
+    s1, int32 dfc): those are read whole; files of other dtypes need no value check."""
+    fmt = formats[sensor]
+    try:
+        with rasterio.open(path) as src:
+            dtype = src.dtypes[0]
+    except (RasterioError, ValueError):
+        return None  # said by the profile check
+    if np.can_cast(dtype, fmt.dtype, "safe"):
+        return None
+    try:
+        read_file(path, sensor, formats=formats)
+    except PatchFileError as exc:
+        return exc.problem
+    return None
+
+
+def header_problem(path: str, sensor: str, patch_size: int | None,
+                   formats=facts.FORMATS) -> tuple[str | None, str | None]:
+    """(what is wrong with one file or None, the reason it is read by rasterio or None); the
+    file's ``formats`` are its collection's (``facts.formats_of``)."""
     try:
         problem, slow = _layout_problem(path)
     except OSError as exc:
         return f"cannot be read ({exc.strerror or exc})", None
-    profile = _profile_problems(path, sensor, patch_size)
+    profile = _profile_problems(path, sensor, patch_size, formats)
     if profile and profile[0].startswith(_UNREADABLE):
         return profile[0], None  # GDAL's own words say why; the TIFF parser's would repeat it
     problems = profile + ([problem] if problem else [])
+    if not problems and formats is not facts.FORMATS:
+        values = _value_problem(path, sensor, formats)
+        problems += [values] if values else []
     return "; ".join(problems) or None, slow
 
 
@@ -101,7 +127,8 @@ def deep_check(root: Path, paths: list[tuple[str, str]], patch_size: int | None,
             found = DeepCheck()
             with rasterio.Env(**GDAL_OPTIONS):
                 for rel, sensor in batch:
-                    problem, slow = header_problem(str(root / rel), sensor, patch_size)
+                    formats = facts.formats_of(rel.split("/", 1)[0])
+                    problem, slow = header_problem(str(root / rel), sensor, patch_size, formats)
                     if problem:
                         found.bad.append({"path": rel, "problem": problem})
                     elif slow:

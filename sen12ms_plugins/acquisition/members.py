@@ -94,7 +94,7 @@ def _unsafe(member: tarfile.TarInfo, name: str) -> str | None:
     return None
 
 
-def _components(name: str) -> list[str] | None:
+def path_components(name: str) -> list[str] | None:
     """Path components without leading ``./`` and trailing ``/``; None when one is ``..`` or empty."""
     parts = name.split("/")
     while parts and parts[0] == ".":
@@ -121,7 +121,7 @@ def decide(member: tarfile.TarInfo, season: str, sensor: str) -> Decision:
     unsafe = _unsafe(member, name)
     if unsafe is not None:
         return _refuse(unsafe)
-    parts = _components(name)
+    parts = path_components(name)
     if parts is None:
         return _refuse("has '..' or an empty component in its path")
     if not parts:

@@ -53,7 +53,7 @@ def require_ready(root: str | os.PathLike[str], *, opt_in: str) -> Index:
                 f"{record} are not extracted ({', '.join(missing)}); complete it with "
                 f"`{selection.command(root)}`, {opt_in}")
     index = _index(root)
-    if not index.triplets:
+    if not index.triplets and not index.dfc2020:  # DFC2020 alone makes a root too (its two splits)
         if selection is not None:
             raise RootError(f"{root}: the download recorded there (`{selection.command(root)}`) holds no complete "
                             f"triplet: a patch needs its {', '.join(facts.SENSORS)} files")
@@ -92,9 +92,9 @@ def fetch_missing(
 
 
 def _index(root: Path) -> Index:
-    """The root's index; a folder without any season folder is not indexed, as indexing
-    would leave bookkeeping in a folder that may not be meant as a root at all."""
-    if any((root / season).is_dir() for season in facts.SEASONS):
+    """The root's index; a folder without any season (or DFC2020) folder is not indexed, as
+    indexing would leave bookkeeping in a folder that may not be meant as a root at all."""
+    if any((root / folder).is_dir() for folder in facts.TOP_FOLDERS):
         return build_index(root)
     return Index(root=root, triplets=())
 

@@ -79,7 +79,7 @@ def remembered_md5(root: str | os.PathLike[str], name: str, st: os.stat_result |
 
 
 @contextlib.contextmanager
-def _records_locked(root: str | os.PathLike[str]) -> Iterator[Path]:
+def records_locked(root: str | os.PathLike[str]) -> Iterator[Path]:
     """One read-modify-write of the records at a time, across threads and processes; yields meta_dir(root)."""
     folder = meta_dir(root)
     with _records_lock, open(folder / RECORDS_LOCK_NAME, "a") as f:
@@ -95,14 +95,14 @@ def _records_locked(root: str | os.PathLike[str]) -> Iterator[Path]:
 def remember_md5(root: str | os.PathLike[str], name: str, md5: str, st: os.stat_result | None = None) -> None:
     """Record that ``root/name`` (as it is now, or as ``st`` describes it) has this md5."""
     st = st if st is not None else os.stat(Path(root, name))
-    with _records_locked(root) as folder:
+    with records_locked(root) as folder:
         entries = _load(folder / VERIFIED_NAME)
         entries[name] = {"md5": md5, "key": file_key(st), "checked": _now()}
         _save(folder / VERIFIED_NAME, entries)
 
 
 def forget_md5(root: str | os.PathLike[str], name: str) -> None:
-    with _records_locked(root) as folder:
+    with records_locked(root) as folder:
         entries = _load(folder / VERIFIED_NAME)
         if entries.pop(name, None) is not None:
             _save(folder / VERIFIED_NAME, entries)
@@ -157,7 +157,7 @@ def remember_sizes(root: str | os.PathLike[str], sizes: dict[str, tuple[str, int
     known = _load(meta_dir(root) / SIZES_NAME)
     if not any(_size_change(known.get(name), md5, size, verified) for name, (md5, size, _) in sizes.items()):
         return
-    with _records_locked(root) as folder:
+    with records_locked(root) as folder:
         entries = _load(folder / SIZES_NAME)
         changed = False
         for name, (md5, size, source) in sizes.items():
@@ -170,7 +170,7 @@ def remember_sizes(root: str | os.PathLike[str], sizes: dict[str, tuple[str, int
 
 def forget_size(root: str | os.PathLike[str], name: str, md5: str) -> None:
     """Drop the announced (not verified) size of ``name``: the data that came with it was bad."""
-    with _records_locked(root) as folder:
+    with records_locked(root) as folder:
         entries = _load(folder / SIZES_NAME)
         old = entries.get(name)
         if isinstance(old, dict) and old.get("md5") == md5 and old.get("verified") is not True:

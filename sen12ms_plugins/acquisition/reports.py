@@ -156,6 +156,8 @@ class TreeCheck:
     strays: list[str] = field(default_factory=list)  # entries that are not SEN12MS patches
     compared: list[str] = field(default_factory=list)  # official figures that were compared
     deep: bool = False
+    #: complete DFC2020 patches per set folder (empty when the root holds none)
+    dfc2020: dict[str, int] = field(default_factory=dict)
     files_checked: int = 0
     bad_files: list[dict[str, str]] = field(default_factory=list)  # {"path", "problem"}
 
@@ -195,3 +197,45 @@ class VerificationReport:
             "tree": None if self.tree is None else asdict(self.tree),
             "seconds": round(self.seconds, 3),
         }
+
+
+class AddStatus(StrEnum):
+    """What ``add-dfc2020`` did with one source (a zip, or a folder extracted from one)."""
+
+    ADDED = "added"
+    ALREADY_ADDED = "already added"  # the same zip or folder (same key or md5) is in place
+
+
+@dataclass
+class SourceOutcome:
+    """One DFC2020 source: the zip name it stands for, where it came from, what was done."""
+
+    name: str  # the zip's official name, also for a folder extracted from it (s1_validation.zip)
+    kind: str  # "zip" or "folder"
+    path: str
+    status: AddStatus
+    files: int = 0
+    nbytes: int = 0
+    md5: str | None = None
+    #: data types of its patches as found in their headers (e.g. ["float64"])
+    dtypes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    skipped: list[SkippedMember] = field(default_factory=list)
+    skipped_total: int = 0
+
+
+@dataclass
+class AddReport:
+    """The outcome of :func:`~sen12ms_plugins.acquisition.dfc2020.add_dfc2020`."""
+
+    root: Path
+    source_dir: Path
+    sources: list[SourceOutcome]
+    #: complete patches per DFC2020 set folder after the add
+    patches: dict[str, int] = field(default_factory=dict)
+    #: things the user should know (a folder ignored for its zip, a count unlike the release's …)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"root": str(self.root), "from": str(self.source_dir), "patches": self.patches, "notes": self.notes,
+                "sources": [asdict(s) for s in self.sources]}

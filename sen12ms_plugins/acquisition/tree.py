@@ -8,7 +8,9 @@ once that season's three official archives were extracted here (or ``full=True``
 and the totals once all four seasons are.  Official per-season totals are not
 published, so they are not compared.  ``deep=True`` opens every GeoTIFF header
 (:mod:`.headers`): damaged or wrongly shaped files are problems, files in a layout the
-fast reader leaves to rasterio a note.
+fast reader leaves to rasterio a note.  DFC2020 patches (``sen12ms add-dfc2020``) are
+checked alike (four files each), and so is every file add-dfc2020 recorded: it must still
+have its md5 (:mod:`.dfc2020_records`; ``deep`` re-hashes them all).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ..dataset import facts
 from ..dataset.index import build_index
 from ..dataset.root import resolve_root
 from ..dataset.splits import compute_splits
-from . import records
+from . import dfc2020_records, records
 from .reports import TreeCheck, VerificationReport
 
 
@@ -57,6 +59,25 @@ def _compare_counts(report: VerificationReport, tree: TreeCheck, seasons: list[s
                 report.problems.append(f"{report.root}: {have:,} {label}, the official count is {official:,}")
 
 
+def _check_dfc2020(report: VerificationReport, index, *, deep: bool, full: bool, quiet: bool) -> None:
+    """The DFC2020 part: every file add-dfc2020 recorded still has its md5 (all re-hashed when
+    ``deep``), files it did not add are noted, and with ``full`` the counts are the release's."""
+    root = report.root
+    check = dfc2020_records.check_files(root, rehash=deep, quiet=quiet)
+    report.problems += check.problems
+    recorded = set(dfc2020_records.load(root)["files"])
+    unrecorded = [pid.relpath(s) for pid in index.dfc2020 for s in pid.sensors if pid.relpath(s) not in recorded]
+    if unrecorded:
+        report.notes.append(f"{len(unrecorded):,} DFC2020 files were not added by 'sen12ms add-dfc2020', so no md5 "
+                            f"of theirs is recorded to check ({_sample(unrecorded, 2)})")
+    if full and index.dfc2020:
+        for folder, have in index.dfc2020_counts().items():
+            report.tree.compared.append(f"DFC2020 {folder}")
+            if have != facts.DFC2020_PATCHES[folder]:
+                report.problems.append(f"{folder}: {have:,} DFC2020 patches, the release has "
+                                       f"{facts.DFC2020_PATCHES[folder]:,}")
+
+
 def _sample(items: list[str], limit: int = 3) -> str:
     shown = ", ".join(items[:limit])
     return shown + (", …" if len(items) > limit else "")
@@ -86,11 +107,12 @@ def verify_tree(
     tree.per_season = index.season_counts()
     tree.splits = compute_splits(index).counts()
     tree.incomplete = len(index.incomplete)
+    tree.dfc2020 = index.dfc2020_counts() if index.dfc2020 else {}
     for item in index.incomplete:
         tree.missing.extend(item.patch.relpath(s) for s in item.missing)
-        tree.orphans.extend(item.patch.relpath(s) for s in facts.SENSORS if s not in item.missing)
+        tree.orphans.extend(item.patch.relpath(s) for s in item.patch.sensors if s not in item.missing)
     tree.strays = list(index.strays)
-    if not index.triplets and not index.incomplete:
+    if not index.triplets and not index.incomplete and not index.dfc2020:
         report.problems.append(f"{root}: no SEN12MS patch found (expected {facts.SEASONS[0]}/s2_<scene>/… folders)")
     if tree.missing:
         report.problems.append(f"{root}: {tree.incomplete:,} incomplete triplets, {len(tree.missing):,} files missing "
@@ -103,8 +125,9 @@ def verify_tree(
     elif index.triplets:
         report.notes.append("counts not compared with the official ones: the tree is not a complete SEN12MS "
                             "(pass full=True / --full to compare anyway)")
+    _check_dfc2020(report, index, deep=deep, full=bool(full), quiet=quiet)
     if deep:
-        paths = [(pid.relpath(s), s) for pid in index.triplets for s in facts.SENSORS]
+        paths = [(pid.relpath(s), s) for pid in (*index.dfc2020, *index.triplets) for s in pid.sensors]
         paths += [(rel, rel.split("/", 1)[1].split("_", 1)[0]) for rel in tree.orphans]
         from .headers import deep_check  # deferred: numpy and rasterio, needed only here
 

@@ -132,11 +132,12 @@ def verify_archives(
 def check_root(root: str | os.PathLike[str] | None, *, quiet: bool = True) -> VerificationReport:
     """The check adapters run instead of re-hashing: the archives present are md5-verified
     (instantly when unchanged since the last check) and the extracted tree, if any, is
-    checked for missing files and official counts."""
+    checked for missing files and official counts, and the DFC2020 files added by
+    ``add-dfc2020`` for their recorded md5s (instantly when unchanged)."""
     started = time.monotonic()
     root = resolve_root(root)
     present = [n for n in facts.ARCHIVE_MD5 if (root / n).is_file()]
-    has_tree = any((root / season).is_dir() for season in facts.SEASONS)
+    has_tree = any((root / folder).is_dir() for folder in facts.TOP_FOLDERS)
     report = VerificationReport(root)
     if not present and not has_tree:
         report.problems.append(f"{root}: holds neither SEN12MS archives nor an extracted tree "

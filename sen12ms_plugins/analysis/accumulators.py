@@ -211,20 +211,26 @@ class Cell:
         self.bands = {sensor: BandAccumulator(sensor) for sensor in facts.IMAGE_SENSORS}
 
     def add(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Fold one patch in; a DFC2020 patch (with its ``dfc`` file) counts its 10 m label as DFC."""
         lc = arrays["lc"]
+        label = arrays.get("dfc")
         self.patches += 1
         for scheme, (band, _classes) in labels.SCHEMES.items():
             if scheme == "DFC":
                 continue  # from the IGBP counts below, without a second pass over the pixels
             counts = np.bincount(lc[band].ravel())
             self.codes[scheme].add(counts)
-            if band == labels.SCHEMES["DFC"][0]:
+            if band == labels.SCHEMES["DFC"][0] and label is None:
                 dense = np.zeros(_DENSE_CODES, np.int64)
                 dense[: min(len(counts), _DENSE_CODES)] = counts[:_DENSE_CODES]
                 dfc = np.bincount(_DFC_LOOKUP, weights=dense, minlength=_N_DFC).astype(np.int64)
                 dfc[0] += int(counts[_DENSE_CODES:].sum())  # codes above 255 have no class either
                 self.codes["DFC"].add(dfc)
-        single, multi = labels.scene_labels(lc[labels.SCHEMES["IGBP"][0]])
+        if label is not None:
+            self.codes["DFC"].add(np.bincount(label[0].ravel()))
+            single, multi = labels.dfc_scene_labels(label[0])
+        else:
+            single, multi = labels.scene_labels(lc[labels.SCHEMES["IGBP"][0]])
         self.single[single] += 1
         if multi:
             self.multi[list(multi)] += 1

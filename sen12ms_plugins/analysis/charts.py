@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from ..dataset import labels
+from ..dataset.splits import DFC2020_SPLITS
 from ..fsutil import atomic_write_bytes
 from .stats import ClassStatus
 
@@ -81,6 +82,9 @@ def plot_class_chart(stats: DatasetStats, scheme: str, dpi: int = 80) -> bytes:
         for c, season in enumerate(seasons):
             ax = axes[r][c]
             group = stats.groups[split, season]
+            if split in DFC2020_SPLITS and season != "all":
+                ax.set_visible(False)  # DFC2020 patches have no season: only their "all seasons" panel
+                continue
             pixels = {cc.code: cc.pixels for cc in group.classes[scheme]}
             counts = [pixels.get(code, 0) for code in order]
             ax.barh(ys, counts, height=0.8, linewidth=0.4, edgecolor="#444444",

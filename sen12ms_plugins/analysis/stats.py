@@ -34,6 +34,12 @@ Split membership is computed once per patch: a patch belongs to one part
 patch) and every split is a union of parts (``train`` = ``validation`` +
 ``train_minus_validation``; ``all`` = every complete triplet, the damaged patch
 included).
+
+A root holding DFC2020 (``sen12ms add-dfc2020``) adds the groups ``dfc2020_validation`` and
+``dfc2020_test`` (by default, when present; ``all`` stays SEN12MS's).  Their patches have no
+season: they count in the ``all`` seasons group only (the season groups are empty).  Their
+``DFC`` classes and scene labels are those of the contest's 10 m label (the ``dfc`` file);
+``IGBP`` and the LCCS layers those of their MODIS ``lc`` file.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ from ..console import Progress
 from ..dataset import facts, labels
 from ..dataset.ids import PatchId
 from ..dataset.index import Index, build_index
-from ..dataset.splits import DISJOINT_SPLITS, SPLITS, Splits, canonical_split, compute_splits, parts_of
+from ..dataset.splits import DFC2020_SPLITS, DISJOINT_SPLITS, SPLITS, Splits, canonical_split, compute_splits, parts_of
 from ..errors import EmptySplitError
 from ..fsutil import atomic_write_bytes
 from ..reading.reader import mark_announced, probe_layouts, read_triplet
@@ -303,7 +309,7 @@ def normalise_splits(names: Iterable[str] | None) -> tuple[str, ...]:
     chosen = {name if name == ALL else canonical_split(name) for name in names}
     if not chosen:
         raise ValueError("no split chosen")
-    return tuple(name for name in DEFAULT_SPLITS if name in chosen)
+    return tuple(name for name in (*DEFAULT_SPLITS, *DFC2020_SPLITS) if name in chosen)
 
 
 def compute_stats(
@@ -332,7 +338,7 @@ def compute_stats(
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     index = index if index is not None else build_index(root)
     split_table = compute_splits(index)
-    if ALL in chosen and not index.triplets:
+    if ALL in chosen and not index.triplets and (explicit or not index.dfc2020):
         raise EmptySplitError(f"{index.root}: split 'all' is empty: the root holds no complete SEN12MS triplet")
     named = [name for name in chosen if name != ALL]
     empty: dict[str, str] = {}
@@ -340,19 +346,22 @@ def compute_stats(
         for name in named:
             split_table[name]  # raises EmptySplitError with the reason
     else:
+        # "all" is SEN12MS's triplets: a root of DFC2020 alone has none; its DFC2020 splits come last
+        more = [*((ALL,) if index.triplets else ()), *(n for n in split_table.names if n in DFC2020_SPLITS)]
         empty = split_table.empty(named)
-        kept = split_table.with_members(named, doing="the statistics cover {splits} and all only",
-                                        none_is_error=False)
-        chosen = (*kept, ALL)
+        kept = split_table.with_members(named, doing="the statistics cover {splits}" + "".join(
+            f" and {name}" for name in more) + " only", none_is_error=False)
+        chosen = (*kept, *more)
     wanted_parts = {part for name in chosen for part in _parts(name)}
-    work = [(pid, part) for pid in index.triplets if (part := _part_of(split_table, pid)) in wanted_parts]
+    work = [(pid, part) for pid in (*index.triplets, *index.dfc2020)
+            if (part := _part_of(split_table, pid)) in wanted_parts]
     cells = _run(str(index.root), work, jobs, quiet)
 
     groups: dict[tuple[str, str], GroupStats] = {}
     for name in chosen:
         total = Cell()
         per_season = {}
-        for season in facts.SEASONS:
+        for season in facts.TOP_FOLDERS:  # a DFC2020 set's folder stands in for its patches' season
             cell = Cell()
             for part in _parts(name):
                 if (season, part) in cells:

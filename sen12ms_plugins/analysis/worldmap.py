@@ -8,6 +8,11 @@ outline follows the projection); the point is the centre of that box.  A footpri
 crosses the antimeridian keeps its longitudes continuous (above 180) rather than
 spanning the globe.
 
+DFC2020 patches (``sen12ms add-dfc2020``) are not scenes: each one whose header holds a
+usable georeference is a marker of its own (and a Point and a Polygon in the GeoJSON); those
+whose georeference is stripped, as the release's are reported to be, are left out and
+counted (:attr:`WorldMap.dfc2020_unlocated`), so the command says how many.
+
 The map is drawn with matplotlib (Agg canvas, no pyplot) in plate carrée (lon/lat) over the land
 outline of Natural Earth 1:110m, shipped in ``data/land_110m.geojson`` (public domain;
 see ``tools/make_land_file.py`` for its provenance).  Nothing is downloaded: no tiles,
@@ -34,7 +39,7 @@ from ..dataset.index import Index, build_index
 from ..dataset.splits import compute_splits, holdout_scenes
 from ..errors import PatchFileError, RootError
 from ..fsutil import atomic_write_bytes
-from ..reading.reader import GDAL_OPTIONS
+from ..reading.reader import GDAL_OPTIONS, georeference
 
 LAND_FILE = Path(__file__).resolve().parent / "data" / "land_110m.geojson"
 #: Scene splits in legend order, with their marker shapes.
@@ -63,6 +68,49 @@ class SceneLocation:
     @property
     def scene_id(self) -> SceneId:
         return SceneId(self.season, self.scene)
+
+
+#: Marker and colour of the DFC2020 patches, per split.
+DFC2020_MARKERS = {"dfc2020_validation": ("P", "#CC79A7"), "dfc2020_test": ("X", "#56B4E9")}
+
+
+@dataclass(frozen=True)
+class PatchLocation:
+    """One DFC2020 patch whose header holds a usable georeference."""
+
+    id: str
+    split: str  # dfc2020_validation or dfc2020_test
+    crs: str
+    lon: float
+    lat: float
+    footprint: tuple[tuple[float, float], ...]  # closed ring, lon/lat
+
+
+@dataclass(frozen=True)
+class WorldMap:
+    """What :func:`make_map` drew: the scenes, the DFC2020 patches it could place, and how many it could not."""
+
+    scenes: list[SceneLocation]
+    dfc2020: list[PatchLocation]
+    dfc2020_unlocated: int = 0
+
+
+def dfc2020_locations(index: Index, quiet: bool = True) -> tuple[list[PatchLocation], int]:
+    """The DFC2020 patches of ``index`` that have a usable georeference (from their S2 header),
+    and the number that have none (:func:`~sen12ms_plugins.reading.reader.georeference`)."""
+    located, unlocated = [], 0
+    splits = compute_splits(index)
+    for pid in track(index.dfc2020, "map DFC2020", unit="patch", quiet=quiet):
+        geo = georeference(index.root, pid)
+        if not geo.known:
+            unlocated += 1
+            continue
+        xs, ys = _box_ring(geo.bounds)
+        lons, lats = warp(geo.crs, "EPSG:4326", xs, ys)
+        ring = unwrap_longitudes(list(zip(lons, lats)))
+        located.append(PatchLocation(pid.name, splits.split_of(pid), geo.crs, float(geo.center_lon),
+                                     float(geo.center_lat), tuple((float(x), float(y)) for x, y in ring)))
+    return located, unlocated
 
 
 def _scene_split(scene: SceneId, validation: frozenset[SceneId]) -> str:
@@ -153,19 +201,21 @@ def scene_locations(
     return sorted(scenes, key=lambda s: s.scene_id)
 
 
-def scenes_geojson(scenes: Iterable[SceneLocation]) -> dict[str, Any]:
+def scenes_geojson(scenes: Iterable[SceneLocation], dfc2020: Iterable[PatchLocation] = ()) -> dict[str, Any]:
     """A GeoJSON FeatureCollection: for every scene a Point (its centre) then a Polygon (its footprint).
 
     Properties: ``id`` (``ROIs1158_spring_124``), ``season`` (short name),
     ``season_folder``, ``scene``, ``split``, ``patches``, ``crs`` and ``geometry_role``
-    (``center`` or ``footprint``).
+    (``center`` or ``footprint``).  Each located DFC2020 patch follows, the same way, with
+    ``id`` its patch id (``ROIs0000_test_0_p17``), ``season`` ``unknown``, ``season_folder``
+    its set's folder, ``scene`` 0 and ``patches`` 1.
     """
     features = []
-    for s in scenes:
-        props = {
-            "id": str(s.scene_id), "season": facts.SEASON_SHORT[s.season], "season_folder": s.season,
-            "scene": s.scene, "split": s.split, "patches": s.patches, "crs": s.crs,
-        }
+    items = [({"id": str(s.scene_id), "season": facts.SEASON_SHORT[s.season], "season_folder": s.season,
+               "scene": s.scene, "split": s.split, "patches": s.patches, "crs": s.crs}, s) for s in scenes]
+    items += [({"id": p.id, "season": facts.UNKNOWN_SEASON, "season_folder": p.id.rsplit("_", 2)[0],
+                "scene": facts.DFC2020_SCENE, "split": p.split, "patches": 1, "crs": p.crs}, p) for p in dfc2020]
+    for props, s in items:
         ring = [[round(x, 6), round(y, 6)] for x, y in s.footprint]
         features.append({"type": "Feature", "properties": {**props, "geometry_role": "center"},
                          "geometry": {"type": "Point", "coordinates": [round(s.lon, 6), round(s.lat, 6)]}})
@@ -185,8 +235,9 @@ def load_land() -> list[list[list[tuple[float, float]]]]:
     return polygons
 
 
-def render_map(scenes: Sequence[SceneLocation], *, title: str | None = None, dpi: int = 100) -> bytes:
-    """The world map of ``scenes`` as PNG bytes (no network needed)."""
+def render_map(scenes: Sequence[SceneLocation], *, title: str | None = None, dpi: int = 100,
+               dfc2020: Sequence[PatchLocation] = ()) -> bytes:
+    """The world map of ``scenes`` (and of located DFC2020 patches) as PNG bytes (no network needed)."""
     # deferred: matplotlib is the [plot] extra; the scene locations and GeoJSON work without it
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import PolyCollection
@@ -211,7 +262,13 @@ def render_map(scenes: Sequence[SceneLocation], *, title: str | None = None, dpi
                 ax.scatter([s.lon for s in chosen], [s.lat for s in chosen], s=38, marker=marker,
                            c=SEASON_COLORS[season], edgecolors="black", linewidths=0.6, zorder=3)
 
-    lats = [s.lat for s in scenes]
+    for split, (marker, color) in DFC2020_MARKERS.items():
+        chosen = [p for p in dfc2020 if p.split == split]
+        if chosen:
+            ax.scatter([p.lon for p in chosen], [p.lat for p in chosen], s=30, marker=marker, c=color,
+                       edgecolors="black", linewidths=0.5, zorder=4)
+
+    lats = [s.lat for s in (*scenes, *dfc2020)]
     ax.set_xlim(-180, 180)
     ax.set_ylim(min([-60.0, *lats]) - 2, max([85.0, *lats]) + 2)  # Antarctica holds no scene
     ax.set_aspect("equal")
@@ -238,8 +295,16 @@ def render_map(scenes: Sequence[SceneLocation], *, title: str | None = None, dpi
     ax.add_artist(first)
     ax.legend(handles=split_handles, title="split (scenes)", loc="upper right", bbox_to_anchor=(1, -0.06), ncol=3,
               fontsize=7, title_fontsize=7, frameon=False)
+    if dfc2020:
+        ax.add_artist(ax.get_legend())
+        handles = [Line2D([], [], linestyle="", marker=marker, markersize=7, markerfacecolor=color,
+                          markeredgecolor="black", label=f"{split} ({sum(p.split == split for p in dfc2020)})")
+                   for split, (marker, color) in DFC2020_MARKERS.items()]
+        ax.legend(handles=handles, title="DFC2020 (patches)", loc="upper center", bbox_to_anchor=(0.5, -0.2),
+                  ncol=2, fontsize=7, title_fontsize=7, frameon=False)
     patches = sum(s.patches for s in scenes)
-    ax.set_title(title or f"SEN12MS: {len(scenes)} scenes (season x scene), {patches:,} triplets", fontsize=10)
+    extra = f", {len(dfc2020):,} DFC2020 patches" if dfc2020 else ""
+    ax.set_title(title or f"SEN12MS: {len(scenes)} scenes (season x scene), {patches:,} triplets{extra}", fontsize=10)
     ax.text(1.0, 1.005, "coastlines: Natural Earth 1:110m (public domain)", transform=ax.transAxes, ha="right",
             va="bottom", fontsize=6, color="#666666")
     buffer = io.BytesIO()
@@ -254,18 +319,21 @@ def make_map(
     geojson: str | os.PathLike[str] | None = None,
     dpi: int = 100,
     quiet: bool = True,
-) -> list[SceneLocation]:
-    """Locate the scenes of ``root``, write the map PNG to ``out`` and the GeoJSON to ``geojson``
-    (default: ``out`` with the suffix ``.geojson``), each atomically; return the scenes."""
+) -> WorldMap:
+    """Locate the scenes of ``root`` (and its DFC2020 patches that can be located), write the
+    map PNG to ``out`` and the GeoJSON to ``geojson`` (default: ``out`` with the suffix
+    ``.geojson``), each atomically; return what was drawn."""
     out = Path(out)
     geojson = Path(geojson) if geojson is not None else out.with_suffix(".geojson")
     index = build_index(root)
-    if not index.triplets:
-        raise RootError(f"{index.root}: holds no complete SEN12MS triplet, so there is no scene to map")
+    located, unlocated = dfc2020_locations(index, quiet) if index.dfc2020 else ([], 0)
+    if not index.triplets and not located:
+        why = f" ({unlocated:,} DFC2020 patches, none georeferenced)" if unlocated else ""
+        raise RootError(f"{index.root}: holds no complete SEN12MS triplet{why}, so there is nothing to map")
     scenes = scene_locations(index=index, quiet=quiet)
-    png = render_map(scenes, dpi=dpi)
+    png = render_map(scenes, dpi=dpi, dfc2020=located)
     for path in (out, geojson):
         path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(geojson, (json.dumps(scenes_geojson(scenes), indent=1) + "\n").encode("utf-8"))
+    atomic_write_bytes(geojson, (json.dumps(scenes_geojson(scenes, located), indent=1) + "\n").encode("utf-8"))
     atomic_write_bytes(out, png)
-    return scenes
+    return WorldMap(scenes, located, unlocated)

@@ -24,7 +24,7 @@ from ..errors import EmptySplitWarning, MissingExtraError, NoRootGivenError, SEN
 from ._common import EXIT_PROBLEMS, EXIT_USAGE
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS = ["demo", "sample", "download", "extract", "verify", "index", "splits", "stats", "map", "export-hf",
+COMMANDS = ["demo", "sample", "download", "extract", "add-dfc2020", "verify", "index", "splits", "stats", "map", "export-hf",
             "prepare-hf"]
 
 EPILOG = """\

@@ -14,7 +14,9 @@ DESCRIPTION = """\
 Run the whole pipeline on the built-in sample and check it, as a new user would
 with the real dataset: build the sample as the 12 archives, serve them over HTTP
 on 127.0.0.1, download them with the real downloader (md5-checked) into a fresh
-root, extract, verify, index and split; load every split through torchgeo,
+root, extract, add DFC2020-like zips with 'add-dfc2020' (the --dfc2020-* options
+choose their variants), verify, index and split; load every split (the SEN12MS
+ones and dfc2020_validation, dfc2020_test) through torchgeo,
 TensorFlow Datasets and Hugging Face datasets; write class statistics and the
 world map.  Prints per split and ecosystem the patch count, the first ids and a
 checksum of the pixels, and ends with OK (exit 0) only if every ecosystem gave
@@ -59,8 +61,9 @@ def run(args) -> int:
 
     try:
         ok = run_demo(args.workdir, patch_size=args.patch_size, patches_per_scene=args.patches_per_scene,
-                      layout=args.layout, lc_dtype=args.lc_dtype, keep=args.keep, quiet=args.quiet,
-                      report=args.report)
+                      layout=args.layout, lc_dtype=args.lc_dtype, dfc2020_s1_dtype=args.dfc2020_s1_dtype,
+                      dfc2020_dtype=args.dfc2020_dtype, dfc2020_structure=args.dfc2020_structure, keep=args.keep,
+                      quiet=args.quiet, report=args.report)
     except ValueError as exc:  # impossible option values (an odd patch size for the real layout)
         raise UsageError(str(exc)) from None
     return 0 if ok else 1

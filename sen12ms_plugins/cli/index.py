@@ -9,7 +9,8 @@ from ._common import add_root_argument, print_json, subparser
 
 DESCRIPTION = """\
 Scan a SEN12MS root (file names only) and report the complete triplets per season,
-incomplete triplets (a patch missing its s1, s2 or lc file) and stray files.  The
+the complete DFC2020 patches per set when the root holds them (s1, s2, lc and dfc files;
+'sen12ms add-dfc2020'), incomplete patches (missing a file) and stray files.  The
 index is cached in ROOT/.sen12ms/ (or the user cache when ROOT is read-only) and
 refreshed for the folders that changed.
 
@@ -38,6 +39,7 @@ def run(args) -> int:
             "triplets": len(index),
             "per_season": seasons,
             "scenes": len(index.scene_counts),
+            "dfc2020": index.dfc2020_counts(),
             "incomplete": [{"id": i.patch.name, "missing": list(i.missing)} for i in index.incomplete],
             "strays": list(index.strays),
         })
@@ -47,6 +49,9 @@ def run(args) -> int:
             [season, sum(1 for s in index.scene_counts if s.season == season), seasons[season]]
             for season in facts.SEASONS
         ] + [["total", len(index.scene_counts), len(index)]])
+        if index.dfc2020:
+            print()
+            print_table(["DFC2020 set", "patches"], [[f, n] for f, n in index.dfc2020_counts().items()])
         for title, items in (("incomplete triplets", index.incomplete), ("stray files", index.strays)):
             if items:
                 shown = items if args.limit == 0 else items[: args.limit]

@@ -17,6 +17,10 @@ over coastlines.  Fully offline: the coastlines are Natural Earth 1:110m (public
 domain) shipped inside the package; no tiles or data are downloaded.  Only file
 headers are read (one open per triplet).
 
+DFC2020 patches ('sen12ms add-dfc2020') are drawn one by one where their headers hold a
+usable georeference; the release's is reported stripped, and patches without one are
+left out, and counted.
+
 Also writes the scenes as GeoJSON (default: --out with the suffix .geojson): for every
 scene a Point (centre) and a Polygon (footprint: the bounding box of its patches),
 with properties id, season, season_folder, scene, split, patches, crs, geometry_role.
@@ -57,10 +61,14 @@ def run(args) -> int:
             raise UsageError(f"{option} {path} is a folder")
         check_writable(path.parent, option)
     try:
-        scenes = make_map(args.root, args.out, geojson=geojson, dpi=args.dpi, quiet=args.quiet)
+        drawn = make_map(args.root, args.out, geojson=geojson, dpi=args.dpi, quiet=args.quiet)
     except OSError as exc:
         print(f"sen12ms map: error: cannot write {args.out} or {geojson}: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
-    patches = sum(s.patches for s in scenes)
-    print(f"{len(scenes)} scenes, {patches:,} triplets: wrote {args.out} and {geojson}")
+    patches = sum(s.patches for s in drawn.scenes)
+    extra = f", {len(drawn.dfc2020):,} DFC2020 patches" if drawn.dfc2020 else ""
+    print(f"{len(drawn.scenes)} scenes, {patches:,} triplets{extra}: wrote {args.out} and {geojson}")
+    if drawn.dfc2020_unlocated:
+        print(f"{drawn.dfc2020_unlocated:,} DFC2020 patches are not on the map: their georeference is stripped "
+              "(no usable CRS and transform in their headers), so where they lie is unknown")
     return 0

@@ -9,7 +9,7 @@ from ..console import print_table
 from ..dataset import facts
 from ..dataset.ids import write_patch_list
 from ..dataset.index import build_index
-from ..dataset.splits import ALIASES, SPLITS, compare_upstream_lists, compute_splits
+from ..dataset.splits import ALIASES, DFC2020_SPLITS, SPLITS, compare_upstream_lists, compute_splits
 from ..errors import EmptySplitError
 from ._common import add_root_argument, print_json, subparser
 
@@ -19,6 +19,9 @@ Compute the named splits of a root and print their patch counts per season:
   train                   every other complete triplet except the damaged patch
   validation              ~10% of train, whole scenes, stratified by season
   train_minus_validation  train without validation
+and, when ROOT holds DFC2020 ('sen12ms add-dfc2020'):
+  dfc2020_validation      the contest's validation patches, 10 m labels
+  dfc2020_test            the contest's test patches, 10 m labels
 With --write-lists DIR, also write <split>_list.txt for each split in upstream's
 format (S2 file names, CRLF), plus test_list.txt (the hold-out under torchgeo's name).
 When ROOT holds upstream's train_list.txt or test_list.txt (torchgeo reads them),
@@ -61,13 +64,14 @@ def run(args) -> int:
         })
     else:
         print_table(["split", *(facts.SEASON_SHORT[s] for s in facts.SEASONS), "total"],
-                    [[name, *counts[name].values()] for name in SPLITS])
+                    [[name, *(counts[name].values() if name in SPLITS else ["-"] * len(facts.SEASONS)
+                              + [counts[name]["total"]])] for name in splits.names])
         for comparison in comparisons:
             if comparison.agrees:
                 print(f"\n{comparison}")
     if args.write_lists:
         args.write_lists.mkdir(parents=True, exist_ok=True)
-        names = [*SPLITS, *ALIASES]
+        names = [*SPLITS, *ALIASES, *(n for n in DFC2020_SPLITS if n in splits.names)]
         for name in names:
             members = splits.members[ALIASES.get(name, name)]
             if members:

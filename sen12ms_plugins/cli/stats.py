@@ -25,7 +25,10 @@ per split and per season (and all seasons together):
     the 2nd/98th percentiles (from histograms: within 8 units for S2, 0.01 dB for S1).
 Splits: train, holdout (alias test), validation, train_minus_validation, and all
 (every complete triplet, the damaged patch included).  A triplet in train is read
-once and counted in train and in validation or train_minus_validation.
+once and counted in train and in validation or train_minus_validation.  When ROOT
+holds DFC2020 ('sen12ms add-dfc2020'), also dfc2020_validation and dfc2020_test: their
+patches have no season (counted in "all" seasons only), and their DFC classes and
+scene labels are those of the contest's 10 m labels.
 
 Writes into --out: stats.json, patches.csv, class_counts.csv, scene_labels.csv,
 band_stats.csv and classes_<SCHEME>.png (log-scale bars per split and season).
@@ -47,7 +50,8 @@ def register(sub) -> None:
     add_root_argument(p)
     p.add_argument("--split", action="append", metavar="NAME",
                    help="split(s) to count, repeatable or comma-separated: train, holdout (test), validation, "
-                        "train_minus_validation, all (default: all five)")
+                        "train_minus_validation, all, dfc2020_validation, dfc2020_test (default: all five, and the "
+                        "DFC2020 splits the root holds)")
     p.add_argument("--out", metavar="DIR", type=Path, default=Path(DEFAULT_OUT),
                    help=f"folder for the JSON, CSV and PNG files (default: ./{DEFAULT_OUT})")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="processes reading in parallel (default: 1)")

@@ -25,6 +25,12 @@ here.  --deep also opens every GeoTIFF header: band count, data type, 256x256 pi
 (--patch-size), a CRS, and a TIFF structure that does not contradict itself or the
 file (damaged headers are listed, never a crash).
 
+DFC2020 (added by 'sen12ms add-dfc2020'): its patches are checked like SEN12MS's
+(four files each), and every file add-dfc2020 wrote must still have the md5 it
+recorded (a file unchanged in size, time and inode is not read again; --deep reads
+them all, and the values of files whose data type is narrowed: s1 float64, dfc int32).
+--full also compares their counts with the release's (986 and 5,128).
+
 By default both are checked, as far as the root holds them.
 
 examples:
@@ -63,7 +69,7 @@ def run(args) -> int:
     want_archives = args.archives or not args.tree
     want_tree = args.tree or not args.archives
     present = [n for n in facts.ARCHIVE_MD5 if (root / n).is_file()]
-    has_tree = any((root / s).is_dir() for s in facts.SEASONS)
+    has_tree = any((root / folder).is_dir() for folder in facts.TOP_FOLDERS)
     report = VerificationReport(root)
     if want_archives and (present or args.archives):
         report.merge(verify_archives(root, names=None if args.archives and not present else present,
@@ -105,6 +111,9 @@ def _print(report, limit: int) -> None:
         print_table(["season", "triplets", "hold-out"],
                     [[s, tree.per_season.get(s, 0), holdout.get(s, 0)] for s in facts.SEASONS]
                     + [["total", tree.triplets, holdout.get("total", 0)]])
+        if tree.dfc2020:
+            print()
+            print_table(["DFC2020 set", "patches"], [[folder, n] for folder, n in tree.dfc2020.items()])
         if tree.compared:
             print(f"compared with the official counts: {', '.join(tree.compared)}")
         _listing("missing files", tree.missing, limit)

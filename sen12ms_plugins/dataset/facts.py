@@ -86,14 +86,15 @@ class SensorFormat:
     """What one sensor's patch files hold, and what the readers return for them.
 
     The readers work from these records, so a collection laid out like SEN12MS but with
-    other file dtypes (the DFC2020 release, say) is a mapping of its own, not a change to
-    the readers.
+    other file dtypes is a mapping of its own (:data:`DFC2020_FORMATS`), not a change to
+    the readers.  A file dtype wider than ``dtype`` is narrowed by the readers, each value
+    checked.
     """
 
     sensor: str
     bands: tuple[str, ...]  # band names, in file band order
     dtype: str  # numpy dtype of the arrays returned
-    file_dtypes: tuple[str, ...]  # numpy dtypes a file may have; each casts to ``dtype`` without loss
+    file_dtypes: tuple[str, ...]  # numpy dtypes a file may have (SEN12MS's cast to ``dtype`` without loss)
 
     def describe_file_dtypes(self) -> str:
         """The accepted file dtypes in words: ``uint16``, ``uint8 or uint16``."""
@@ -177,6 +178,109 @@ HTTPS_SHARE_URL: Final = "https://dataserv.ub.tum.de/s/m1474000"
 #: ``download?path=%2F&files=<name>`` is the pattern Nextcloud shares are fetched with;
 #: it is assumed for this share (it cannot be reached from CI; see docs/download.md).
 HTTPS_FILE_URL: Final = HTTPS_SHARE_URL + "/download?path=%2F&files={name}"
+
+
+# --- DFC2020: the contest's validation and test data ----------------------------------------
+#
+# The 2020 IEEE GRSS Data Fusion Contest released, from the same sensors and processing as
+# SEN12MS, a validation set and a test set with hand-made 10 m labels in the simplified
+# 10-class scheme (labels.DFC_CLASSES).  SEN12MS's own toolbox names it as its companion; a
+# root holds it next to the seasons once ``sen12ms add-dfc2020`` has added it.  Sources: the
+# contest's baseline loader (github.com/lukasliebel/dfc2020_baseline, code/datasets.py and
+# README), the organisers' loader (dfc_sen12ms_dataset.py, L. Hughes), public notebooks, and
+# torchgeo's fake data for its DFC2020 variant.  What is uncertain says so.
+
+DFC2020_TITLE: Final = "DFC2020: the 2020 IEEE GRSS Data Fusion Contest's validation and test data"
+#: Where the data is distributed: IEEE DataPort, behind a (free) login, so it is never
+#: downloaded automatically.
+DFC2020_URL: Final = "https://ieee-dataport.org/competitions/2020-ieee-grss-data-fusion-contest"
+#: The two sets and their top folder in the root (the folders the public loaders read).
+DFC2020_SETS: Final[Mapping[str, str]] = MappingProxyType(
+    {"validation": "ROIs0000_validation", "test": "ROIs0000_test"}
+)
+DFC2020_FOLDERS: Final = tuple(DFC2020_SETS.values())
+#: Every top folder of a root that holds patches: the seasons, then the DFC2020 sets.
+TOP_FOLDERS: Final = (*SEASONS, *DFC2020_FOLDERS)
+#: The single "scene" of both sets, as the file names say (``…_<sensor>_0_p<N>.tif``).
+DFC2020_SCENE: Final = 0
+#: The files of one DFC2020 patch: SEN12MS's three sensors and ``dfc``, the 10 m label.
+DFC2020_SENSORS: Final = ("s1", "s2", "lc", "dfc")
+#: The sensor folder inside a set's folder: ``s1_validation`` in the validation set (whose file
+#: names still say ``_0_``), ``s1_0`` in the test set.
+DFC2020_SENSOR_DIRS: Final[Mapping[str, str]] = MappingProxyType(
+    {"ROIs0000_validation": "{sensor}_validation", "ROIs0000_test": "{sensor}_0"}
+)
+#: Patches of each set as released (986 validation, 5,128 test patches, numbered from p0).
+DFC2020_PATCHES: Final[Mapping[str, int]] = MappingProxyType({"ROIs0000_validation": 986, "ROIs0000_test": 5_128})
+#: Simplified classes that do not occur in a set: the validation set has no Savanna (3) and
+#: no Snow/Ice (8).
+DFC2020_ABSENT_CLASSES: Final[Mapping[str, tuple[int, ...]]] = MappingProxyType(
+    {"ROIs0000_validation": (3, 8), "ROIs0000_test": ()}
+)
+#: The one band of a ``dfc`` file: the simplified class of every pixel, 1-10.
+DFC2020_LABEL_BAND: Final = "DFC"
+#: File dtypes reported for the released files, and what the readers return.  Sources differ:
+#: s1 float32 (the organisers' description) or float64 (torchgeo's fake data of the release),
+#: dfc uint8 or int32 (the same two sources); s2 uint16 and lc as in SEN12MS.  Every one is
+#: accepted and gives SEN12MS's dtypes (dfc: uint8).  float64 -> float32 and int32 -> uint8
+#: narrow: a value the returned dtype cannot hold (a dfc value outside 0-255, a finite s1
+#: value beyond float32's range) is an error naming the file; float64 s1 values are rounded
+#: to the nearest float32, as SEN12MS's own files hold them.
+DFC2020_FILE_DTYPES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {"s1": ("float32", "float64"), "s2": FILE_DTYPES["s2"], "lc": FILE_DTYPES["lc"], "dfc": ("uint8", "int32")}
+)
+DFC2020_DTYPES: Final[Mapping[str, str]] = MappingProxyType({**DTYPES, "dfc": "uint8"})
+#: The format of each DFC2020 file (:class:`SensorFormat`), for the readers.
+DFC2020_FORMATS: Final[Mapping[str, SensorFormat]] = MappingProxyType(
+    {s: SensorFormat(s, BANDS.get(s, (DFC2020_LABEL_BAND,)), DFC2020_DTYPES[s], DFC2020_FILE_DTYPES[s])
+     for s in DFC2020_SENSORS}
+)
+# The georeference of the released files is reported as stripped (an identity transform in a
+# geographic CRS): nothing relies on it; a patch's lon/lat is unknown (NaN) unless its header
+# holds a usable one (reading.reader.georeference).
+#: Season of a DFC2020 patch: the release does not say.
+UNKNOWN_SEASON: Final = "unknown"
+
+
+def dfc2020_sensor_dir(folder: str, sensor: str) -> str:
+    """The sensor folder of a DFC2020 set, e.g. ``s1_validation`` or ``dfc_0``."""
+    if folder not in DFC2020_SENSOR_DIRS:
+        raise ValueError(f"unknown DFC2020 folder {folder!r}; expected one of {', '.join(DFC2020_FOLDERS)}")
+    if sensor not in DFC2020_SENSORS:
+        raise ValueError(f"unknown DFC2020 sensor {sensor!r}; expected one of {', '.join(DFC2020_SENSORS)}")
+    return DFC2020_SENSOR_DIRS[folder].format(sensor=sensor)
+
+
+def dfc2020_zip_name(folder: str, sensor: str) -> str:
+    """The zip one set's sensor comes in: ``s1_validation.zip`` … ``dfc_0.zip`` (its name is
+    the sensor folder's)."""
+    return f"{dfc2020_sensor_dir(folder, sensor)}.zip"
+
+
+#: Every DFC2020 zip: name -> (set folder, sensor), in set then sensor order.
+DFC2020_ZIPS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
+    {dfc2020_zip_name(f, s): (f, s) for f in DFC2020_FOLDERS for s in DFC2020_SENSORS}
+)
+
+
+def is_dfc2020(folder: str) -> bool:
+    """True for the top folder of a DFC2020 set (``ROIs0000_validation``, ``ROIs0000_test``)."""
+    return folder in DFC2020_SENSOR_DIRS
+
+
+def sensors_of(folder: str) -> tuple[str, ...]:
+    """The files a patch of this top folder has: :data:`SENSORS`, or :data:`DFC2020_SENSORS`."""
+    return DFC2020_SENSORS if is_dfc2020(folder) else SENSORS
+
+
+def formats_of(folder: str) -> Mapping[str, SensorFormat]:
+    """The file formats of a top folder's patches: :data:`FORMATS`, or :data:`DFC2020_FORMATS`."""
+    return DFC2020_FORMATS if is_dfc2020(folder) else FORMATS
+
+
+def season_name(folder: str) -> str:
+    """The short season of a top folder (``spring`` …), :data:`UNKNOWN_SEASON` for DFC2020."""
+    return UNKNOWN_SEASON if is_dfc2020(folder) else SEASON_SHORT[folder]
 
 
 def archive_name(season: str, sensor: str) -> str:

@@ -7,6 +7,12 @@
 * our canonical patch id: ``<season>_<scene>_p<patch>`` (sensor-neutral), e.g.
   ``ROIs1158_spring_124_p100``; it is the key every ecosystem adapter uses.
 
+DFC2020 patches (:data:`~.facts.DFC2020_FOLDERS`) follow the same rules with their set's
+folder in place of the season and their single scene 0, except for the sensor folder of
+the validation set: ``ROIs0000_validation/s1_validation/ROIs0000_validation_s1_0_p5.tif``
+(id ``ROIs0000_validation_0_p5``), ``ROIs0000_test/dfc_0/ROIs0000_test_dfc_0_p17.tif``
+(id ``ROIs0000_test_0_p17``); a fourth sensor, ``dfc``, holds their 10 m label.
+
 Parsing functions raise :class:`~sen12ms_plugins.errors.MalformedLineError` with
 the file and line number, or :class:`~sen12ms_plugins.errors.MalformedNameError`.
 """
@@ -32,9 +38,22 @@ FILENAME_RE = re.compile(rf"({_SEASON})_({_SENSOR})_({_NUM})_p({_NUM})\.tif")
 SCENE_DIR_RE = re.compile(rf"({_SENSOR})_({_NUM})")
 _SCENE_LINE_RE = re.compile(rf"({_SEASON})/({_SENSOR})_({_NUM})")
 _PATCH_ID_RE = re.compile(rf"({_SEASON})_({_NUM})_p({_NUM})")
+_DFC_FOLDER = "|".join(facts.DFC2020_FOLDERS)
+_DFC_SENSOR = "|".join(facts.DFC2020_SENSORS)
+#: A DFC2020 patch file name: groups set folder, sensor, scene (always 0), patch.
+DFC2020_FILENAME_RE = re.compile(rf"({_DFC_FOLDER})_({_DFC_SENSOR})_({facts.DFC2020_SCENE})_p({_NUM})\.tif")
+_DFC_PATCH_ID_RE = re.compile(rf"({_DFC_FOLDER})_({facts.DFC2020_SCENE})_p({_NUM})")
 
 SCENE_LINE_FORM = "'<season>/<sensor>_<scene>', e.g. 'ROIs1158_spring/s1_63'"
-PATCH_LINE_FORM = "a patch file name such as 'ROIs1158_spring_s2_124_p100.tif'"
+PATCH_LINE_FORM = "a patch file name such as 'ROIs1158_spring_s2_124_p100.tif' (or 'ROIs0000_test_s2_0_p17.tif')"
+
+
+def scene_dirname(season: str, sensor: str, scene: int) -> str:
+    """The folder of one sensor's files of a scene inside its season (or DFC2020 set) folder:
+    ``s2_124``; ``s2_validation`` and ``s2_0`` for the DFC2020 sets."""
+    if facts.is_dfc2020(season):
+        return facts.dfc2020_sensor_dir(season, sensor)
+    return f"{sensor}_{scene}"
 
 
 class SceneId(NamedTuple):
@@ -45,7 +64,7 @@ class SceneId(NamedTuple):
 
     def dirname(self, sensor: str) -> str:
         """The scene's folder for one sensor, relative to the root, e.g. ``ROIs1158_spring/s2_124``."""
-        return f"{self.season}/{sensor}_{self.scene}"
+        return f"{self.season}/{scene_dirname(self.season, sensor, self.scene)}"
 
     def line(self, sensor: str = "s1") -> str:
         """The scene as a scene-list line (the hold-out list uses ``s1``)."""
@@ -56,7 +75,8 @@ class SceneId(NamedTuple):
 
 
 class PatchId(NamedTuple):
-    """One patch triplet.  Tuples sort in dataset order (season, scene, patch)."""
+    """One patch triplet (a DFC2020 patch: four files).  Tuples sort in dataset order (season,
+    scene, patch); ``season`` is the top folder, a DFC2020 set's for a DFC2020 patch."""
 
     season: str
     scene: int
@@ -64,12 +84,22 @@ class PatchId(NamedTuple):
 
     @property
     def name(self) -> str:
-        """Canonical, sensor-neutral id, e.g. ``ROIs1158_spring_124_p100``."""
+        """Canonical, sensor-neutral id, e.g. ``ROIs1158_spring_124_p100``, ``ROIs0000_test_0_p17``."""
         return f"{self.season}_{self.scene}_p{self.patch}"
 
     @property
     def scene_id(self) -> SceneId:
         return SceneId(self.season, self.scene)
+
+    @property
+    def is_dfc2020(self) -> bool:
+        """True for a patch of the DFC2020 validation or test set."""
+        return facts.is_dfc2020(self.season)
+
+    @property
+    def sensors(self) -> tuple[str, ...]:
+        """The files this patch has: s1, s2, lc (and dfc for a DFC2020 patch)."""
+        return facts.sensors_of(self.season)
 
     def filename(self, sensor: str) -> str:
         """File name of one sensor's patch, e.g. ``ROIs1158_spring_s2_124_p100.tif``."""
@@ -77,10 +107,10 @@ class PatchId(NamedTuple):
 
     def relpath(self, sensor: str) -> str:
         """Path of one sensor's patch relative to the dataset root (``/`` separated)."""
-        return f"{self.season}/{sensor}_{self.scene}/{self.season}_{sensor}_{self.scene}_p{self.patch}.tif"
+        return f"{self.season}/{scene_dirname(self.season, sensor, self.scene)}/{self.filename(sensor)}"
 
     def path(self, root: str | os.PathLike[str], sensor: str) -> Path:
-        return Path(root, self.season, f"{sensor}_{self.scene}", self.filename(sensor))
+        return Path(root, self.season, scene_dirname(self.season, sensor, self.scene), self.filename(sensor))
 
     def __str__(self) -> str:
         return self.name
@@ -92,13 +122,13 @@ def parse_filename(name: str) -> tuple[PatchId, str]:
     The folder part, when there is one, must agree with the file name.
     """
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    m = FILENAME_RE.fullmatch(base)
+    m = FILENAME_RE.fullmatch(base) or DFC2020_FILENAME_RE.fullmatch(base)
     if m is None:
         raise MalformedNameError(f"{name!r} is not a SEN12MS patch file name ({PATCH_LINE_FORM})")
     season, sensor, scene, patch = m.groups()
     pid = PatchId(season, int(scene), int(patch))
     parts = name.replace("\\", "/").split("/")
-    if len(parts) >= 3 and parts[-3] in facts.SEASONS and (parts[-3], parts[-2]) != (season, f"{sensor}_{scene}"):
+    if len(parts) >= 3 and parts[-3] in facts.TOP_FOLDERS and (parts[-3], parts[-2]) != (season, scene_dirname(season, sensor, pid.scene)):
         raise MalformedNameError(
             f"{name!r}: file {base!r} does not belong in folder {parts[-3]}/{parts[-2]}"
         )
@@ -107,7 +137,7 @@ def parse_filename(name: str) -> tuple[PatchId, str]:
 
 def parse_patch_id(text: str) -> PatchId:
     """Parse a canonical id (``ROIs1158_spring_124_p100``) or any patch file name or path."""
-    m = _PATCH_ID_RE.fullmatch(text)
+    m = _PATCH_ID_RE.fullmatch(text) or _DFC_PATCH_ID_RE.fullmatch(text)
     if m is not None:
         season, scene, patch = m.groups()
         return PatchId(season, int(scene), int(patch))
@@ -182,9 +212,9 @@ def swap_sensor(path: str, sensor: str) -> str:
 
     Works on a bare file name and on a path; the part above the season folder is kept.
     """
-    if sensor not in facts.SENSORS:
-        raise ValueError(f"unknown sensor {sensor!r}; expected one of {', '.join(facts.SENSORS)}")
     pid, _old = parse_filename(path)
+    if sensor not in pid.sensors:
+        raise ValueError(f"unknown sensor {sensor!r}; expected one of {', '.join(pid.sensors)}")
     norm = path.replace("\\", "/")
     parts = norm.split("/")
     if len(parts) == 1:

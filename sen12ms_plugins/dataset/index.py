@@ -1,7 +1,11 @@
 """Index of a SEN12MS root: which patch triplets are complete, which are not, what does not belong.
 
 One scan with :func:`os.scandir` (file names only, no file is opened) over
-``<root>/<season>/<sensor>_<scene>/``.  The result is cached per folder in
+``<root>/<season>/<sensor>_<scene>/`` and, when the root holds DFC2020 (``sen12ms
+add-dfc2020``), ``<root>/ROIs0000_validation/<sensor>_validation/`` and
+``<root>/ROIs0000_test/<sensor>_0/``.  SEN12MS triplets and DFC2020 patches (four files:
+s1, s2, lc, dfc) are kept apart (:attr:`Index.triplets`, :attr:`Index.dfc2020`), so that
+every SEN12MS figure and rule stays what it is.  The result is cached per folder in
 ``<root>/.sen12ms/index-v2.json`` (or in the user cache when the root is read-only)
 together with each folder's modification and change times; the next call re-lists
 only the folders whose times moved, so a changed tree is picked up and an unchanged
@@ -29,7 +33,7 @@ from typing import Iterator, Mapping
 from ..errors import PatchFileError
 from ..fsutil import atomic_write_bytes, meta_dir
 from . import facts
-from .ids import SCENE_DIR_RE, PatchId, SceneId
+from .ids import SCENE_DIR_RE, PatchId, SceneId, scene_dirname
 from .root import resolve_root
 
 CACHE_NAME = "index-v2.json"
@@ -50,15 +54,19 @@ class Incomplete:
 
 @dataclass(frozen=True)
 class Index:
-    """What a root holds.  ``triplets`` are sorted in dataset order."""
+    """What a root holds.  ``triplets`` (SEN12MS) and ``dfc2020`` are sorted in dataset order;
+    ``len``, iteration and ``in`` are about the SEN12MS triplets."""
 
     root: Path
     triplets: tuple[PatchId, ...]
+    #: Patches missing a file, SEN12MS and DFC2020 ones.
     incomplete: tuple[Incomplete, ...] = ()
-    #: Entries inside season or scene folders that are not SEN12MS patches (root-relative).
+    #: Entries inside season, DFC2020 set or scene folders that are not patches (root-relative).
     strays: tuple[str, ...] = ()
     #: Folders (root-relative) that had to be listed; empty when all came from the cache.
     rescanned: tuple[str, ...] = field(default=(), compare=False)
+    #: Complete DFC2020 patches (s1, s2, lc and dfc present), in dataset order (ROIs0000_test sorts first).
+    dfc2020: tuple[PatchId, ...] = ()
 
     def __len__(self) -> int:
         return len(self.triplets)
@@ -88,6 +96,13 @@ class Index:
             counts[scene.season] += n
         return counts
 
+    def dfc2020_counts(self) -> dict[str, int]:
+        """Complete DFC2020 patches per set folder (zeros included)."""
+        counts = dict.fromkeys(facts.DFC2020_FOLDERS, 0)
+        for pid in self.dfc2020:
+            counts[pid.season] += 1
+        return counts
+
     @property
     def is_complete_dataset(self) -> bool:
         """True when the root holds every triplet of the full SEN12MS and nothing is missing."""
@@ -113,7 +128,8 @@ def build_index(root: str | os.PathLike[str] | None = None, *, use_cache: bool =
 
 
 def content_stamp(index: Index) -> str:
-    """A digest of the name, size and modification time (ns) of every file of every triplet.
+    """A digest of the name, size and modification time (ns) of every file of every patch
+    (the triplets, and the DFC2020 patches with their ``dfc`` files).
 
     It changes when a patch file is rewritten, even in place under the same name, without
     reading any file: one fresh ``stat`` per file (541,986 for the full dataset, a few
@@ -123,12 +139,13 @@ def content_stamp(index: Index) -> str:
     """
     digest = hashlib.sha256()
     root = os.fspath(index.root)
-    for _, patches in groupby(index.triplets, key=lambda pid: (pid.season, pid.scene)):
+    for _, patches in groupby((*index.triplets, *index.dfc2020), key=lambda pid: (pid.season, pid.scene)):
         patches = list(patches)
-        folders = [os.path.dirname(patches[0].relpath(sensor)) + "/" for sensor in facts.SENSORS]
+        sensors = patches[0].sensors
+        folders = [os.path.dirname(patches[0].relpath(sensor)) + "/" for sensor in sensors]
         rows = []
         for pid in patches:
-            for sensor, folder in zip(facts.SENSORS, folders):
+            for sensor, folder in zip(sensors, folders):
                 rel = folder + pid.filename(sensor)
                 try:
                     st = os.stat(os.path.join(root, rel))
@@ -190,17 +207,21 @@ class _Scanner:
                 (dirs if e.is_dir() else files).append(e.name)
         return sorted(dirs), sorted(files)
 
+    def _top(self, folder: str) -> dict:
+        """The listing of a season or DFC2020 set folder (from cache when unchanged); its files are strays."""
+        listing, st = self._cached(folder)
+        if listing is None:
+            dirs, files = self._list(folder)
+            listing = self._store(folder, st, {"dirs": dirs, "files": files})
+        self.strays.extend(f"{folder}/{name}" for name in listing["files"])
+        return listing
+
     def run(self) -> Index:
         present: dict[SceneId, dict[str, set[int]]] = {}
         with os.scandir(self.root) as it:
-            seasons = sorted(e.name for e in it if e.name in facts.SEASONS and e.is_dir())
-        for season in seasons:
-            listing, st = self._cached(season)
-            if listing is None:
-                dirs, files = self._list(season)
-                listing = self._store(season, st, {"dirs": dirs, "files": files})
-            self.strays.extend(f"{season}/{name}" for name in listing["files"])
-            for name in listing["dirs"]:
+            tops = {e.name for e in it if e.is_dir()}
+        for season in sorted(tops & set(facts.SEASONS)):
+            for name in self._top(season)["dirs"]:
                 m = SCENE_DIR_RE.fullmatch(name)
                 if m is None:
                     self.strays.append(f"{season}/{name}/")
@@ -208,16 +229,26 @@ class _Scanner:
                 sensor, scene = m.group(1), int(m.group(2))
                 patches = self._patches(season, sensor, scene)
                 present.setdefault(SceneId(season, scene), {}).setdefault(sensor, set()).update(patches)
+        dfc2020: dict[SceneId, dict[str, set[int]]] = {}
+        for folder in sorted(tops & set(facts.DFC2020_FOLDERS)):
+            sensor_dirs = {facts.dfc2020_sensor_dir(folder, sensor): sensor for sensor in facts.DFC2020_SENSORS}
+            scene = SceneId(folder, facts.DFC2020_SCENE)
+            for name in self._top(folder)["dirs"]:
+                if name not in sensor_dirs:
+                    self.strays.append(f"{folder}/{name}/")
+                    continue
+                patches = self._patches(folder, sensor_dirs[name], scene.scene)
+                dfc2020.setdefault(scene, {}).setdefault(sensor_dirs[name], set()).update(patches)
         if set(self.cached) - set(self.new_cache["dirs"]):
             self.changed = True  # folders disappeared
-        return self._assemble(present)
+        return self._assemble(present, dfc2020)
 
     def _patches(self, season: str, sensor: str, scene: int) -> list[int]:
         """Patch numbers in one scene folder; anything else there is recorded as stray.
 
         The cache keeps the parsed numbers, so an unchanged folder costs one stat.
         """
-        rel = f"{season}/{sensor}_{scene}"
+        rel = f"{season}/{scene_dirname(season, sensor, scene)}"
         entry, st = self._cached(rel)
         if entry is None:
             dirs, files = self._list(rel)
@@ -235,22 +266,33 @@ class _Scanner:
         self.strays.extend(f"{rel}/{name}" for name in entry["strays"])
         return entry["patches"]
 
-    def _assemble(self, present: dict[SceneId, dict[str, set[int]]]) -> Index:
-        triplets: list[PatchId] = []
+    def _assemble(self, present: dict[SceneId, dict[str, set[int]]],
+                  dfc2020: dict[SceneId, dict[str, set[int]]]) -> Index:
         incomplete: list[Incomplete] = []
-        for scene in sorted(present):
-            by_sensor = present[scene]
-            sets = [by_sensor.get(sensor, set()) for sensor in facts.SENSORS]
-            complete = set.intersection(*sets)
-            # _make skips the keyword-argument handling of __new__: 180k ids cost half as much.
-            triplets.extend(map(PatchId._make, zip(repeat(scene.season), repeat(scene.scene), sorted(complete))))
-            for p in sorted(set.union(*sets) - complete):
-                missing = tuple(s for s, have in zip(facts.SENSORS, sets) if p not in have)
-                incomplete.append(Incomplete(PatchId(scene.season, scene.scene, p), missing))
+        dfc2020_patches = _complete(dfc2020, facts.DFC2020_SENSORS, incomplete)
+        triplets = _complete(present, facts.SENSORS, incomplete)
         return Index(
             root=self.root,
             triplets=tuple(triplets),
             incomplete=tuple(incomplete),
             strays=tuple(sorted(self.strays)),
             rescanned=tuple(self.rescanned),
+            dfc2020=tuple(dfc2020_patches),
         )
+
+
+def _complete(present: dict[SceneId, dict[str, set[int]]], sensors: tuple[str, ...],
+              incomplete: list[Incomplete]) -> list[PatchId]:
+    """The patches of ``present`` that have a file of every sensor, in dataset order; the
+    others are appended to ``incomplete`` with the sensors they miss."""
+    complete_ids: list[PatchId] = []
+    for scene in sorted(present):
+        by_sensor = present[scene]
+        sets = [by_sensor.get(sensor, set()) for sensor in sensors]
+        complete = set.intersection(*sets)
+        # _make skips the keyword-argument handling of __new__: 180k ids cost half as much.
+        complete_ids.extend(map(PatchId._make, zip(repeat(scene.season), repeat(scene.scene), sorted(complete))))
+        for p in sorted(set.union(*sets) - complete):
+            missing = tuple(s for s, have in zip(sensors, sets) if p not in have)
+            incomplete.append(Incomplete(PatchId(scene.season, scene.scene, p), missing))
+    return complete_ids

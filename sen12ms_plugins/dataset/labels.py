@@ -166,10 +166,16 @@ def scene_labels(
     share of the labelled pixels is at least ``threshold``.  Pixels without a valid
     IGBP value are ignored; a patch with none gives ``(0, ())``.
     """
+    igbp = lc_or_igbp[0] if lc_or_igbp.ndim == 3 else lc_or_igbp
+    return dfc_scene_labels(igbp_to_dfc(igbp), threshold)
+
+
+def dfc_scene_labels(dfc: np.ndarray, threshold: float = MULTI_LABEL_THRESHOLD) -> tuple[int, tuple[int, ...]]:
+    """:func:`scene_labels` of a mask already in the simplified scheme (a DFC2020 patch's 10 m
+    label, say): values outside 1-10 count as unlabelled."""
     import numpy as np  # deferred, as in igbp_to_dfc
 
-    igbp = lc_or_igbp[0] if lc_or_igbp.ndim == 3 else lc_or_igbp
-    counts = np.bincount(igbp_to_dfc(igbp).ravel(), minlength=len(DFC_CLASSES) + 1)[1:]
+    counts = np.bincount(dfc.ravel(), minlength=len(DFC_CLASSES) + 1)[1 : len(DFC_CLASSES) + 1]
     total = counts.sum()
     if total == 0:
         return 0, ()

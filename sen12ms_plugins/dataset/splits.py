@@ -31,6 +31,14 @@
 ``test`` is accepted everywhere as torchgeo's name for ``holdout``.  The damaged patch
 belongs to no split.
 
+``dfc2020_validation``, ``dfc2020_test``
+    Every complete DFC2020 patch (s1, s2, lc and dfc file) of the contest's validation set
+    (:data:`~.facts.DFC2020_PATCHES`: 986 as released) or test set (5,128), once ``sen12ms
+    add-dfc2020`` has added them to the root.  They are no part of the four splits above,
+    whose rules see SEN12MS triplets only.  A root without DFC2020 does not offer them
+    (:attr:`Splits.names`); asking for one is a :class:`~sen12ms_plugins.errors.DFC2020NotAddedError`
+    saying how to add it.
+
 On a small or partial root some splits can be empty (no hold-out scene here, a single
 ``train`` scene, only hold-out scenes).  Asking for an empty split by name is an
 :class:`~sen12ms_plugins.errors.EmptySplitError` saying why (:meth:`Splits.why_empty`);
@@ -49,7 +57,7 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Final
 
-from ..errors import EmptySplitError, EmptySplitWarning
+from ..errors import DFC2020NotAddedError, EmptySplitError, EmptySplitWarning
 from . import facts
 from .ids import PatchId, SceneId, read_patch_list, read_scene_list
 from .index import Index
@@ -61,6 +69,13 @@ TRAIN_PARTS: Final = ("train_minus_validation", "validation")
 #: The splits that hold every triplet at most once (all but the damaged patch exactly once):
 #: what the adapters write to disk.
 DISJOINT_SPLITS: Final = ("holdout", *TRAIN_PARTS)
+#: The DFC2020 splits, and the set folder each one holds (:data:`~.facts.DFC2020_SETS`).
+DFC2020_SPLITS: Final[Mapping[str, str]] = {f"dfc2020_{name}": folder for name, folder in facts.DFC2020_SETS.items()}
+#: Every split name, SEN12MS's then DFC2020's.
+ALL_SPLITS: Final = (*SPLITS, *DFC2020_SPLITS)
+#: What the adapters write to disk, in this order: the disjoint SEN12MS splits (``train`` is
+#: made of the files of :data:`TRAIN_PARTS`) and the DFC2020 splits.
+STORED_SPLITS: Final = (*DISJOINT_SPLITS, *DFC2020_SPLITS)
 #: Other names accepted for a split (torchgeo calls the hold-out ``test``).
 ALIASES: Final[Mapping[str, str]] = {"test": "holdout"}
 VALIDATION_FRACTION: Final = 0.10
@@ -83,14 +98,22 @@ def holdout_scenes() -> frozenset[SceneId]:
 def canonical_split(name: str) -> str:
     """``test`` -> ``holdout``; an unknown name is a ValueError listing the known ones."""
     name = ALIASES.get(name, name)
-    if name not in SPLITS:
-        known = ", ".join([*SPLITS, *ALIASES])
+    if name not in ALL_SPLITS:
+        known = ", ".join([*SPLITS, *ALIASES, *DFC2020_SPLITS])
         raise ValueError(f"unknown split {name!r}; expected one of {known}")
     return name
 
 
+def how_to_add_dfc2020(root: object, folder: str | None = None) -> str:
+    """Where DFC2020 comes from and the command that adds it (for messages)."""
+    folders = [folder] if folder else list(facts.DFC2020_FOLDERS)
+    zips = ", ".join(facts.dfc2020_zip_name(f, s) for f in folders for s in facts.DFC2020_SENSORS)
+    return (f"DFC2020 is on IEEE DataPort ({facts.DFC2020_URL}, login needed): download {zips} and "
+            f"add them with 'sen12ms add-dfc2020 --root {root} --from DIR'")
+
+
 def parts_of(split: str) -> tuple[str, ...]:
-    """The :data:`DISJOINT_SPLITS` a split is made of: ``train`` -> :data:`TRAIN_PARTS`, any other -> itself."""
+    """The :data:`STORED_SPLITS` a split is made of: ``train`` -> :data:`TRAIN_PARTS`, any other -> itself."""
     name = canonical_split(split)
     return TRAIN_PARTS if name == "train" else (name,)
 
@@ -131,22 +154,37 @@ class Splits:
     """The members of every split of one index."""
 
     index: Index
+    #: split -> its patches: every SEN12MS split (empty ones too), the DFC2020 splits the root holds
     members: Mapping[str, tuple[PatchId, ...]]
     validation_scenes: tuple[SceneId, ...]
 
     def __getitem__(self, name: str) -> tuple[PatchId, ...]:
-        """The patches of a split; an empty split is an error that says why."""
+        """The patches of a split; an empty split is an error that says why (a DFC2020 split
+        that the root does not hold: :class:`DFC2020NotAddedError`, saying how to add it)."""
         name = canonical_split(name)
-        patches = self.members[name]
+        patches = self.members.get(name, ())
         if not patches:
-            raise EmptySplitError(f"{self.index.root}: split {name!r} is empty: {self.why_empty(name)}")
+            error = DFC2020NotAddedError if name in DFC2020_SPLITS else EmptySplitError
+            raise error(f"{self.index.root}: split {name!r} is empty: {self.why_empty(name)}")
         return patches
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The splits this root offers: the four of SEN12MS (empty ones included: writers leave
+        them out with a warning, :meth:`with_members`) and each DFC2020 split it holds."""
+        return (*SPLITS, *(name for name in DFC2020_SPLITS if name in self.members))
 
     def why_empty(self, name: str) -> str | None:
         """Why split ``name`` has no member in this root; None when it has members."""
         name = canonical_split(name)
-        if self.members[name]:
+        if self.members.get(name):
             return None
+        if name in DFC2020_SPLITS:
+            folder = DFC2020_SPLITS[name]
+            broken = sum(1 for item in self.index.incomplete if item.patch.season == folder)
+            found = (f"{folder}/ holds {broken:,} incomplete patches (see 'sen12ms index')" if broken else
+                     f"the root holds no {folder}/ folder")
+            return f"{found}; {how_to_add_dfc2020(self.index.root, folder)}"
         if not self.index.triplets:
             return "the root holds no complete SEN12MS triplet"
         if name == "holdout":
@@ -186,18 +224,23 @@ class Splits:
         return kept
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """Patches per split and season (zeros included), plus a ``total`` per split."""
+        """Patches per split (of :attr:`names`) and season (zeros included), plus a ``total`` per
+        split; DFC2020 patches have no season, so their splits count a ``total`` only."""
         table: dict[str, dict[str, int]] = {}
-        for name in SPLITS:
+        for name in self.names:
             row = dict.fromkeys(facts.SEASONS, 0)
             for pid in self.members[name]:
-                row[pid.season] += 1
+                if pid.season in row:
+                    row[pid.season] += 1
             row["total"] = len(self.members[name])
             table[name] = row
         return table
 
     def split_of(self, pid: PatchId) -> str | None:
-        """``holdout``, ``validation``, ``train_minus_validation`` or None (the damaged patch)."""
+        """``holdout``, ``validation``, ``train_minus_validation``, a DFC2020 split, or None
+        (the damaged patch)."""
+        if pid.is_dfc2020:
+            return next(name for name, folder in DFC2020_SPLITS.items() if folder == pid.season)
         scene = pid.scene_id
         if scene in holdout_scenes():
             return "holdout"
@@ -244,16 +287,17 @@ def compute_splits(index: Index) -> Splits:
     val_set = set(validation_scenes)
     validation = [p for p in train if (p.season, p.scene) in val_set]
     rest = [p for p in train if (p.season, p.scene) not in val_set]
-    return Splits(
-        index=index,
-        members={
-            "train": tuple(train),
-            "holdout": tuple(holdout),
-            "validation": tuple(validation),
-            "train_minus_validation": tuple(rest),
-        },
-        validation_scenes=validation_scenes,
-    )
+    members = {
+        "train": tuple(train),
+        "holdout": tuple(holdout),
+        "validation": tuple(validation),
+        "train_minus_validation": tuple(rest),
+    }
+    for name, folder in DFC2020_SPLITS.items():  # only those the root holds
+        patches = tuple(pid for pid in index.dfc2020 if pid.season == folder)
+        if patches:
+            members[name] = patches
+    return Splits(index=index, members=members, validation_scenes=validation_scenes)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,10 @@ be compared byte for byte.  :func:`fingerprint` reduces a split, as it streams b
 digest per patch and field, so two ecosystems can be compared without holding either in
 memory, and a difference names the patch and the field.
 
+A DFC2020 split (``dfc2020_validation``, ``dfc2020_test``) is read the same way; its patches
+also carry ``dfc``, the contest's 10 m label, which is torchgeo's ``mask`` for those splits
+(the ``igbp`` layer torchgeo then does not return) and the ``dfc`` field of TFDS and HF.
+
 The frameworks are imported inside the functions, only when used: each is an optional
 extra, and TensorFlow must not be loaded before Triton (:mod:`sen12ms_plugins._import_order`).
 """
@@ -24,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..dataset import facts
-from ..dataset.ids import PatchId
+from ..dataset.ids import PatchId, parse_patch_id
 from ..reading.reader import read_triplet
 
 ECOSYSTEMS = ("core", "torchgeo", "tfds", "hf")
@@ -37,11 +41,17 @@ class Canonical:
     id: str
     s1: np.ndarray  # float32 [2, H, W], dB, NaN kept
     s2: np.ndarray  # uint16 [13, H, W]
-    igbp: np.ndarray  # uint16 [H, W]
+    igbp: np.ndarray | None  # uint16 [H, W]; torchgeo's mask of a DFC2020 split is dfc instead
     lc: np.ndarray | None = None  # uint16 [4, H, W]; torchgeo returns only the IGBP layer
+    dfc: np.ndarray | None = None  # uint8 [H, W]: a DFC2020 patch's 10 m label (None for SEN12MS patches)
 
 
-FIELDS = ("s1", "s2", "igbp", "lc")
+FIELDS = ("s1", "s2", "igbp", "lc", "dfc")
+
+
+def mask_field(patch_id: str) -> str:
+    """The mask every ecosystem returns for a patch: ``dfc`` for a DFC2020 patch, else ``igbp``."""
+    return "dfc" if parse_patch_id(patch_id).is_dfc2020 else "igbp"
 
 
 @dataclass(frozen=True)
@@ -61,11 +71,12 @@ class Fingerprint:
 
     @property
     def sha256(self) -> str:
-        """One digest over the ids and the S1, S2 and IGBP pixels, in id order (the fields every ecosystem has)."""
+        """One digest over the ids and the S1, S2 and mask pixels (:func:`mask_field`), in id order
+        (the fields every ecosystem has)."""
         total = hashlib.sha256()
         for key in self.ids:
             total.update(key.encode())
-            for name in ("s1", "s2", "igbp"):
+            for name in ("s1", "s2", mask_field(key)):
                 total.update(self.digests[key][name])
         return total.hexdigest()
 
@@ -105,11 +116,13 @@ def from_core(root: str | os.PathLike[str], ids: Iterable[PatchId]) -> Iterator[
     """The reader's arrays: the reference every ecosystem is compared with."""
     for pid in ids:
         arrays = read_triplet(root, pid)
-        yield Canonical(pid.name, arrays["s1"], arrays["s2"], arrays["lc"][0], arrays["lc"])
+        dfc = arrays["dfc"][0] if pid.is_dfc2020 else None
+        yield Canonical(pid.name, arrays["s1"], arrays["s2"], arrays["lc"][0], arrays["lc"], dfc)
 
 
 def from_torchgeo(root: str | os.PathLike[str], split: str) -> Iterator[Canonical]:
-    """``torchgeo.datasets.SEN12MS(root, split)`` after registering the plugin (all 15 bands, IGBP mask)."""
+    """``torchgeo.datasets.SEN12MS(root, split)`` after registering the plugin (all 15 bands; the
+    default mask: IGBP, or a DFC2020 split's 10 m label)."""
     # Each ecosystem is imported only when it is read: each is an optional extra.
     import torchgeo.datasets
 
@@ -121,8 +134,11 @@ def from_torchgeo(root: str | os.PathLike[str], split: str) -> Iterator[Canonica
         sample = dataset[i]
         image = sample["image"].numpy()
         # S2 was widened to float32 by torchgeo; its values (< 2**24) convert back exactly.
-        yield Canonical(sample["patch_id"], image[:n_s1].astype(np.float32), image[n_s1:].astype(np.uint16),
-                        sample["mask"].numpy().astype(np.uint16))
+        s1, s2 = image[:n_s1].astype(np.float32), image[n_s1:].astype(np.uint16)
+        if mask_field(sample["patch_id"]) == "dfc":
+            yield Canonical(sample["patch_id"], s1, s2, None, dfc=sample["mask"].numpy().astype(np.uint8))
+        else:
+            yield Canonical(sample["patch_id"], s1, s2, sample["mask"].numpy().astype(np.uint16))
 
 
 def from_tfds(root: str | os.PathLike[str], split: str, data_dir: str | os.PathLike[str]) -> Iterator[Canonical]:
@@ -134,8 +150,9 @@ def from_tfds(root: str | os.PathLike[str], split: str, data_dir: str | os.PathL
     ds = tfds.load("sen12ms", split=split, data_dir=str(data_dir), builder_kwargs={"root": str(root)})
     for ex in tfds.as_numpy(ds):
         lc = np.moveaxis(ex["lc"], -1, 0)  # HWC -> CHW
-        yield Canonical(ex["id"].decode(), np.moveaxis(ex["s1"], -1, 0), np.moveaxis(ex["s2"], -1, 0),
-                        ex["igbp"], lc)
+        patch_id = ex["id"].decode()
+        dfc = ex["dfc"] if mask_field(patch_id) == "dfc" else None
+        yield Canonical(patch_id, np.moveaxis(ex["s1"], -1, 0), np.moveaxis(ex["s2"], -1, 0), ex["igbp"], lc, dfc)
 
 
 def from_hf(split: str, cache_dir: str | os.PathLike[str] | None = None) -> Iterator[Canonical]:
@@ -151,7 +168,8 @@ def from_hf(split: str, cache_dir: str | os.PathLike[str] | None = None) -> Iter
     for batch in ds.with_format("arrow").iter(batch_size=16):
         columns = table_to_numpy(batch)
         for i, name in enumerate(columns["id"]):
-            yield Canonical(str(name), columns["s1"][i], columns["s2"][i], columns["igbp"][i], columns["lc"][i])
+            dfc = columns["dfc"][i] if mask_field(str(name)) == "dfc" else None
+            yield Canonical(str(name), columns["s1"][i], columns["s2"][i], columns["igbp"][i], columns["lc"][i], dfc)
 
 
 def isolated_env(cache_dir: Path) -> dict[str, str]:

@@ -2,15 +2,17 @@
 
 What a new user would do with the real dataset, on the sample, in one process:
 
-1. build the sample as the 12 archives and ``md5sums.txt`` (a mirror);
+1. build the sample as the 12 archives and ``md5sums.txt`` (a mirror), and DFC2020-like
+   zips (:mod:`.dfc2020_sample`, in the dtype and zip-structure variants asked for);
 2. serve the mirror over HTTP on 127.0.0.1 (started here, stopped at the end);
 3. download it with the real downloader (progress, md5 checks) into a fresh root, and extract;
-4. verify the root (remembered archive md5s and the extracted tree);
-5. index and split it;
-6. load every split through torchgeo (``torchgeo.datasets.SEN12MS``), TensorFlow
+4. add the DFC2020 zips to the root (``sen12ms add-dfc2020``);
+5. verify the root (remembered archive md5s, the extracted tree, the DFC2020 files' md5s);
+6. index and split it: the four SEN12MS splits and the two DFC2020 splits;
+7. load every split through torchgeo (``torchgeo.datasets.SEN12MS``), TensorFlow
    Datasets (``tfds.load("sen12ms")``) and Hugging Face (``datasets.load_dataset("sen12ms")``
    by bare name, after the preparation ``sen12ms prepare-hf`` does);
-7. write the class and band statistics and the world map;
+8. write the class and band statistics and the world map;
 
 then print, per split and ecosystem, the count, the first ids and a checksum of the
 pixels, and end with OK only if every ecosystem returned exactly the core's patches.
@@ -36,6 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..acquisition.dfc2020 import add_dfc2020
 from ..acquisition.download import download
 from ..acquisition.verify import check_root
 from ..analysis.stats import compute_stats
@@ -43,10 +46,10 @@ from ..analysis.worldmap import make_map
 from ..console import print_table, track
 from ..dataset import facts
 from ..dataset.index import Index, build_index
-from ..dataset.splits import SPLITS, Splits, compute_splits
+from ..dataset.splits import DFC2020_SPLITS, SPLITS, Splits, compute_splits
 from ..errors import RootError
 from ..fsutil import atomic_write_bytes
-from . import DEMO_PATCHES_PER_SCENE, SampleLayout
+from . import DEMO_PATCHES_PER_SCENE, SampleLayout, ZipStructure
 from .crosscheck import (
     ECOSYSTEMS,
     Fingerprint,
@@ -57,6 +60,7 @@ from .crosscheck import (
     from_torchgeo,
     isolated_env,
 )
+from .dfc2020_sample import check_dfc2020_options, make_dfc2020_sample
 from .mirror import serve_folder
 from .sample import MANIFEST_NAME, check_sample_options, make_sample
 
@@ -69,6 +73,10 @@ class DemoContext:
     layout: SampleLayout
     lc_dtype: str
     quiet: bool
+    #: DFC2020 zips: s1 and dfc file dtypes, and what the top of a zip holds
+    dfc2020_s1_dtype: str = "float32"
+    dfc2020_dtype: str = "uint8"
+    dfc2020_structure: ZipStructure = ZipStructure.SET
     mirror_url: str = ""
     #: Whether the work folder stays after the demo (printed paths are only shown then).
     kept: bool = True
@@ -91,6 +99,15 @@ class DemoContext:
     def hf_cache(self) -> Path:
         return self.workdir / "hf-cache"
 
+    @property
+    def dfc2020_zips(self) -> Path:
+        """Where the DFC2020-like zips are written, as a user's download folder."""
+        return self.workdir / "dfc2020-zips"
+
+    @property
+    def split_names(self) -> tuple[str, ...]:
+        """Every split the demo loads: SEN12MS's four, then DFC2020's two."""
+        return (*SPLITS, *DFC2020_SPLITS)
 
 
 def step_sample(ctx: DemoContext) -> str:
@@ -98,8 +115,18 @@ def step_sample(ctx: DemoContext) -> str:
                       layout=ctx.layout, lc_dtype=ctx.lc_dtype, archives=True, tree=False,
                       progress=lambda jobs: track(jobs, "sample", unit="triplet", quiet=ctx.quiet))
     size = sum(p.stat().st_size for p in ctx.mirror.glob("*.tar.gz"))
+    dfc = make_dfc2020_sample(ctx.dfc2020_zips, patch_size=ctx.patch_size, layout=ctx.layout, lc_dtype=ctx.lc_dtype,
+                              s1_dtype=ctx.dfc2020_s1_dtype, dfc_dtype=ctx.dfc2020_dtype,
+                              structure=ctx.dfc2020_structure)
     return (f"12 archives of {len(ids)} triplets ({ctx.patch_size}x{ctx.patch_size} px, {ctx.layout} layout, "
-            f"lc {ctx.lc_dtype}), {size / 2**20:.1f} MiB")
+            f"lc {ctx.lc_dtype}), {size / 2**20:.1f} MiB; 8 DFC2020 zips of {len(dfc)} patches (s1 "
+            f"{ctx.dfc2020_s1_dtype}, dfc {ctx.dfc2020_dtype}, {ctx.dfc2020_structure} folder at the top)")
+
+
+def step_add_dfc2020(ctx: DemoContext) -> str:
+    report = add_dfc2020(ctx.root, ctx.dfc2020_zips, quiet=ctx.quiet)
+    counts = ", ".join(f"{folder} {n}" for folder, n in report.patches.items())
+    return f"{len(report.sources)} zips added from {ctx.dfc2020_zips}: {counts}"
 
 
 def step_download(ctx: DemoContext) -> str:
@@ -120,17 +147,18 @@ def step_index(ctx: DemoContext) -> str:
     if ctx.index.incomplete or ctx.index.strays:
         raise RuntimeError(f"{len(ctx.index.incomplete)} incomplete triplets, {len(ctx.index.strays)} stray files")
     ctx.splits = compute_splits(ctx.index)
-    for name in SPLITS:
+    for name in ctx.split_names:
         ctx.splits[name]  # raises with the reason if a split came out empty
         ctx.results[name, "core"] = fingerprint(from_core(ctx.root, ctx.splits[name]))
-    counts = ", ".join(f"{name} {len(ctx.splits.members[name])}" for name in SPLITS)
-    return f"{len(ctx.index)} triplets in {len(ctx.index.scene_counts)} scenes; {counts}"
+    counts = ", ".join(f"{name} {len(ctx.splits.members[name])}" for name in ctx.split_names)
+    return (f"{len(ctx.index)} triplets in {len(ctx.index.scene_counts)} scenes, {len(ctx.index.dfc2020)} DFC2020 "
+            f"patches; {counts}")
 
 
 def _load_all(ctx: DemoContext, ecosystem: str, read: Callable[[str], object]) -> str:
-    for name in SPLITS:
+    for name in ctx.split_names:
         ctx.results[name, ecosystem] = fingerprint(read(name))
-    return "; ".join(f"{name} {ctx.results[name, ecosystem].count}" for name in SPLITS)
+    return "; ".join(f"{name} {ctx.results[name, ecosystem].count}" for name in ctx.split_names)
 
 
 def _quiet_frameworks() -> None:
@@ -197,15 +225,18 @@ def step_hf(ctx: DemoContext) -> str:
 def step_analysis(ctx: DemoContext) -> str:
     out = ctx.workdir / "analysis"
     stats = compute_stats(ctx.root, index=ctx.index)
-    written = stats.write(out)
-    scenes = make_map(ctx.root, out / "map.png")
+    stats.write(out)
+    drawn = make_map(ctx.root, out / "map.png")
+    unlocated = f" ({drawn.dfc2020_unlocated} DFC2020 patches left out: georeference stripped)" \
+        if drawn.dfc2020_unlocated else ""
     where = out if ctx.kept else "the work folder (removed at the end: --keep keeps it)"
-    return f"{len(written)} statistics files and charts, and a map of {len(scenes)} scenes, in {where}"
+    return f"statistics, charts and a map of {len(drawn.scenes)} scenes{unlocated} in {where}"
 
 
 STEPS: list[tuple[str, Callable[[DemoContext], str]]] = [
     ("build the sample as the 12 archives", step_sample),
     ("download from the local mirror and extract", step_download),
+    ("add the DFC2020 zips", step_add_dfc2020),
     ("verify", step_verify),
     ("index and split", step_index),
     ("load every split with torchgeo", step_torchgeo),
@@ -218,7 +249,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], str]]] = [
 def summary_rows(ctx: DemoContext) -> tuple[list[list[object]], list[str]]:
     """Table rows (split, ecosystem, count, first ids, checksum, agrees) and the disagreements."""
     rows, problems = [], []
-    for name in SPLITS:
+    for name in ctx.split_names:
         reference = ctx.results.get((name, "core"))
         for ecosystem in ECOSYSTEMS:
             got = ctx.results.get((name, ecosystem))
@@ -266,12 +297,14 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 def run_demo(workdir: str | Path | None = None, *, patch_size: int = facts.PATCH_SIZE,
              patches_per_scene: int = DEMO_PATCHES_PER_SCENE, layout: SampleLayout | str = SampleLayout.COMPACT,
-             lc_dtype: str = "uint16", keep: bool = False, quiet: bool = False,
+             lc_dtype: str = "uint16", dfc2020_s1_dtype: str = "float32", dfc2020_dtype: str = "uint8",
+             dfc2020_structure: ZipStructure | str = ZipStructure.SET, keep: bool = False, quiet: bool = False,
              report: str | Path | None = None) -> bool:
     """Run every step; True when all succeeded and every ecosystem agreed with the core.
 
-    ``layout`` and ``lc_dtype`` are the sample's (:func:`~.sample.make_sample`); a value
-    it refuses (an odd patch size for the real layout) is a ValueError before anything runs.
+    ``layout`` and ``lc_dtype`` are the sample's (:func:`~.sample.make_sample`), the
+    ``dfc2020_*`` options its DFC2020 zips' (:func:`~.dfc2020_sample.make_dfc2020_sample`); a
+    value they refuse (an odd patch size for the real layout) is a ValueError before anything runs.
 
     A temporary work folder is removed afterwards unless ``keep``; a given one is kept.
     ``report`` names a JSON file to write the outcome to (steps, and per split and
@@ -280,12 +313,14 @@ def run_demo(workdir: str | Path | None = None, *, patch_size: int = facts.PATCH
     if "datasets" in sys.modules:  # its cache location and offline mode are read at import
         raise RuntimeError("run_demo must run before `datasets` is imported")
     layout = check_sample_options(patch_size, layout, lc_dtype)
+    structure = check_dfc2020_options(dfc2020_s1_dtype, dfc2020_dtype, dfc2020_structure)
     own = workdir is None
     work = Path(tempfile.mkdtemp(prefix="sen12ms-demo-")) if own else Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
     if any(work.iterdir()):
         raise RootError(f"{work}: the demo's work folder must be empty")
-    ctx = DemoContext(work, patch_size, patches_per_scene, layout, lc_dtype, quiet)
+    ctx = DemoContext(work, patch_size, patches_per_scene, layout, lc_dtype, quiet, dfc2020_s1_dtype, dfc2020_dtype,
+                      structure)
     ctx.kept = not own or keep
     ok = True
     done: list[dict[str, object]] = []

@@ -9,7 +9,10 @@ CC-BY-4.0).
 Configurations (:mod:`sen12ms_plugins.reading.configs`): ``all`` (default), ``s2``, ``s1s2``.
 Splits (:mod:`sen12ms_plugins.dataset.splits`): ``train``, ``holdout`` (the official hold-out
 scenes; torchgeo's ``test``), ``validation`` (scene-level, ~10% of ``train``),
-``train_minus_validation``.  Fields: :mod:`sen12ms_plugins.reading.examples`.
+``train_minus_validation``; ``dfc2020_validation`` and ``dfc2020_test`` when the root holds
+DFC2020 (``sen12ms add-dfc2020``; their ``dfc`` field is the contest's 10 m label).  Fields:
+:mod:`sen12ms_plugins.reading.examples`.  ``as_dataset`` of a DFC2020 split the prepared
+data lacks is a ``DFC2020NotAddedError`` saying how to add it.
 
 The same class serves both generations of ``datasets``:
 
@@ -76,8 +79,8 @@ from ..dataset import facts
 from ..dataset.ids import PatchId
 from ..dataset.index import Index, build_index, content_stamp
 from ..dataset.root import resolve_root
-from ..dataset.splits import DISJOINT_SPLITS, SPLITS, TRAIN_PARTS, compute_splits
-from ..errors import SEN12MSError
+from ..dataset.splits import ALL_SPLITS, DFC2020_SPLITS, STORED_SPLITS, TRAIN_PARTS, compute_splits, how_to_add_dfc2020
+from ..errors import DFC2020NotAddedError, SEN12MSError
 from ..fsutil import link_file
 from ..reading.configs import CONFIGS, DEFAULT_CONFIG, get_config
 from ..reading.examples import patch_size_of, read_example
@@ -210,11 +213,12 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
         splits = compute_splits(self._index)
         # A split without members in this root (a partial root) is left out, with one warning
         # why; none at all is an EmptySplitError, before anything is written.
-        kept = splits.with_members(SPLITS, doing="the Hugging Face build writes {splits} only")
+        kept = splits.with_members(splits.names, doing="the Hugging Face build writes {splits} only")
         # A layout the fast reader leaves to rasterio is announced here, before any worker of
         # num_proc starts (datasets forks them: they inherit that it was announced).
-        probe_layouts(self._root, self._index.triplets[0], self._sen12ms_config.read_bands())
-        members = {name: list(splits[name]) for name in DISJOINT_SPLITS if name in kept}
+        first = next(iter(self._index.triplets or self._index.dfc2020))
+        probe_layouts(self._root, first, self._sen12ms_config.read_bands())
+        members = {name: list(splits[name]) for name in STORED_SPLITS if name in kept}
         # train = its stored parts, in that order, wherever it is produced; it comes last
         # so that, when prepared, its parts exist to be linked to
         if "train" in kept:
@@ -229,6 +233,15 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
             pid = PatchId(*raw)
             example = read_example(self._root, pid, self._sen12ms_config)
             yield pid.name, check_example_size(example, self._patch_size, self._root, pid)
+
+    def as_dataset(self, split: Any = None, *args: Any, **kwargs: Any) -> Any:
+        """``datasets``' own, but a DFC2020 split that the prepared data lacks is a
+        :class:`~sen12ms_plugins.errors.DFC2020NotAddedError` saying how to add it."""
+        name = split.split("[", 1)[0].strip() if isinstance(split, str) else None
+        if name in DFC2020_SPLITS and self.info.splits and name not in self.info.splits:  # prepared without it
+            raise DFC2020NotAddedError(f"split {name!r} is not in this preparation of {self._root}: "
+                                       f"{how_to_add_dfc2020(self._root, DFC2020_SPLITS[name])}")
+        return super().as_dataset(split, *args, **kwargs)
 
     # --- train without a second copy ------------------------------------------------
 
@@ -255,7 +268,7 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
         with self._fs.open(posixpath.join(self._output_dir, SOURCE_RECORD), "w") as f:
             json.dump(record, f, indent=1)
         ordered = datasets.SplitDict(dataset_name=self.dataset_name)
-        for name in SPLITS:  # the project's order, train first; an empty split was not written
+        for name in ALL_SPLITS:  # the project's order, train first; an empty split was not written
             if name in self.info.splits:
                 ordered.add(self.info.splits[name])
         self.info.splits = ordered

@@ -18,7 +18,7 @@ import yaml
 
 from .. import __version__
 from ..dataset import facts
-from ..dataset.splits import SPLITS, parts_of
+from ..dataset.splits import ALL_SPLITS, parts_of
 from ..fsutil import atomic_write_bytes
 from ..reading.configs import DatasetConfig
 from ..reading.examples import SCENE_LABEL_NAMES
@@ -27,7 +27,8 @@ from ..reading.examples import SCENE_LABEL_NAMES
 @dataclass(frozen=True)
 class ConfigSummary:
     """One exported configuration: its features, shards and patch counts per stored split
-    (those of ``holdout``, ``train_minus_validation``, ``validation`` that have members)."""
+    (those of ``holdout``, ``train_minus_validation``, ``validation`` and the DFC2020 splits
+    that have members)."""
 
     config: DatasetConfig
     features: datasets.Features
@@ -37,7 +38,7 @@ class ConfigSummary:
     @property
     def splits(self) -> tuple[str, ...]:
         """The splits of this export, in the project's order: ``train`` when one of its parts is stored."""
-        return tuple(name for name in SPLITS if self.parts(name))
+        return tuple(name for name in ALL_SPLITS if self.parts(name))
 
     def parts(self, split: str) -> tuple[str, ...]:
         """The stored splits ``split`` is made of (``train``: those of its parts that are stored)."""
@@ -133,6 +134,7 @@ def render_card(
         left_out = ("\n\nNot in this export, because the root it was written from holds no patch of them:"
                     + left_out)
     label_names = ", ".join(f"{i} {name}" for i, name in enumerate(SCENE_LABEL_NAMES))
+    dfc2020 = _DFC2020_TEXT if any(split.startswith("dfc2020_") for split in first.splits) else ""
     return f"""---
 {header}---
 
@@ -162,21 +164,21 @@ Every configuration also has the label fields below.
 
 `train` is stored once: it is the `train_minus_validation` shards followed by the
 `validation` shards. No scene is in two of `holdout`, `validation` and
-`train_minus_validation`.{left_out}
+`train_minus_validation`.{left_out}{dfc2020}
 
 ## Fields
 
 | field | type | meaning |
 |---|---|---|
 | `id` | string | patch id, e.g. `ROIs1158_spring_124_p100` |
-| `season` | string | `spring`, `summer`, `fall`, `winter` |
+| `season` | string | `spring`, `summer`, `fall`, `winter` (`unknown`: DFC2020) |
 | `scene`, `patch` | int32 | scene (ROI) and patch number |
-| `lon`, `lat` | float64 | patch centre, WGS 84 degrees |
+| `lon`, `lat` | float64 | patch centre, WGS 84 degrees (NaN: unknown) |
 | `s1` | Array3D float32 [2, H, W] | Sentinel-1 VV, VH backscatter in dB (NaN where missing) |
 | `s2` | Array3D uint16 [13, H, W] | Sentinel-2 {" ".join(facts.BANDS["s2"])}, TOA reflectance x10000 |
 | `lc` | Array3D uint16 [4, H, W] | MODIS IGBP, LCCS land cover, LCCS land use, LCCS surface hydrology |
 | `igbp` | Array2D uint16 [H, W] | IGBP class per pixel (1-17) |
-| `dfc` | Array2D uint8 [H, W] | simplified (DFC2020) class per pixel (1-10; 0 = no data) |
+| `dfc` | Array2D uint8 [H, W] | simplified (DFC2020) class per pixel (1-10; 0 = no data); the 10 m label in `dfc2020_*` |
 | `label` | ClassLabel | most frequent `dfc` class of the patch (Schmitt & Wu 2021) |
 | `labels` | list of ClassLabel | `dfc` classes covering at least 10% of the patch |
 
@@ -217,7 +219,20 @@ _SPLIT_TEXT = {
     "holdout": f"the {facts.HOLDOUT_SCENES} official hold-out scenes (upstream `test_list.txt`, torchgeo's `test`)",
     "validation": "whole scenes, about 10% of `train` per season (deterministic rule)",
     "train_minus_validation": "`train` without `validation`",
+    "dfc2020_validation": "the 2020 Data Fusion Contest's validation patches, hand-made 10 m labels "
+                          f"({facts.DFC2020_PATCHES['ROIs0000_validation']:,} as released)",
+    "dfc2020_test": "the 2020 Data Fusion Contest's test patches, hand-made 10 m labels "
+                    f"({facts.DFC2020_PATCHES['ROIs0000_test']:,} as released)",
 }
+_DFC2020_TEXT = f"""
+
+The `dfc2020_*` splits are the 2020 IEEE GRSS Data Fusion Contest's validation and test
+data (same sensors and processing as SEN12MS; {facts.DFC2020_URL}, login), added to the
+root with `sen12ms add-dfc2020`. Their examples have the same fields, with these values:
+`dfc` is the contest's hand-made 10 m label (not derived from IGBP), and `label`/`labels`
+are computed from it; `igbp` and `lc` are their MODIS layers (500 m, as in SEN12MS);
+`season` is `unknown`, `scene` 0, and `lon`/`lat` NaN where the file's georeference is
+stripped (as the release's are reported to be). The ids start with `ROIs0000_`."""
 
 
 def write_card(

@@ -4,6 +4,7 @@ Layout of the output directory::
 
     README.md                                       dataset card; YAML ``configs:`` + ``dataset_info``
     data/<config>/<split>-NNNNN-of-MMMMM.parquet    shards of holdout, validation, train_minus_validation
+                                                    (and dfc2020_validation, dfc2020_test when present)
 
 ``train`` has no shards of its own: the card lists the ``train_minus_validation`` and
 ``validation`` shards for it.  A split without members in the root (a partial root) is
@@ -43,7 +44,7 @@ from ..console import Progress
 from ..dataset.ids import PatchId
 from ..dataset.index import build_index
 from ..dataset.root import resolve_root
-from ..dataset.splits import DISJOINT_SPLITS, SPLITS, compute_splits
+from ..dataset.splits import SPLITS, STORED_SPLITS, compute_splits
 from ..errors import ExportError
 from ..reading.configs import CONFIGS, DEFAULT_CONFIG, DatasetConfig, get_config
 from ..reading.examples import patch_size_of, read_example
@@ -123,7 +124,7 @@ def plan_shards(
     config: DatasetConfig, members: dict[str, Sequence[tuple[str, int, int]]], patch_size: int,
     row_bytes: int, shard_size: int,
 ) -> list[ShardTask]:
-    """Cut each stored split of ``members`` (those of :data:`DISJOINT_SPLITS` with members, in that
+    """Cut each stored split of ``members`` (those of :data:`STORED_SPLITS` with members, in that
     order) into contiguous shards of about ``shard_size`` bytes (sizes differ by one at most)."""
     rows_per_shard = max(1, shard_size // row_bytes)
     tasks = []
@@ -260,8 +261,8 @@ def export_hf(
     start = time.monotonic()
     index = build_index(root)
     splits = compute_splits(index)
-    kept = splits.with_members(SPLITS, doing="the export writes {splits} only")
-    stored = tuple(name for name in DISJOINT_SPLITS if name in kept)
+    kept = splits.with_members(splits.names, doing="the export writes {splits} only")
+    stored = tuple(name for name in STORED_SPLITS if name in kept)
     members = {name: [tuple(p) for p in splits[name]] for name in stored}
     patch_size = patch_size_of(root, index)
 
@@ -311,7 +312,7 @@ def export_hf(
             counts = {split: len(members[split]) for split in stored}
             summaries.append(ConfigSummary(get_config(name), hf_features(get_config(name), patch_size), shards, counts))
         write_card(out / CARD_NAME, summaries, default=DEFAULT_CONFIG, patch_size=patch_size,
-                   triplets=len(splits.members["train"]) + len(splits.members["holdout"]),
+                   triplets=sum(len(splits.members[name]) for name in stored),
                    empty=splits.empty(SPLITS))
     report.seconds = time.monotonic() - start
     return report

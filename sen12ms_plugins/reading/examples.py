@@ -23,6 +23,13 @@ are present; the other fields are in every example.  Arrays have one dtype per s
 whatever the file holds (``facts.DTYPES``: an 8-bit land-cover file gives uint16) and keep the files'
 band order.  ``label`` and ``labels`` follow Schmitt & Wu (2021); their class
 numbers are those of ``dfc``, so :data:`SCENE_LABEL_NAMES` [k] names class k.
+
+A DFC2020 patch (splits ``dfc2020_validation``, ``dfc2020_test``; ids ``ROIs0000_…``) has the
+same fields, with these values: ``dfc`` is the contest's hand-made 10 m label (its ``dfc``
+file), not derived from IGBP, and ``label``/``labels`` are computed from it; ``igbp`` and
+``lc`` are its MODIS layers (its ``lc`` file, 500 m, as in SEN12MS); ``season`` is
+``unknown``, ``scene`` 0, and ``lon``/``lat`` NaN unless its file holds a usable georeference
+(the released files are reported stripped).
 """
 
 from __future__ import annotations
@@ -58,13 +65,17 @@ def read_example(root: str | os.PathLike[str], pid: PatchId, config: DatasetConf
     Raises :class:`~sen12ms_plugins.errors.PatchFileError` naming the file when a
     file is missing, unreadable or not shaped like its sensor's patches.
     """
-    arrays = read_triplet(root, pid, config.read_bands())
+    wanted = config.read_bands()
+    if pid.is_dfc2020:
+        wanted["dfc"] = None
+    arrays = read_triplet(root, pid, wanted)
     igbp: np.ndarray = arrays["lc"][0]  # IGBP is band 1 whether lc was read whole or alone
-    single, multi = labels.scene_labels(igbp)
+    dfc = arrays["dfc"][0] if pid.is_dfc2020 else labels.igbp_to_dfc(igbp)
+    single, multi = labels.dfc_scene_labels(dfc)
     geo = georeference(root, pid)
     example: dict[str, Any] = {
         "id": pid.name,
-        "season": facts.SEASON_SHORT[pid.season],
+        "season": facts.season_name(pid.season),
         "scene": pid.scene,
         "patch": pid.patch,
         "lon": geo.center_lon,
@@ -73,14 +84,16 @@ def read_example(root: str | os.PathLike[str], pid: PatchId, config: DatasetConf
     for sensor in config.sensors:
         example[sensor] = arrays[sensor]
     example["igbp"] = igbp
-    example["dfc"] = labels.igbp_to_dfc(igbp)
+    example["dfc"] = dfc
     example["label"] = single
     example["labels"] = list(multi)
     return example
 
 
 def patch_size_of(root: str | os.PathLike[str], index: Index) -> int:
-    """Pixels a side of the root's patches (read from the first triplet's header); the real size when the root is empty."""
-    if not index.triplets:
+    """Pixels a side of the root's patches (read from the first triplet's header, else the first
+    DFC2020 patch's); the real size when the root holds neither."""
+    first = next(iter(index.triplets or index.dfc2020), None)
+    if first is None:
         return facts.PATCH_SIZE
-    return georeference(root, index.triplets[0]).width
+    return georeference(root, first).width

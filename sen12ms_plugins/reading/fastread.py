@@ -21,9 +21,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tiffheader import Header, Interleave, Layout, parse_layout, read_exactly, read_layout, strip_runs, truncation
+from .tiffheader import (
+    Header,
+    Interleave,
+    Layout,
+    parse_layout,
+    read_exactly,
+    read_layout,
+    strip_runs,
+    tag_numbers,
+    truncation,
+)
 
-__all__ = ["Interleave", "Layout", "read_bands", "read_layout", "truncation"]  # the header's names, re-exported
+__all__ = ["Interleave", "Layout", "read_bands", "read_layout", "tag_numbers", "truncation"]  # the header's names, re-exported
 
 
 def _read_runs(header: Header, target: memoryview, runs: list[tuple[int, int]]) -> None:

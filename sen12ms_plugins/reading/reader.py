@@ -7,6 +7,12 @@ real files are reported to have: :data:`~sen12ms_plugins.dataset.facts.FILE_DTYP
 is widened without loss.  A file that is missing, unreadable, or not shaped like its
 sensor's patches raises :class:`~sen12ms_plugins.errors.PatchFileError` naming the file.
 
+DFC2020 patches have their own formats (:data:`~sen12ms_plugins.dataset.facts.DFC2020_FORMATS`,
+chosen by the patch's folder): a fourth file, ``dfc`` (uint8 [1, H, W], the 10 m label), and
+file dtypes wider than what is returned (s1 float64, dfc int32).  Those are narrowed at the
+one conversion point of :func:`read_file`, every value checked: one the returned dtype cannot
+hold is a ``PatchFileError`` naming the file and the value.
+
 Files in SEN12MS's own layout are read by :mod:`.fastread`; any other layout is read
 by rasterio, and the first such file of each reason is logged at WARNING level on the
 ``sen12ms_plugins.reading.reader`` logger (see :func:`announce_fallback`); so is a damaged
@@ -78,7 +84,7 @@ def announced() -> frozenset[str]:
         return frozenset(_announced)
 
 
-def probe_layouts(root: str | os.PathLike[str], pid: PatchId, sensors: Iterable[str] = facts.SENSORS) -> frozenset[str]:
+def probe_layouts(root: str | os.PathLike[str], pid: PatchId, sensors: Iterable[str] | None = None) -> frozenset[str]:
     """Announce now (:func:`announce_fallback`) what reading ``pid``'s files would announce; only
     their headers are read.  Returns every reason announced in this process so far.
 
@@ -86,7 +92,7 @@ def probe_layouts(root: str | os.PathLike[str], pid: PatchId, sensors: Iterable[
     hands the result to them (:func:`mark_announced`): a dataset in another layout is
     then announced once, not once per worker.
     """
-    for sensor in sensors:
+    for sensor in pid.sensors if sensors is None else sensors:
         path = pid.path(root, sensor)
         try:
             fastread.read_layout(path)
@@ -99,15 +105,15 @@ def probe_layouts(root: str | os.PathLike[str], pid: PatchId, sensors: Iterable[
     return announced()
 
 
-def band_indexes(sensor: str, bands: Sequence[str] | None) -> list[int]:
+def band_indexes(sensor: str, bands: Sequence[str] | None,
+                 formats: Mapping[str, SensorFormat] = facts.FORMATS) -> list[int]:
     """1-based file band indexes of the named bands (all bands when ``bands`` is None)."""
-    return list(_band_indexes(sensor, None if bands is None else tuple(bands)))
+    return list(_band_indexes(sensor, formats[sensor].bands, None if bands is None else tuple(bands)))
 
 
 @functools.lru_cache(maxsize=256)
-def _band_indexes(sensor: str, bands: tuple[str, ...] | None) -> tuple[int, ...]:
+def _band_indexes(sensor: str, names: tuple[str, ...], bands: tuple[str, ...] | None) -> tuple[int, ...]:
     # Cached: readers ask for the same few band lists for every file.
-    names = facts.BANDS[sensor]
     if bands is None:
         return tuple(range(1, len(names) + 1))
     unknown = [b for b in bands if b not in names]
@@ -145,6 +151,7 @@ def read_file(
     out: np.ndarray | None = None,
     dtype: np.dtype | str | None = None,
     rows: tuple[int, int] | None = None,
+    formats: Mapping[str, SensorFormat] = facts.FORMATS,
 ) -> np.ndarray:
     """Read one patch file ([bands, H, W]) as the sensor's dtype, checking its band count, dtype and shape.
 
@@ -156,14 +163,17 @@ def read_file(
     in the same pass; the default is the sensor's.  With ``rows`` (``(first, stop)``,
     0-based, ``stop`` exclusive) only those rows are read: [bands, stop - first, W]
     (with ``out``, the patch must be as wide, and as tall, as ``out`` is wide).
+    ``formats`` are the file formats of the patch's collection
+    (``facts.formats_of(pid.season)``: SEN12MS's, or DFC2020's with its ``dfc`` file and
+    the dtypes it narrows, each value checked).
 
     The dataset's own layout (uncompressed, striped GeoTIFF) is read by
     :mod:`~sen12ms_plugins.reading.fastread`, byte for byte what rasterio returns; any other
     layout is read by rasterio (and announced once: :func:`announce_fallback`).
     """
     path = os.fspath(path)
-    fmt = facts.FORMATS[sensor]
-    indexes = band_indexes(sensor, bands)
+    fmt = formats[sensor]
+    indexes = band_indexes(sensor, bands, formats)
     if not indexes:
         raise ValueError(f"no {sensor} band asked for: bands is empty")  # as rasterio refuses to read none
     if out is not None:
@@ -174,24 +184,64 @@ def read_file(
         dtype = np.dtype(fmt.dtype if dtype is None else dtype)
         if not np.can_cast(fmt.dtype, dtype, "safe"):
             raise ValueError(f"dtype {dtype} cannot hold {fmt.sensor} values ({fmt.dtype}) exactly")
+    # A file dtype that narrows is read as it is and converted after its values are checked.
+    narrowing = _narrows(fmt)
+    target, read_dtype = (None, None) if narrowing else (out, dtype)
 
     def check(layout: fastread.Layout) -> None:
         _check_profile(path, fmt, layout.count, [layout.dtype_name], layout.width, layout.height)
         _check_size(path, layout.width, layout.height, out, rows)
 
     try:
-        array = fastread.read_bands(path, indexes, check=check, out=out, dtype=dtype, rows=rows)
+        array = fastread.read_bands(path, indexes, check=check, out=target, dtype=read_dtype, rows=rows)
     except FileNotFoundError:
         raise PatchFileError(path, "does not exist") from None
     except UnsupportedLayoutError as exc:
         damage = str(exc) if isinstance(exc, DamagedHeaderError) else None
-        array = _read_with_rasterio(path, fmt, indexes, out, rows, damage)
+        array = _read_with_rasterio(path, fmt, indexes, target, rows, damage)
         announce_fallback(path, exc)
     except OSError:
-        array = _read_with_rasterio(path, fmt, indexes, out, rows)  # rasterio's error message will say what is wrong
-    if out is None and array.dtype != dtype:
+        array = _read_with_rasterio(path, fmt, indexes, target, rows)  # rasterio's error message will say what is wrong
+    if narrowing and not np.can_cast(array.dtype, fmt.dtype, "safe"):
+        array = narrow(path, array, fmt)
+    if out is not None:
+        if array is not out:
+            np.copyto(out, array, casting="safe")
+        return out
+    if array.dtype != dtype:
         return array.astype(dtype, casting="safe")  # rasterio's array of a narrower file dtype (uint8 lc), widened
     return array
+
+
+@functools.lru_cache(maxsize=64)
+def _narrows(fmt: SensorFormat) -> bool:
+    """True when some file dtype of ``fmt`` does not cast to its returned dtype without loss."""
+    return any(not np.can_cast(dtype, fmt.dtype, "safe") for dtype in fmt.file_dtypes)
+
+
+def narrow(path: str | os.PathLike[str], array: np.ndarray, fmt: SensorFormat) -> np.ndarray:
+    """``array`` (a file's values, wider than ``fmt.dtype``) as ``fmt.dtype``, after checking that
+    each value fits: integers within the range of ``fmt.dtype``, floats finite within its
+    range (NaN and infinities stay what they are; other values are rounded to the nearest).
+    A value that does not fit is a :class:`PatchFileError` naming the file and the value."""
+    target = np.dtype(fmt.dtype)
+    if target.kind in "ui":
+        info = np.iinfo(target)
+        if array.dtype.kind not in "ui":
+            raise PatchFileError(path, f"holds {array.dtype} values, a {fmt.sensor} patch holds integers")
+        low, high = (int(array.min()), int(array.max())) if array.size else (0, 0)
+        if low < info.min or high > info.max:
+            bad = low if low < info.min else high
+            raise PatchFileError(path, f"holds the value {bad}, which a {fmt.sensor} patch cannot have: its "
+                                       f"{array.dtype} values are read as {target} ({info.min}-{info.max})")
+        return array.astype(target)
+    limit = float(np.finfo(target).max)  # a Python float: compared with float32 the value would overflow
+    finite = array[np.isfinite(array)]
+    if finite.size and float(np.abs(finite).max()) > limit:
+        bad = finite[np.argmax(np.abs(finite))]
+        raise PatchFileError(path, f"holds the value {bad!r}, beyond the {target} range a {fmt.sensor} patch is "
+                                   f"read as (its {array.dtype} values become {target})")
+    return array.astype(target)
 
 
 def _check_out(out: np.ndarray, fmt: SensorFormat, count: int) -> None:
@@ -235,16 +285,18 @@ def read_triplet(
     pid: PatchId,
     bands: Mapping[str, Sequence[str] | None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Read the sensors of one triplet: ``{"s1": …, "s2": …, "lc": …}``.
+    """Read the sensors of one triplet: ``{"s1": …, "s2": …, "lc": …}`` (and ``"dfc"``, uint8
+    [1, H, W], for a DFC2020 patch).
 
     ``bands`` maps a sensor to the bands wanted (None = all); sensors left out of
-    the mapping are not read.  Without ``bands`` all three sensors are read whole.
+    the mapping are not read.  Without ``bands`` every sensor of the patch is read whole.
     """
-    wanted = {s: None for s in facts.SENSORS} if bands is None else dict(bands)
+    wanted = {s: None for s in pid.sensors} if bands is None else dict(bands)
     for sensor in wanted:
-        if sensor not in facts.SENSORS:
-            raise ValueError(f"unknown sensor {sensor!r}; expected one of {', '.join(facts.SENSORS)}")
-    arrays = {s: read_file(pid.path(root, s), s, b) for s, b in wanted.items()}
+        if sensor not in pid.sensors:
+            raise ValueError(f"unknown sensor {sensor!r} for {pid.name}; expected one of {', '.join(pid.sensors)}")
+    formats = facts.formats_of(pid.season)
+    arrays = {s: read_file(pid.path(root, s), s, b, formats=formats) for s, b in wanted.items()}
     shapes = {a.shape[1:] for a in arrays.values()}
     if len(shapes) > 1:
         detail = ", ".join(f"{s} {a.shape[2]}x{a.shape[1]}" for s, a in arrays.items())
@@ -254,7 +306,12 @@ def read_triplet(
 
 @dataclass(frozen=True)
 class GeoReference:
-    """Where a patch lies: its CRS, affine transform, bounds and centre."""
+    """Where a patch lies: its CRS, affine transform, bounds and centre.
+
+    ``known`` is False for a DFC2020 patch whose header holds no usable georeference (the
+    released files are reported stripped: an identity transform in a geographic CRS); its
+    ``crs`` is then ``""`` and its bounds and centre NaN.
+    """
 
     crs: str  # e.g. "EPSG:32650"
     transform: tuple[float, float, float, float, float, float]  # (a, b, c, d, e, f) of the affine
@@ -263,6 +320,7 @@ class GeoReference:
     bounds: tuple[float, float, float, float]  # left, bottom, right, top in the CRS
     center_lon: float
     center_lat: float
+    known: bool = True
 
     def footprint_lonlat(self) -> list[tuple[float, float]]:
         """The patch outline in lon/lat (closed ring, counter-clockwise)."""
@@ -274,23 +332,57 @@ class GeoReference:
         return list(zip(lons, lats))
 
 
+#: The affine GDAL gives a file without a georeference (and the stripped DFC2020 files hold).
+_IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+#: GeoTIFF tags that place a raster: ModelPixelScale, ModelTiepoint, ModelTransformation.
+_PLACING_TAGS = frozenset({33550, 33922, 34264})
+
+
+def _unplaced(path: str) -> bool:
+    """True when a file's header holds none of :data:`_PLACING_TAGS` (so it has no transform):
+    told without GDAL, which would warn about it (and a warning filter set to silence it would
+    re-arm every once-only warning of the process)."""
+    try:
+        return not fastread.tag_numbers(path) & _PLACING_TAGS
+    except (UnsupportedLayoutError, OSError):
+        return False  # rasterio decides
+
+
 def georeference(root: str | os.PathLike[str], pid: PatchId, sensor: str = "s2") -> GeoReference:
-    """The georeference of one patch (read from one sensor's file header)."""
+    """The georeference of one patch (read from one sensor's file header).
+
+    A SEN12MS file without a CRS is a :class:`PatchFileError`.  A DFC2020 patch may have none
+    that can be used (no CRS, the identity transform, a centre off the globe): it gets
+    ``known=False`` and NaN coordinates instead (:class:`GeoReference`).
+    """
     import rasterio  # deferred, as in _read_with_rasterio
     from rasterio.errors import RasterioError
     from rasterio.warp import transform as warp
 
     path = os.fspath(pid.path(root, sensor))
+    nan = float("nan")
+    if pid.is_dfc2020 and _unplaced(path):
+        try:
+            layout = fastread.read_layout(path)
+        except UnsupportedLayoutError:
+            layout = None  # rasterio below gives the size (and may warn that the file is not placed)
+        if layout is not None:
+            return GeoReference("", _IDENTITY, layout.width, layout.height, (nan,) * 4, nan, nan, known=False)
     try:
         with rasterio.Env(**GDAL_OPTIONS), rasterio.open(path) as src:
-            if src.crs is None:
+            if src.crs is None and not pid.is_dfc2020:
                 raise PatchFileError(path, "has no coordinate reference system")
-            crs = src.crs.to_string()
+            crs = "" if src.crs is None else src.crs.to_string()
             t = src.transform
             bounds = tuple(src.bounds)
             width, height = src.width, src.height
     except RasterioError as exc:
         raise PatchFileError(path, f"cannot be read as a GeoTIFF ({exc})") from None
-    cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
-    (lon,), (lat,) = warp(crs, "EPSG:4326", [cx], [cy])
-    return GeoReference(crs, (t.a, t.b, t.c, t.d, t.e, t.f), width, height, bounds, lon, lat)
+    affine = (t.a, t.b, t.c, t.d, t.e, t.f)
+    lon = lat = nan
+    if crs and (not pid.is_dfc2020 or (affine != _IDENTITY and t.a * t.e - t.b * t.d != 0)):
+        cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+        (lon,), (lat,) = warp(crs, "EPSG:4326", [cx], [cy])
+    if not pid.is_dfc2020 or (np.isfinite(lon) and np.isfinite(lat) and abs(lat) <= 90 and abs(lon) <= 540):
+        return GeoReference(crs, affine, width, height, bounds, lon, lat)
+    return GeoReference("", affine, width, height, (nan, nan, nan, nan), nan, nan, known=False)

@@ -284,6 +284,16 @@ def read_layout(path: str | os.PathLike[str]) -> Layout:
         return parse_layout(Header(file))
 
 
+def tag_numbers(path: str | os.PathLike[str]) -> frozenset[int]:
+    """The tag numbers of a file's first IFD (its GeoTIFF keys among them), from its header alone;
+    :class:`~sen12ms_plugins.errors.UnsupportedLayoutError` for files this module cannot parse."""
+    with open(path, "rb", buffering=0) as file:
+        try:
+            return frozenset(_parse_ifd(Header(file)))
+        except struct.error as exc:
+            raise DamagedHeaderError(f"header cut short ({exc})") from None
+
+
 class _Recorder(Header):
     """A header whose reads are kept: a layout is a function of the file size and the bytes read to parse it."""
 

@@ -16,12 +16,21 @@ torchgeo's tasks step their ``ReduceLROnPlateau``: such a fit makes the trainer'
 learning-rate schedulers that monitor a metric non-strict (Lightning's ``strict=False``),
 so they skip a step, with Lightning's warning, instead of stopping the fit.
 
+``test_split`` (a keyword the installed ``__init__`` adds) chooses what ``test`` runs on:
+``holdout`` (the default; ``test`` is the same), or a DFC2020 split (``dfc2020_validation``,
+``dfc2020_test``: the 2020 Data Fusion Contest's patches with hand-made 10 m labels, added by
+``sen12ms add-dfc2020``).  Their masks are in the simplified classes already, so with a
+DFC2020 test split every dataset of the datamodule gives simplified masks (``label="DFC"``,
+the very lookup upstream applies on the device, applied when reading) and nothing is mapped
+after transfer; the LCCS layers, in other classes, cannot be tested on DFC2020 (ValueError).
+
 The class itself is not replaced: LightningCLI resolves ``class_path:
 SEN12MSDataModule`` by class name and refuses a name that two classes share.
 """
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import Any
 
@@ -29,11 +38,64 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torchgeo.datamodules.geo import NonGeoDataModule
 from torchgeo.datamodules.sen12ms import SEN12MSDataModule
 
-from ..dataset.splits import TRAIN_PARTS
+from ..dataset.splits import DFC2020_SPLITS, TRAIN_PARTS, canonical_split
 from ..errors import EmptySplitWarning
 from .dataset import SEN12MS
 
 Sample = dict[str, Any]
+#: torchgeo's defaults of the datamodule's own arguments (read before registration installs ours).
+_DEFAULTS = {name: p.default for name, p in inspect.signature(SEN12MSDataModule.__dict__["__init__"]).parameters.items()}
+#: The splits ``test`` may run on.
+TEST_SPLITS = ("holdout", *DFC2020_SPLITS)
+#: Dataset labels whose masks are simplified classes once mapped: what DFC2020 can test.
+_DFC2020_TESTABLE = (None, "IGBP", "DFC")
+
+
+def __init__(
+    self,
+    batch_size: int = _DEFAULTS["batch_size"],
+    num_workers: int = _DEFAULTS["num_workers"],
+    band_set: str = _DEFAULTS["band_set"],
+    test_split: str = "holdout",
+    **kwargs: Any,
+) -> None:
+    """Initialize a new SEN12MSDataModule instance.
+
+    Args:
+        batch_size: Size of each mini-batch.
+        num_workers: Number of workers for parallel data loading.
+        band_set: Subset of S1/S2 bands to use: "all", "s1", "s2-all" or "s2-reduced".
+        test_split: what ``test`` runs on: "holdout" (or "test"), "dfc2020_validation" or
+            "dfc2020_test" (the root must hold DFC2020: ``sen12ms add-dfc2020``).
+        **kwargs: Additional keyword arguments passed to
+            :class:`~sen12ms_plugins.torchgeo.SEN12MS`.
+
+    Raises:
+        ValueError: if ``test_split`` is not a split to test on, or a DFC2020 test split is
+            asked for with a label (an LCCS layer) whose classes are not DFC2020's.
+    """
+    try:
+        name = canonical_split(test_split)
+    except ValueError as exc:
+        raise ValueError(f"test_split: {exc}") from None
+    if name not in TEST_SPLITS:
+        raise ValueError(f"test_split {test_split!r} is not one to test on; expected one of {', '.join(TEST_SPLITS)}")
+    if name in DFC2020_SPLITS and kwargs.get("label") not in _DFC2020_TESTABLE:
+        raise ValueError(f"test_split {name!r} has masks in the simplified classes, which label="
+                         f"{kwargs['label']!r} is not in: train with label IGBP (the default) or DFC to test on DFC2020")
+    from .registry import original  # here, not at the top: the registry imports this module
+
+    original(SEN12MSDataModule, "__init__")(self, batch_size, num_workers, band_set, **kwargs)
+    #: The split ``test`` runs on (canonical name).
+    self.test_split = name
+
+
+def _dataset_kwargs(self) -> dict[str, Any]:
+    """The datasets' arguments: with a DFC2020 test split, masks in the simplified classes."""
+    kwargs = dict(self.kwargs)
+    if getattr(self, "test_split", "holdout") in DFC2020_SPLITS:
+        kwargs["label"] = "DFC"
+    return kwargs
 
 
 def setup(self, stage: str) -> None:
@@ -42,8 +104,9 @@ def setup(self, stage: str) -> None:
     Args:
         stage: Either 'fit', 'validate', 'test', or 'predict'.
     """
+    kwargs = _dataset_kwargs(self)
     if stage in ("fit", "validate"):
-        self.train_dataset = SEN12MS(split="train_minus_validation", **self.kwargs)
+        self.train_dataset = SEN12MS(split="train_minus_validation", **kwargs)
         self.val_dataset = None
         kept: tuple[str, ...] = ("validation",)
         if stage == "fit":
@@ -55,11 +118,11 @@ def setup(self, stage: str) -> None:
                     "schedulers that monitor a metric skip their step while it is missing)"
                 ))
         if "validation" in kept:
-            self.val_dataset = SEN12MS(split="validation", **self.kwargs)
+            self.val_dataset = SEN12MS(split="validation", **kwargs)
         #: True after a ``fit`` setup on a root whose ``validation`` is empty.
         self.fit_without_validation = "validation" not in kept
     if stage == "test":
-        self.test_dataset = SEN12MS(split="holdout", **self.kwargs)
+        self.test_dataset = SEN12MS(split=getattr(self, "test_split", "holdout"), **kwargs)
 
 
 def val_dataloader(self) -> Any:
@@ -80,13 +143,15 @@ def val_dataloader(self) -> Any:
 
 def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:
     """Map IGBP masks to the simplified scheme, as upstream does, but leave a mask alone
-    that the dataset already returns in another layer (``label=...``)."""
+    that the dataset already returns in another layer (``label=...``, or the simplified
+    classes of a datamodule testing on DFC2020)."""
     from .registry import original  # here, not at the top: the registry imports this module
 
-    if self.kwargs.get("label", "IGBP") == "IGBP":
+    if _dataset_kwargs(self).get("label") in (None, "IGBP"):
         return original(SEN12MSDataModule, "on_after_batch_transfer")(self, batch, dataloader_idx)
     return NonGeoDataModule.on_after_batch_transfer(self, batch, dataloader_idx)
 
 
 #: The methods registration installs on torchgeo's ``SEN12MSDataModule``.
-METHODS = {"setup": setup, "val_dataloader": val_dataloader, "on_after_batch_transfer": on_after_batch_transfer}
+METHODS = {"__init__": __init__, "setup": setup, "val_dataloader": val_dataloader,
+           "on_after_batch_transfer": on_after_batch_transfer}

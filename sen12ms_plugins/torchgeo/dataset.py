@@ -5,10 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
-import math
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,14 +17,23 @@ from torchgeo.datasets import DatasetNotFoundError
 
 from ..acquisition import verify
 from ..dataset import facts, labels
+from ..dataset.facts import SensorFormat
 from ..dataset.ids import PatchId, read_patch_list
 from ..dataset.index import build_index
-from ..dataset.splits import ALIASES, SPLITS, UPSTREAM_LISTS, Splits, canonical_split, compute_splits
+from ..dataset.splits import (
+    ALIASES,
+    DFC2020_SPLITS,
+    SPLITS,
+    UPSTREAM_LISTS,
+    Splits,
+    canonical_split,
+    compute_splits,
+)
 from ..errors import PatchFileError, SEN12MSError
-from ..reading.buffers import ArrayPool
 from ..reading.reader import announced, georeference, mark_announced, probe_layouts, read_file
 from . import threads
 from .collate import BatchedSample
+from .plan import Pools, ReadPlan, batch_tensor, new_array, resolve_label
 
 Sample = dict[str, Any]
 
@@ -41,12 +48,11 @@ UpstreamSEN12MS: type = _original_class()
 # The installed torchgeo's defaults (``checksum`` became True in 0.10): ours are the same.
 _DEFAULTS = {name: p.default for name, p in inspect.signature(UpstreamSEN12MS.__init__).parameters.items()}
 
-#: Split names the torchgeo class accepts: the core's, plus torchgeo's ``test``.
+#: Split names the torchgeo class accepts on every root: the core's, plus torchgeo's ``test``
+#: (and, on a root that holds DFC2020, the :data:`~sen12ms_plugins.dataset.splits.DFC2020_SPLITS`).
 SPLIT_NAMES = (*SPLITS, *ALIASES)
 #: The splits torchgeo's own class accepts (it asserts ``split in ['train', 'test']``).
 UPSTREAM_SPLITS = ("train", "test")
-# The dtypes of a sample's image and mask, in numpy's terms (the arrays batches are read into).
-_NUMPY_DTYPES = {torch.float32: np.float32, torch.int64: np.int64}
 SCENE_LABELS = ("single", "multi")
 
 
@@ -69,7 +75,7 @@ def upstream_init_with_hint(init: Callable[..., None]) -> Callable[..., None]:
             split = signature.bind(self, *args, **kwargs).arguments.get("split", default)
         except TypeError:  # torchgeo's own __init__ names the bad argument
             split = default
-        if isinstance(split, str) and split in SPLIT_NAMES and split not in UPSTREAM_SPLITS:
+        if isinstance(split, str) and split in (*SPLIT_NAMES, *DFC2020_SPLITS) and split not in UPSTREAM_SPLITS:
             raise UnknownSplitError(
                 f"split {split!r} is a sen12ms-plugins split, but this is torchgeo's own SEN12MS class "
                 f"(bound before the plugin was registered): import sen12ms_plugins.torchgeo before "
@@ -97,7 +103,11 @@ class SEN12MS(UpstreamSEN12MS):
     * ``holdout``, or torchgeo's name ``test``: the hold-out scenes
       (``facts.HOLDOUT_PATCHES``);
     * ``validation``: about 10% of ``train`` in whole scenes, every season;
-    * ``train_minus_validation``: ``train`` without ``validation``.
+    * ``train_minus_validation``: ``train`` without ``validation``;
+    * ``dfc2020_validation``, ``dfc2020_test``: the 2020 Data Fusion Contest's validation
+      and test patches (same sensors and processing, hand-made 10 m labels), when ``root``
+      holds them (``sen12ms add-dfc2020``; otherwise an ``EmptySplitError`` saying so).
+      ``image`` is as for SEN12MS, ``mask`` the 10 m label in the simplified classes (1-10).
 
     When upstream's ``train_list.txt`` or ``test_list.txt`` is in ``root`` it defines
     ``train`` or ``test``/``holdout`` exactly as in torchgeo; otherwise the members
@@ -113,15 +123,21 @@ class SEN12MS(UpstreamSEN12MS):
 
     * ``label``: the ``mask`` layer: ``"IGBP"`` (1-17), ``"DFC"`` (the simplified
       10-class scheme of the 2020 Data Fusion Contest, 1-10) or an LCCS layer
-      (``"LCCS_LC"``, ``"LCCS_LU"``, ``"LCCS_SH"``; 255 = unclassified);
+      (``"LCCS_LC"``, ``"LCCS_LU"``, ``"LCCS_SH"``; 255 = unclassified).  None (the default)
+      is ``"IGBP"`` for the SEN12MS splits, as upstream, and the 10 m label for the DFC2020
+      splits, which accept ``"DFC"`` (the same) and nothing else: their MODIS layers are not
+      what they are labelled with, so ``"IGBP"`` or an LCCS layer there is a ValueError;
     * ``scene_label``: adds ``label`` for scene classification (Schmitt & Wu 2021),
       in the simplified classes: ``"single"`` gives the most frequent class (int64,
       1-10; 0 if no pixel is labelled), ``"multi"`` an int64 multi-hot vector of 11
       entries whose entry *k* is class *k* (entry 0, no data, is never set), set for
-      every class covering at least ``multi_label_threshold`` of the patch;
+      every class covering at least ``multi_label_threshold`` of the patch (of a DFC2020
+      patch: of its 10 m label);
     * ``metadata``: adds ``patch_id`` (e.g. ``ROIs1158_spring_124_p100``),
       ``season`` (``spring`` …), ``scene`` (int), ``crs`` (e.g. ``EPSG:32650``) and
-      ``bounds`` (float64 ``[left, bottom, right, top]`` in that CRS);
+      ``bounds`` (float64 ``[left, bottom, right, top]`` in that CRS); a DFC2020 patch has
+      season ``unknown``, scene 0 and, when its georeference is stripped, crs ``""`` and
+      NaN bounds;
     * ``s1_nan``: Sentinel-1 backscatter holds NaN where the SAR data is missing
       (notably the damaged patch ROIs1868_summer scene 146 patch 202, which no split
       contains but a patch list may).  None keeps NaN, as upstream; a number
@@ -143,7 +159,7 @@ class SEN12MS(UpstreamSEN12MS):
         transforms: Callable[[Sample], Sample] | None = _DEFAULTS["transforms"],
         checksum: bool = _DEFAULTS["checksum"],
         *,
-        label: str = "IGBP",
+        label: str | None = None,
         scene_label: str | None = None,
         multi_label_threshold: float = labels.MULTI_LABEL_THRESHOLD,
         metadata: bool = False,
@@ -154,12 +170,13 @@ class SEN12MS(UpstreamSEN12MS):
         Args:
             root: folder holding the season folders (and, optionally, the archives
                 and upstream's patch lists)
-            split: ``train``, ``holdout`` (or ``test``), ``validation`` or
-                ``train_minus_validation``
+            split: ``train``, ``holdout`` (or ``test``), ``validation``,
+                ``train_minus_validation``, ``dfc2020_validation`` or ``dfc2020_test``
             bands: band names from :attr:`band_names`, in the order wanted
             transforms: a function/transform that takes a sample and returns it transformed
             checksum: verify the archives (remembered) or the tree, and the patch lists
-            label: ``mask`` layer, one of :attr:`LABELS`
+            label: ``mask`` layer, one of :attr:`LABELS`; None: IGBP, or the 10 m label of a
+                DFC2020 split
             scene_label: None, ``"single"`` or ``"multi"``
             multi_label_threshold: least share of a class in a multi-label (0-1]
             metadata: add patch id, season, scene, CRS and bounds to each sample
@@ -169,15 +186,15 @@ class SEN12MS(UpstreamSEN12MS):
             AssertionError: if ``split`` is unknown (an :class:`UnknownSplitError`)
             ValueError: if a band, label layer or option is invalid
             DatasetNotFoundError: if the dataset is not in ``root`` or does not verify
-            EmptySplitError: if ``root`` holds SEN12MS but no patch of ``split``
+            EmptySplitError: if ``root`` holds SEN12MS but no patch of ``split`` (a DFC2020
+                split it does not hold: a ``DFC2020NotAddedError`` saying how to add it)
         """
         try:
             name = canonical_split(split)
         except ValueError as exc:
             raise UnknownSplitError(str(exc)) from None
         self._validate_bands(bands)
-        if label not in labels.SCHEMES:
-            raise ValueError(f"unknown label layer {label!r}; expected one of {', '.join(labels.SCHEMES)}")
+        label = resolve_label(name, label)
         if scene_label is not None and scene_label not in SCENE_LABELS:
             raise ValueError(f"unknown scene_label {scene_label!r}; expected None or one of {', '.join(SCENE_LABELS)}")
         if not 0 < multi_label_threshold <= 1:
@@ -196,12 +213,12 @@ class SEN12MS(UpstreamSEN12MS):
         self.multi_label_threshold = multi_label_threshold
         self.metadata = metadata
         self.s1_nan = s1_nan
-        self._plan = _ReadPlan(bands, label, scene_label)
+        self._plan = ReadPlan(bands, label, scene_label)
         self._splits: Splits | None = None
-        self._pools = _Pools()
+        self._pools, self._sample_pools = Pools(), Pools()  # batches' arrays, single samples'
         self._patch_shape: tuple[int, int] | None = None
 
-        if not _has_season_folder(root):
+        if not any(os.path.isdir(os.path.join(root, folder)) for folder in facts.TOP_FOLDERS):
             raise DatasetNotFoundError(self)
         if checksum:
             problems = self._verification_problems()
@@ -216,26 +233,27 @@ class SEN12MS(UpstreamSEN12MS):
         if self.patch_ids:
             # A layout the fast reader leaves to rasterio is announced now, in the main process,
             # rather than by every DataLoader worker (see __getstate__).
-            probe_layouts(self.root, self.patch_ids[0], ["lc", *self._plan.reads])
+            first = self.patch_ids[0]
+            probe_layouts(self.root, first, [self._plan.label_file(first)[0], *self._plan.reads])
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled for a DataLoader worker started by spawn or forkserver: it takes along what
         this process announced, so that the worker does not announce it again (fork inherits it)."""
         state = {**self.__dict__, "_announced_layouts": announced()}
-        del state["_pools"]  # the arrays of this process's batches: a worker reads into its own
+        del state["_pools"], state["_sample_pools"]  # this process's arrays: a worker reads into its own
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         mark_announced(state.pop("_announced_layouts", ()))
         self.__dict__.update(state)
-        self._pools = _Pools()
+        self._pools, self._sample_pools = Pools(), Pools()
 
     def _members(self, name: str) -> tuple[PatchId, ...]:
         list_file = UPSTREAM_LISTS.get(name)
         if list_file is not None and os.path.isfile(os.path.join(self.root, list_file)):
             return tuple(read_patch_list(os.path.join(self.root, list_file)))
         index = build_index(self.root)
-        if not index.triplets:
+        if not index.triplets and not index.dfc2020:
             error = DatasetNotFoundError(self)
             error.add_note(f"{self.root}: no complete SEN12MS triplet (s1, s2 and lc file) found")
             raise error
@@ -286,14 +304,21 @@ class SEN12MS(UpstreamSEN12MS):
         return len(self.patch_ids)
 
     def __getitem__(self, index: int) -> Sample:
-        """Return the sample at ``index`` (IndexError beyond the end, as a list)."""
+        """Return the sample at ``index`` (IndexError beyond the end, as a list).
+
+        Read into arrays reused from sample to sample once nothing made from them is
+        alive (fresh arrays of megabytes cost a page fault every 4 KiB), so a sample that
+        someone keeps is never overwritten.
+        """
         pid = self.patch_ids[index]
-        lc = read_file(os.path.join(self.root, pid.relpath("lc")), "lc", self._plan.lc_bands, dtype=np.int64)
-        image = np.empty((len(self.bands), *lc.shape[1:]), dtype=np.float32)
-        self._read_image(pid, image, threads.reading_threads())
-        mask = self._plan.mask_of(lc)
-        mask = mask if lc.shape[0] == 1 else mask.copy()  # not a view keeping the other band alive
-        return self._finish({}, pid, torch.from_numpy(image), torch.from_numpy(mask), lc[-1])
+        try:
+            images, masks, layers = self._read_batch([pid], self._sample_pools)
+        except PatchFileError:
+            shape = self._label_shape(pid)  # raises the label file's own error
+            if shape == self._patch_shape:
+                raise
+            images, masks, layers = self._read_batch([pid], None, shape)  # a patch of another size
+        return self._finish({}, pid, images[0], masks[0], layers[0])
 
     def __getitems__(self, indices: Sequence[int]) -> list[Sample]:
         """Return the samples at ``indices``: equal to ``[self[i] for i in indices]``.
@@ -311,74 +336,69 @@ class SEN12MS(UpstreamSEN12MS):
         if not pids:
             return []
         try:
-            images, masks, igbps = self._read_batch(pids)
+            images, masks, layers = self._read_batch(pids, self._pools)
         except PatchFileError:
             # A bad file, or a patch of another size than the batch's: reading sample by
             # sample raises the error ds[i] raises, or returns what ds[i] returns.
             return [self[i] for i in indices]
-        return [self._finish(BatchedSample(), pid, images[k], masks[k], igbps[k]) for k, pid in enumerate(pids)]
+        return [self._finish(BatchedSample(), pid, images[k], masks[k], layers[k]) for k, pid in enumerate(pids)]
 
-    def _read_batch(self, pids: list[PatchId]) -> tuple[Tensor, Tensor, list[np.ndarray]]:
-        """Images (float32 [N, C, H, W]) and masks (int64 [N, H, W]) of the triplets, and their IGBP layers."""
+    def _label_shape(self, pid: PatchId) -> tuple[int, int]:
+        """(height, width) of a patch, from its label file."""
+        sensor, _ = self._plan.label_file(pid)
+        path = os.path.join(self.root, pid.relpath(sensor))
+        return read_file(path, sensor, formats=facts.formats_of(pid.season))[:1].shape[1:]
+
+    def _read_batch(self, pids: list[PatchId], pools: Pools | None,
+                    shape: tuple[int, int] | None = None) -> tuple[Tensor, Tensor, list[np.ndarray]]:
+        """Images (float32 [N, C, H, W]) and masks (int64 [N, H, W]) of the patches, and the
+        bands read from their label files (int64 [bands, H, W]); read into ``pools``' arrays
+        (None: fresh ones), of the dataset's patch size unless ``shape`` is given."""
         plan = self._plan
-        if self._patch_shape is None:  # learnt once; a patch of another size raises PatchFileError
-            self._patch_shape = read_file(os.path.join(self.root, pids[0].relpath("lc")), "lc", ["IGBP"]).shape[1:]
-        shape = (len(pids), *self._patch_shape)
-        images = self._batch_tensor(self._pools.image, (shape[0], len(self.bands), *shape[1:]), torch.float32)
-        masks = self._batch_tensor(self._pools.mask, shape, torch.int64)
+        if shape is None:
+            if self._patch_shape is None:  # learnt once; a patch of another size raises PatchFileError
+                self._patch_shape = self._label_shape(pids[0])
+            shape = self._patch_shape
+        n = len(pids)
+        images = batch_tensor(pools and pools.image, (n, len(self.bands), *shape), torch.float32)
+        masks = batch_tensor(pools and pools.mask, (n, *shape), torch.int64)
         image_arrays, mask_arrays = images.numpy(), masks.numpy()
-        lcs = None if plan.mask_is_band else self._pools.lc.get((shape[0], len(plan.lc_bands), *shape[1:]), np.int64)
-        igbps = list(mask_arrays)  # the mask is the IGBP layer when IGBP is the one lc band read
+        layers: list[np.ndarray] = [mask_arrays[k : k + 1] for k in range(n)]  # the mask when read straight into it
+        bands = max(plan.label_band_count(pid) for pid in pids)
+        spare = None if all(map(plan.mask_is_band, pids)) else new_array(pools and pools.layers, (n, bands, *shape), np.int64)
 
         def read(k: int) -> None:
-            path = os.path.join(self.root, pids[k].relpath("lc"))
-            if lcs is None:
-                read_file(path, "lc", plan.lc_bands, out=mask_arrays[k : k + 1])
+            pid = pids[k]
+            formats = facts.formats_of(pid.season)
+            sensor, names = plan.label_file(pid)
+            path = os.path.join(self.root, pid.relpath(sensor))
+            if plan.mask_is_band(pid):
+                read_file(path, sensor, names, out=layers[k], formats=formats)
             else:
-                read_file(path, "lc", plan.lc_bands, out=lcs[k])
-                mask_arrays[k] = plan.mask_of(lcs[k])
-                igbps[k] = lcs[k][-1]
-            self._read_image(pids[k], image_arrays[k], 1)
+                layers[k] = spare[k, : plan.label_band_count(pid)]
+                read_file(path, sensor, names, out=layers[k], formats=formats)
+                mask_arrays[k] = plan.mask_of(pid, layers[k])
+            self._read_image(pid, image_arrays[k], formats)
 
-        order = sorted(range(len(pids)), key=lambda k: pids[k].filename("s2"))  # neighbours on disk together
+        order = sorted(range(n), key=lambda k: pids[k].filename("s2"))  # neighbours on disk together
         threads.run([functools.partial(read, k) for k in order], threads.reading_threads())
-        return images, masks, igbps
+        return images, masks, layers
 
-    @staticmethod
-    def _batch_tensor(pool: ArrayPool, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
-        """A tensor to read a batch into: in a DataLoader worker a new one in shared memory,
-        where ``default_collate`` would put the batch (the main process maps it); in any other
-        process one made from the pool's arrays."""
-        if torch.utils.data.get_worker_info() is not None:
-            storage = torch.UntypedStorage._new_shared(math.prod(shape) * dtype.itemsize)
-            return torch.empty(0, dtype=dtype).set_(storage, 0, shape)
-        return torch.from_numpy(pool.get(shape, _NUMPY_DTYPES[dtype]))
-
-    def _read_image(self, pid: PatchId, image: np.ndarray, count: int) -> None:
-        """Read the image bands of one triplet into ``image`` (float32 [C, H, W]), each file
-        in ``count`` blocks of rows read by as many threads."""
+    def _read_image(self, pid: PatchId, image: np.ndarray, formats: Mapping[str, SensorFormat]) -> None:
+        """Read the image bands of one patch into ``image`` (float32 [C, H, W])."""
         plan = self._plan
-        height = image.shape[1]
-        tasks = []
         for sensor, bands in plan.reads.items():
             path = os.path.join(self.root, pid.relpath(sensor))
             target = plan.targets[sensor]
-            if not isinstance(target, slice):  # read whole, then put in place
-                tasks.append(functools.partial(self._read_scattered, path, sensor, bands, image, target))
-                continue
-            for first, stop in threads.row_blocks(height, count):
-                rows = None if (first, stop) == (0, height) else (first, stop)
-                # Read and converted in one pass, straight into the image.
-                tasks.append(functools.partial(read_file, path, sensor, bands, out=image[target, first:stop], rows=rows))
-        threads.run(tasks, count)
+            if isinstance(target, slice):
+                read_file(path, sensor, bands, out=image[target], formats=formats)  # read and converted in one pass
+            else:  # read whole, then put in place
+                image[target] = read_file(path, sensor, bands, out=np.empty((len(bands), *image.shape[1:]), np.float32),
+                                          formats=formats)
 
-    @staticmethod
-    def _read_scattered(path: str, sensor: str, bands: list[str], image: np.ndarray, target: list[int]) -> None:
-        image[target] = read_file(path, sensor, bands, out=np.empty((len(bands), *image.shape[1:]), np.float32))
-
-    def _finish(self, sample: Sample, pid: PatchId, image: Tensor, mask: Tensor, igbp: np.ndarray) -> Sample:
-        """Fill ``sample`` (empty) from one triplet's image (float32), mask (int64) and IGBP
-        layer (the last lc band read: IGBP whenever scene labels are asked for), and transform it."""
+    def _finish(self, sample: Sample, pid: PatchId, image: Tensor, mask: Tensor, layers: np.ndarray) -> Sample:
+        """Fill ``sample`` (empty) from one patch's image (float32), mask (int64) and the bands
+        read from its label file, and transform it."""
         plan = self._plan
         if self.s1_nan is not None and "s1" in plan.targets:
             pixels = image.numpy()
@@ -387,15 +407,15 @@ class SEN12MS(UpstreamSEN12MS):
             pixels[plan.targets["s1"]] = s1
         sample.update(image=image, mask=mask)
         if self.scene_label is not None:
-            sample["label"] = self._scene_label(igbp)
+            sample["label"] = self._scene_label(plan.scene_layer(pid, layers))
         if self.metadata:
             sample.update(self._metadata(pid))
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
 
-    def _scene_label(self, lc: np.ndarray) -> Tensor:
-        single, multi = labels.scene_labels(lc, self.multi_label_threshold)
+    def _scene_label(self, dfc: np.ndarray) -> Tensor:
+        single, multi = labels.dfc_scene_labels(dfc, self.multi_label_threshold)
         if self.scene_label == "single":
             return torch.tensor(single, dtype=torch.int64)
         hot = torch.zeros(len(labels.DFC_CLASSES) + 1, dtype=torch.int64)
@@ -406,56 +426,9 @@ class SEN12MS(UpstreamSEN12MS):
         geo = georeference(self.root, pid)
         return {
             "patch_id": pid.name,
-            "season": facts.SEASON_SHORT[pid.season],
+            "season": facts.season_name(pid.season),
             "scene": pid.scene,
             "crs": geo.crs,
             "bounds": torch.tensor(geo.bounds, dtype=torch.float64),
         }
 
-
-class _ReadPlan:
-    """Which bands to read from which file, and where they go in ``image`` and ``mask``."""
-
-    def __init__(self, bands: Sequence[str], label: str, scene_label: str | None):
-        sensor_of = {b: s for s in facts.IMAGE_SENSORS for b in facts.BANDS[s]}
-        #: Bands to read per image sensor, in ``image`` order; a sensor none comes from is not read.
-        self.reads: dict[str, list[str]] = {}
-        positions: dict[str, list[int]] = {}
-        for i, band in enumerate(bands):
-            self.reads.setdefault(sensor_of[band], []).append(band)
-            positions.setdefault(sensor_of[band], []).append(i)
-        #: Where each sensor's bands go in ``image``: a slice when they are consecutive.
-        self.targets: dict[str, slice | list[int]] = {s: _as_slice(p) for s, p in positions.items()}
-        self.label = label
-        layer = facts.BANDS["lc"][labels.SCHEMES[label][0]]
-        #: The lc bands read: the label's layer, then IGBP when scene labels need it too.
-        self.lc_bands = [layer] if layer == "IGBP" or scene_label is None else [layer, "IGBP"]
-        #: Whether the mask is the lc band read alone, as stored (not mapped to DFC).
-        self.mask_is_band = len(self.lc_bands) == 1 and label != "DFC"
-
-    def mask_of(self, lc: np.ndarray) -> np.ndarray:
-        """The mask (int64 [H, W]) of the lc bands read ([len(lc_bands), H, W])."""
-        if self.label == "DFC":
-            return labels.igbp_to_dfc(lc[0]).astype(np.int64)
-        return lc[0]
-
-
-@dataclass
-class _Pools:
-    """The arrays batches are read into: images, masks, and lc bands when the mask is made from them."""
-
-    image: ArrayPool = field(default_factory=ArrayPool)
-    mask: ArrayPool = field(default_factory=ArrayPool)
-    lc: ArrayPool = field(default_factory=ArrayPool)
-
-
-def _as_slice(positions: list[int]) -> slice | list[int]:
-    """A run of consecutive positions as a slice (assignment without a gather)."""
-    start = positions[0]
-    if positions == list(range(start, start + len(positions))):
-        return slice(start, start + len(positions))
-    return positions
-
-
-def _has_season_folder(root: str | os.PathLike[str]) -> bool:
-    return any(os.path.isdir(os.path.join(root, season)) for season in facts.SEASONS)

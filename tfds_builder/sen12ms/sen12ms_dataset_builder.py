@@ -7,11 +7,15 @@ layers) -- from scenes in 4 seasons; about 510 GB of GeoTIFF.
 
 Splits (the core's, ``sen12ms_plugins.dataset.splits``): ``train``,
 ``holdout`` (the official hold-out scenes, torchgeo's ``test``),
-``validation`` (a scene-level ~10% of ``train``) and ``train_minus_validation``.
+``validation`` (a scene-level ~10% of ``train``) and ``train_minus_validation``;
+and, when the root holds DFC2020 (``sen12ms add-dfc2020``), ``dfc2020_validation`` and
+``dfc2020_test`` (the 2020 Data Fusion Contest's patches, whose ``dfc`` field is the
+contest's 10 m label; the fields are described in ``sen12ms_plugins.reading.examples``).
 ``train`` is not written twice: its shards are links to those of
 ``train_minus_validation`` and ``validation`` (see ``train_split``).  On a partial root
 a split without members is not written (one ``EmptySplitWarning`` says which and why;
-``train`` is then the parts that have members).
+``train`` is then the parts that have members).  Asking for a DFC2020 split that the
+prepared data lacks is a ``DFC2020NotAddedError`` saying how to add it and rebuild.
 
 Where the data comes from (one rule for every ecosystem): the ``root`` builder
 argument, else ``$SEN12MS_ROOT``, else TFDS's manual folder (``--manual_dir``,
@@ -46,8 +50,15 @@ from sen12ms_plugins._import_order import load_triton_first
 from sen12ms_plugins.acquisition.ready import fetch_missing, require_ready
 from sen12ms_plugins.dataset import facts, labels
 from sen12ms_plugins.dataset.root import ENV_VAR, resolve_root
-from sen12ms_plugins.dataset.splits import DISJOINT_SPLITS, SPLITS, TRAIN_PARTS, compute_splits
-from sen12ms_plugins.errors import NoRootGivenError
+from sen12ms_plugins.dataset.splits import (
+    ALL_SPLITS,
+    DFC2020_SPLITS,
+    STORED_SPLITS,
+    TRAIN_PARTS,
+    compute_splits,
+    how_to_add_dfc2020,
+)
+from sen12ms_plugins.errors import DFC2020NotAddedError, NoRootGivenError
 from sen12ms_plugins.reading.configs import CONFIGS, DEFAULT_CONFIG, DatasetConfig, get_config
 from sen12ms_plugins.reading.examples import MASK_DTYPES, SCENE_LABEL_NAMES
 from sen12ms_plugins.tfds import generation, train_split
@@ -74,6 +85,8 @@ Then point the builder at that folder (the one holding ROIs1158_spring ...), fir
   3. TFDS's manual folder: tfds build --manual_dir /data/SEN12MS, or
      DownloadConfig(manual_dir=...) (default <data_dir>/downloads/manual).
 Or let the builder download into that folder: builder_kwargs={{"root": ..., "download": True}}.
+The DFC2020 splits (dfc2020_validation, dfc2020_test) come from zips on IEEE DataPort
+(login), added to the same folder with `sen12ms add-dfc2020 --root DIR --from ZIPS`.
 """
 
 #: How to ask this builder to download, for the error messages of the core's root check.
@@ -83,8 +96,11 @@ OPT_IN = 'or pass builder_kwargs={"root": ..., "download": True} to download thr
 class Builder(tfds.core.GeneratorBasedBuilder):
     """SEN12MS patch triplets with the core's splits; generation with or without Beam."""
 
+    # The DFC2020 splits changed no feature (their season is ClassLabel's -1): data prepared with
+    # 1.0.0 stays valid, and is not rebuilt unasked.
     VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release: splits train/holdout/validation/train_minus_validation."}
+    RELEASE_NOTES = {"1.0.0": "Initial release: splits train/holdout/validation/train_minus_validation; "
+                              "dfc2020_validation and dfc2020_test when the root holds DFC2020."}
     BUILDER_CONFIGS = BUILDER_CONFIGS
     DEFAULT_BUILDER_CONFIG_NAME = DEFAULT_CONFIG
     MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
@@ -163,18 +179,28 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         parts = [written[name] for name in TRAIN_PARTS if name in written]
         if parts:
             written["train"] = train_split.link_split("train", parts)
-        return [written[name] for name in SPLITS if name in written]
+        return [written[name] for name in ALL_SPLITS if name in written]
 
     def _split_generators(self, dl_manager):
         root, index = self._prepare_root()
         splits = compute_splits(index)
-        log.info("SEN12MS root %s: %s", root, {name: len(splits.members[name]) for name in SPLITS})
+        log.info("SEN12MS root %s: %s", root, {name: len(splits.members[name]) for name in splits.names})
         # A split without members in this root (a partial root) is left out, with one warning why.
-        kept = splits.with_members(SPLITS, doing="the TFDS build writes {splits} only")
+        kept = splits.with_members(splits.names, doing="the TFDS build writes {splits} only")
         return {
             name: self._generate_examples(root=str(root), patch_ids=splits[name])
-            for name in DISJOINT_SPLITS if name in kept
+            for name in STORED_SPLITS if name in kept
         }
+
+    # --- reading -------------------------------------------------------------------------
+
+    def as_dataset(self, split=None, *args, **kwargs):
+        _check_dfc2020_split(self, split)
+        return super().as_dataset(split, *args, **kwargs)
+
+    def as_data_source(self, split=None, *args, **kwargs):
+        _check_dfc2020_split(self, split)
+        return super().as_data_source(split, *args, **kwargs)
 
     def _generate_examples(self, root: str, patch_ids):
         names = [pid.name for pid in patch_ids]
@@ -209,6 +235,22 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return root, require_ready(root, opt_in=OPT_IN)
 
 
+def _check_dfc2020_split(builder: Builder, split) -> None:
+    """A DFC2020 split asked for by name that the prepared data lacks: say how to get it
+    (TFDS's own error would only list the splits there are)."""
+    if not isinstance(split, str):
+        return
+    name = split.split("[", 1)[0].strip()
+    # Not prepared yet (no split at all): TFDS says so itself.
+    if name in DFC2020_SPLITS and builder.info.splits and name not in builder.info.splits:
+        root = builder._root or f"${ENV_VAR}"
+        raise DFC2020NotAddedError(
+            f"split {name!r} is not in the prepared data ({builder.data_dir}): the root it was built from held no "
+            f"DFC2020 {DFC2020_SPLITS[name]}; {how_to_add_dfc2020(root, DFC2020_SPLITS[name])}, then rebuild "
+            f"(remove {builder.data_dir} and load again)")
+
+
+
 def _require_beam() -> None:
     try:
         import apache_beam  # noqa: F401
@@ -226,14 +268,17 @@ def _features(config: DatasetConfig) -> tfds.features.FeaturesDict:
     """The fields of ``sen12ms_plugins.reading.examples`` as TFDS features, images in HWC order."""
     scene_label = {"names": list(SCENE_LABEL_NAMES)}
     features: dict[str, tfds.features.FeatureConnector] = {
-        "id": tfds.features.Text(doc="Canonical patch id <season>_<scene>_p<patch>, e.g. ROIs1158_spring_124_p100."),
+        "id": tfds.features.Text(doc="Canonical patch id <season>_<scene>_p<patch>, e.g. ROIs1158_spring_124_p100 "
+                                     "(DFC2020: ROIs0000_test_0_p17)."),
         "season": tfds.features.ClassLabel(
-            names=list(facts.SEASON_SHORT.values()), doc="Meteorological season of the acquisition."
+            names=list(facts.SEASON_SHORT.values()),
+            doc="Meteorological season of the acquisition; -1 (ClassLabel's no label) for DFC2020 patches, "
+                "whose season is unknown.",
         ),
         "scene": tfds.features.Scalar(np.int32, doc="Scene (ROI) number within the season."),
         "patch": tfds.features.Scalar(np.int32, doc="Patch number within the scene."),
-        "lon": _float64_scalar("Longitude of the patch centre, WGS 84 degrees."),
-        "lat": _float64_scalar("Latitude of the patch centre, WGS 84 degrees."),
+        "lon": _float64_scalar("Longitude of the patch centre, WGS 84 degrees (NaN: unknown, DFC2020)."),
+        "lat": _float64_scalar("Latitude of the patch centre, WGS 84 degrees (NaN: unknown, DFC2020)."),
     }
     for sensor in config.sensors:
         bands = config.bands[sensor]
@@ -247,8 +292,8 @@ def _features(config: DatasetConfig) -> tfds.features.FeaturesDict:
             doc=f"{facts.SENSOR_TITLES[sensor]}, height x width x bands; bands {', '.join(bands)}.",
         )
     features["igbp"] = _mask("igbp", "IGBP land-cover class of every pixel (first lc band).", labels.IGBP_CLASSES)
-    features["dfc"] = _mask("dfc", "Simplified IGBP (DFC2020) class of every pixel; 0 where IGBP has no class.",
-                            labels.DFC_CLASSES)
+    features["dfc"] = _mask("dfc", "Simplified IGBP (DFC2020) class of every pixel; 0 where IGBP has no class. "
+                                   "In the dfc2020_* splits: the contest's hand-made 10 m label.", labels.DFC_CLASSES)
     features["label"] = tfds.features.ClassLabel(
         **scene_label, doc="Scene label: the most frequent dfc class (Schmitt & Wu 2021); 0 = no labelled pixel."
     )

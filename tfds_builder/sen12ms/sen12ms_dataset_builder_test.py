@@ -2,7 +2,8 @@
 
 ``dummy_data/`` is the built-in sample with 2 patches in each of its 20 scenes:
 40 triplets, of which 14 lie in hold-out scenes, 1 is the damaged patch (in no
-split) and 25 form ``train``: 8 in the validation scenes, 17 in the others.
+split) and 25 form ``train``: 8 in the validation scenes, 17 in the others; and
+DFC2020-like set folders with 2 validation and 3 test patches.
 ``train`` shares its examples with ``validation`` and ``train_minus_validation``
 by design, hence ``OVERLAPPING_SPLITS``.
 """
@@ -21,7 +22,8 @@ class Sen12msTest(tfds.testing.DatasetBuilderTestCase):
 
     DATASET_CLASS = sen12ms_dataset_builder.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = [config.name for config in sen12ms_dataset_builder.BUILDER_CONFIGS]
-    SPLITS = {"train": 25, "holdout": 14, "validation": 8, "train_minus_validation": 17}
+    SPLITS = {"train": 25, "holdout": 14, "validation": 8, "train_minus_validation": 17,
+              "dfc2020_validation": 2, "dfc2020_test": 3}
     OVERLAPPING_SPLITS = ["train"]
     SKIP_CHECKSUMS = True  # nothing is downloaded through TFDS's download manager
 
