@@ -3,7 +3,9 @@ arrays and the reading threads give what ``ds[i]`` and ``default_collate`` give,
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 
 import numpy as np
 import pytest
@@ -220,27 +222,46 @@ class _ThreadsHere(torch.utils.data.Dataset):
         return threads.reading_threads()
 
 
-def test_reading_threads_follow_torch_and_the_idle_cores(monkeypatch):
+def test_reading_threads_follow_torch_and_the_cores_allowed(monkeypatch):
     previous = torch.get_num_threads()
     try:
         torch.set_num_threads(3)
-        monkeypatch.setattr(threads, "_idle_cores", lambda: 8)
-        assert threads.reading_threads() == 3
-        monkeypatch.setattr(threads, "_idle_cores", lambda: 1)
-        assert threads.reading_threads() == 2  # this thread and one idle core
-        monkeypatch.setattr(threads, "_idle_cores", lambda: 0)
-        assert threads.reading_threads() == 1  # a busy machine: no helper
-        monkeypatch.setattr(threads, "_idle_cores", lambda: 8)
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+        assert threads.reading_threads() == 3  # torch's count
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {5})
+        assert threads.reading_threads() == 1  # one core allowed: no helper
+        monkeypatch.undo()
         assert list(DataLoader(_ThreadsHere(), batch_size=None, num_workers=1)) == [1, 1]  # workers read alone
     finally:
         torch.set_num_threads(previous)
-    monkeypatch.undo()
-    assert threads._idle_cores() >= 0
 
 
-def test_threads_read_what_one_thread_reads(real_layout_root, monkeypatch):
-    ds = SEN12MS(real_layout_root, "train", checksum=False, bands=("B04", "VV", "B02", "VH", "B12"))
-    monkeypatch.setattr(threads, "_idle_cores", lambda: 8)
+def test_run_does_not_wait_for_a_helper_that_gets_no_core():
+    # The one helper is kept busy, as on a machine whose cores are all taken: run() does
+    # every task on the calling thread and returns without waiting for the helper.
+    release = threading.Event()
+    work = threads._ensure_helpers(1)
+    for _ in range(len(threads._helpers)):
+        work.put(release.wait)
+    ran = []
+    try:
+        threads.run([lambda k=k: ran.append((k, threading.get_ident())) for k in range(5)], 2)
+        assert [k for k, _ in ran] == [0, 1, 2, 3, 4]
+        assert {ident for _, ident in ran} == {threading.get_ident()}
+    finally:
+        release.set()
+    # Free again, the helper takes its share of the next call's tasks.
+    slow = threading.Barrier(2, timeout=30)
+    where = []
+    threads.run([lambda: (where.append(threading.get_ident()), slow.wait())] * 2, 2)
+    assert len(set(where)) == 2
+
+
+@pytest.mark.parametrize("bands", [SEN12MS.BAND_SETS["all"], ("B04", "VV", "B02", "VH", "B12")],
+                         ids=["all bands (S2 in row blocks)", "scattered bands"])
+def test_threads_read_what_one_thread_reads(real_layout_root, monkeypatch, bands):
+    ds = SEN12MS(real_layout_root, "train", checksum=False, bands=bands)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
     previous = torch.get_num_threads()
     try:
         torch.set_num_threads(1)

@@ -131,7 +131,7 @@ def _read_pixel_interleaved(header: Header, layout: Layout, bands: list[int], wi
     if window.is_whole(layout):
         runs = layout.runs
     else:
-        runs = strip_runs(layout.offsets[window.strips], layout.sizes[window.strips])
+        runs = layout.runs_of(window.strips.start, window.strips.stop)
     buffer = _scratch(sum(size for _, size in runs))
     _read_runs(header, memoryview(buffer), runs)
     pixels = buffer.view(layout.dtype).reshape(window.rows_read, layout.width, layout.count)

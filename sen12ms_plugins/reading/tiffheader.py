@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 
@@ -94,6 +94,8 @@ class Layout:
     rows_per_strip: int
     offsets: np.ndarray  # int64, one per strip, in strip order (read-only)
     sizes: np.ndarray  # int64 byte counts, one per strip (read-only)
+    _window_runs: dict[tuple[int, int], list[tuple[int, int]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     @cached_property
     def dtype_name(self) -> str:
@@ -105,6 +107,14 @@ class Layout:
         """``(offset, byte count)`` of each run of strips that follow each other in the file,
         in strip order: all of the image's samples in as few reads as the file allows."""
         return strip_runs(self.offsets, self.sizes)
+
+    def runs_of(self, first: int, stop: int) -> list[tuple[int, int]]:
+        """:attr:`runs` of strips ``first`` to ``stop`` (exclusive) of a pixel-interleaved image,
+        computed once per layout (a dataset reads the same few row blocks of every file)."""
+        runs = self._window_runs.get((first, stop))
+        if runs is None:
+            runs = self._window_runs[(first, stop)] = strip_runs(self.offsets[first:stop], self.sizes[first:stop])
+        return runs
 
 
 def strip_runs(offsets: np.ndarray, sizes: np.ndarray) -> list[tuple[int, int]]:

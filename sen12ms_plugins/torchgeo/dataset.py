@@ -367,34 +367,51 @@ class SEN12MS(UpstreamSEN12MS):
         bands = max(plan.label_band_count(pid) for pid in pids)
         spare = None if all(map(plan.mask_is_band, pids)) else new_array(pools and pools.layers, (n, bands, *shape), np.int64)
 
-        def read(k: int) -> None:
+        def read_label(k: int) -> None:
             pid = pids[k]
-            formats = facts.formats_of(pid.season)
             sensor, names = plan.label_file(pid)
             path = os.path.join(self.root, pid.relpath(sensor))
             if plan.mask_is_band(pid):
-                read_file(path, sensor, names, out=layers[k], formats=formats)
+                read_file(path, sensor, names, out=layers[k], formats=facts.formats_of(pid.season))
             else:
                 layers[k] = spare[k, : plan.label_band_count(pid)]
-                read_file(path, sensor, names, out=layers[k], formats=formats)
+                read_file(path, sensor, names, out=layers[k], formats=facts.formats_of(pid.season))
                 mask_arrays[k] = plan.mask_of(pid, layers[k])
-            self._read_image(pid, image_arrays[k], formats)
 
-        order = sorted(range(n), key=lambda k: pids[k].filename("s2"))  # neighbours on disk together
-        threads.run([functools.partial(read, k) for k in order], threads.reading_threads())
+        count = threads.reading_threads()
+        if n == 1 and count > 1:
+            # One sample on several threads: its files, the largest in blocks of rows, biggest task first.
+            tasks = [*self._image_tasks(pids[0], image_arrays[0], count), functools.partial(read_label, 0)]
+        else:  # a batch: triplet by triplet, neighbours on disk together
+            tasks = [functools.partial(_call_both, read_label, self._read_image, k, pids[k], image_arrays[k])
+                     for k in sorted(range(n), key=lambda k: pids[k].filename("s2"))]
+        threads.run(tasks, count)
         return images, masks, layers
 
-    def _read_image(self, pid: PatchId, image: np.ndarray, formats: Mapping[str, SensorFormat]) -> None:
-        """Read the image bands of one patch into ``image`` (float32 [C, H, W])."""
-        plan = self._plan
+    def _image_tasks(self, pid: PatchId, image: np.ndarray, blocks: int) -> list[Callable[[], object]]:
+        """Tasks that read the image bands of one patch into ``image`` (float32 [C, H, W]):
+        one per file, the file with the most bands read in ``blocks`` blocks of rows (its first)."""
+        plan, formats, height = self._plan, facts.formats_of(pid.season), image.shape[1]
+        largest = max(plan.reads, key=lambda sensor: len(plan.reads[sensor]))
+        tasks: list[Callable[[], object]] = []
         for sensor, bands in plan.reads.items():
             path = os.path.join(self.root, pid.relpath(sensor))
             target = plan.targets[sensor]
-            if isinstance(target, slice):
-                read_file(path, sensor, bands, out=image[target], formats=formats)  # read and converted in one pass
-            else:  # read whole, then put in place
-                image[target] = read_file(path, sensor, bands, out=np.empty((len(bands), *image.shape[1:]), np.float32),
-                                          formats=formats)
+            if not isinstance(target, slice):  # read whole, then put in place
+                tasks.append(functools.partial(_read_scattered, path, sensor, bands, image, target, formats))
+                continue
+            cuts = [k * height // blocks for k in range(blocks + 1)] if sensor == largest and blocks > 1 else [0, height]
+            parts = [functools.partial(read_file, path, sensor, bands, out=image[target, first:stop], formats=formats,
+                                       rows=None if (first, stop) == (0, height) else (first, stop))
+                     for first, stop in zip(cuts, cuts[1:])]  # read and converted in one pass
+            tasks[0:0] = parts if sensor == largest else []
+            tasks.extend([] if sensor == largest else parts)
+        return tasks
+
+    def _read_image(self, pid: PatchId, image: np.ndarray) -> None:
+        """Read the image bands of one patch into ``image`` (float32 [C, H, W]), on this thread."""
+        for task in self._image_tasks(pid, image, 1):
+            task()
 
     def _finish(self, sample: Sample, pid: PatchId, image: Tensor, mask: Tensor, layers: np.ndarray) -> Sample:
         """Fill ``sample`` (empty) from one patch's image (float32), mask (int64) and the bands
@@ -432,3 +449,14 @@ class SEN12MS(UpstreamSEN12MS):
             "bounds": torch.tensor(geo.bounds, dtype=torch.float64),
         }
 
+
+def _call_both(read_label: Callable[[int], None], read_image: Callable[[PatchId, np.ndarray], None], k: int,
+               pid: PatchId, image: np.ndarray) -> None:
+    read_label(k)
+    read_image(pid, image)
+
+
+def _read_scattered(path: str, sensor: str, bands: list[str], image: np.ndarray, target: list[int],
+                    formats: Mapping[str, SensorFormat]) -> None:
+    image[target] = read_file(path, sensor, bands, out=np.empty((len(bands), *image.shape[1:]), np.float32),
+                              formats=formats)

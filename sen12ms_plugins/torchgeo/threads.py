@@ -1,45 +1,72 @@
-"""Threads that read the triplets of a batch together, where torch would use threads too.
+"""Threads that read a sample's files, or a batch's triplets, together, where torch would use threads too.
 
 In the main process torch runs its own operations on ``torch.get_num_threads()``
 threads (by default one per core); in a DataLoader worker it sets that to one, the
 workers being the parallelism.  The dataset reads in the same way: outside a worker
-the triplets of a batch are read by up to that many threads (numpy and the file
-reads release the GIL), inside one by the worker alone.  A single sample is read on
-one thread: handing its files (or blocks of their rows) to helpers cost more than it
-saved (measured on the real layout, 2 CPUs: 745-790 samples/s on two threads,
-1,020-1,110 on one).  So ``DataLoader(num_workers=0)`` — torchgeo's datamodules'
-default — does not leave cores idle, and workers do not compete with each other.
-Helper threads are used only on cores the machine leaves idle (:func:`reading_threads`).
+a sample's files (the largest in blocks of rows) or a batch's triplets are read by up
+to that many threads (numpy and the file reads release the GIL), inside one by the
+worker alone, so that ``DataLoader(num_workers=0)`` — torchgeo's datamodules' default
+— does not leave cores idle and workers do not compete with each other.
+
+Helpers wait on a queue: handing a task over costs microseconds, where an executor's
+futures cost ~30 us a task, which made two threads slower than one for a single
+sample (745-790 samples/s against 1,020-1,110 on the real layout, 2 CPUs).  A busy
+machine costs no more than one thread (:func:`run`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import queue
 import threading
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch.utils.data import get_worker_info
 
-_executor: tuple[int, ThreadPoolExecutor] | None = None  # (threads, executor)
-_executor_lock = threading.Lock()
+# Helper threads wait on one queue for work: a queue hand-off costs a few microseconds,
+# where an executor's futures cost ~30 us a task, as much as reading a sixth of a patch.
+_work: queue.SimpleQueue | None = None
+_helpers: list[threading.Thread] = []
+_helpers_lock = threading.Lock()
+
+
+def _helper_loop(work: queue.SimpleQueue) -> None:
+    while (task := work.get()) is not None:
+        task()
+
+
+def _ensure_helpers(count: int) -> queue.SimpleQueue:
+    """The work queue, with at least ``count`` helper threads waiting on it."""
+    global _work
+    with _helpers_lock:
+        if _work is None:
+            _work = queue.SimpleQueue()
+        while len(_helpers) < count:
+            thread = threading.Thread(target=_helper_loop, args=(_work,), name="sen12ms-read", daemon=True)
+            thread.start()
+            _helpers.append(thread)
+        return _work
 
 
 def _stop_before_fork() -> None:
     # A process forked while other threads run may deadlock (Python warns about it): the idle
     # helpers end before a fork (a DataLoader starting its workers) and start again when needed.
-    global _executor
-    with _executor_lock:
-        if _executor is not None:
-            _executor[1].shutdown(wait=True)
-            _executor = None
+    global _work
+    with _helpers_lock:
+        for _ in _helpers:
+            _work.put(None)
+        for thread in _helpers:
+            thread.join()
+        _helpers.clear()
+        _work = None
 
 
 def _forget_after_fork() -> None:
-    global _executor, _executor_lock
-    _executor, _executor_lock = None, threading.Lock()
+    global _work, _helpers_lock
+    _work, _helpers_lock = None, threading.Lock()
+    _helpers.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -48,42 +75,21 @@ if hasattr(os, "register_at_fork"):
 
 def reading_threads() -> int:
     """Threads to read with here: one in a DataLoader worker; elsewhere torch's intra-op
-    thread count, but no more than this thread and the cores the machine leaves idle."""
+    thread count, no more than the cores this process may run on."""
     if get_worker_info() is not None:
         return 1
-    return max(1, min(torch.get_num_threads(), 1 + _idle_cores()))
-
-
-_idle: tuple[float, int] = (float("-inf"), 0)  # (when measured, idle cores then)
-
-
-def _idle_cores() -> int:
-    """Cores idle by the one-minute load average (this process's running thread included in
-    it), measured at most once a second.  A helper thread that has to wait for a core makes a
-    read slower, not faster: on a machine busy with other work the reads stay on one thread."""
-    global _idle
-    now = time.monotonic()
-    if now - _idle[0] >= 1.0:
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-        _idle = (now, max(0, int(cpus - load)))
-    return _idle[1]
-
-
-def _helpers(count: int) -> ThreadPoolExecutor:
-    """An executor of ``count`` threads (a new one when the count changes)."""
-    global _executor
-    with _executor_lock:
-        if _executor is None or _executor[0] != count:
-            if _executor is not None:
-                _executor[1].shutdown(wait=False)
-            _executor = (count, ThreadPoolExecutor(count, thread_name_prefix="sen12ms-read"))
-        return _executor[1]
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(torch.get_num_threads(), cpus))
 
 
 def run(tasks: Sequence[Callable[[], None]], threads: int) -> None:
     """Run ``tasks`` on ``threads`` threads, this one among them, each taking the next task
-    when done with one; returns when all are done, raising the first error in task order."""
+    when done with one; returns when all are done, raising the first error in task order.
+
+    This thread waits only for the tasks a helper has taken: a helper that gets no core
+    while this thread works through the tasks finds none left, so a busy machine costs
+    no more than reading on one thread (no load average needed to guess it).
+    """
     if threads <= 1 or len(tasks) <= 1:
         for task in tasks:
             task()
@@ -91,23 +97,28 @@ def run(tasks: Sequence[Callable[[], None]], threads: int) -> None:
     errors: dict[int, BaseException] = {}
     pending = iter(enumerate(tasks))
     lock = threading.Lock()
+    done: queue.SimpleQueue = queue.SimpleQueue()  # one item per task a helper finished
 
-    def drain() -> None:
+    def drain(helper: bool) -> int:
+        ran = 0
         while True:
             with lock:
                 item = next(pending, None)
             if item is None:
-                return
+                return ran
             try:
                 item[1]()
             except BaseException as exc:  # noqa: BLE001  (re-raised below, in the caller's thread)
                 errors[item[0]] = exc
+            ran += 1
+            if helper:
+                done.put(None)
 
-    helpers = _helpers(threads - 1)
-    futures = [helpers.submit(drain) for _ in range(min(threads, len(tasks)) - 1)]
-    drain()
-    for future in futures:
-        future.result()
+    helpers = min(threads, len(tasks)) - 1
+    work = _ensure_helpers(helpers)
+    for _ in range(helpers):
+        work.put(functools.partial(drain, True))
+    for _ in range(len(tasks) - drain(False)):
+        done.get()
     if errors:
         raise errors[min(errors)]
-
