@@ -106,6 +106,26 @@ def test_dtype_converts_in_the_read(real_layout_root):
         read_file(lc, "lc", out=np.empty((4, 32, 32), np.int64), dtype="int64")
 
 
+@pytest.mark.parametrize("interleave", ["pixel", "band"])
+def test_convert_does_the_deinterleaving_pass_of_pixel_interleaved_files(tmp_path, interleave):
+    rng = np.random.default_rng(7)
+    data = rng.integers(0, 10_000, (13, 32, 32), dtype=np.uint16)
+    path = tmp_path / "s2.tif"
+    write(path, data, interleave=interleave)
+    calls = []
+
+    def convert(dst, src):
+        calls.append((dst.shape, src.dtype.name))
+        np.copyto(dst, src)
+
+    bands = [facts.BANDS["s2"][i] for i in (3, 4, 5, 0)]
+    out = np.empty((4, 32, 32), np.float32)
+    read_file(path, "s2", bands, out=out, convert=convert)
+    assert np.array_equal(out, data[[3, 4, 5, 0]].astype(np.float32))
+    # one call per run of consecutive bands, for pixel-interleaved files only
+    assert calls == ([((3, 32, 32), "uint16"), ((1, 32, 32), "uint16")] if interleave == "pixel" else [])
+
+
 def test_headers_parsed_once_serve_every_file_that_has_them(tmp_path):
     root = tmp_path / "root"
     make_sample(root, patch_size=32, patches_per_scene=3, layout="real", lc_dtype="uint8")

@@ -195,6 +195,22 @@ def test_samples_kept_are_never_overwritten(sample_root):
     assert_same_samples([batch], [default_collate([ds[4], ds[5]])])
 
 
+def test_single_samples_kept_are_never_overwritten_and_dropped_ones_reused(sample_root):
+    ds = SEN12MS(sample_root, "train", checksum=False)
+    fresh = SEN12MS(sample_root, "train", checksum=False)  # its own pools: the expected values
+    kept = [ds[0], ds[1]["image"], ds[2]["mask"].view(-1)[:10]]  # a sample, a tensor, a view of one
+    for i in range(3, 12):
+        ds[i]
+    assert_same_samples([kept[0]], [fresh[0]])
+    assert torch.equal(kept[1], fresh[1]["image"])
+    assert torch.equal(kept[2], fresh[2]["mask"].view(-1)[:10])
+    # A sample nobody holds any more gives its memory to the next one.
+    address = ds[3]["image"].data_ptr()
+    assert ds[4]["image"].data_ptr() == address
+    image = ds[5]["image"]
+    assert image.is_contiguous() and image.untyped_storage().nbytes() == image.numel() * 4  # its own storage
+
+
 def test_array_pool_hands_out_only_arrays_nothing_refers_to():
     pool = ArrayPool(keep=2)
     a = pool.get((4, 3), np.float32)

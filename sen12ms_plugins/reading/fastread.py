@@ -28,12 +28,11 @@ from .tiffheader import (
     parse_layout,
     read_exactly,
     read_layout,
-    strip_runs,
     tag_numbers,
     truncation,
 )
 
-__all__ = ["Interleave", "Layout", "read_bands", "read_layout", "tag_numbers", "truncation"]  # the header's names, re-exported
+__all__ = ["Interleave", "Layout", "Convert", "read_bands", "read_layout", "tag_numbers", "truncation"]  # the header's names, re-exported
 
 
 def _read_runs(header: Header, target: memoryview, runs: list[tuple[int, int]]) -> None:
@@ -48,6 +47,9 @@ def _read_runs(header: Header, target: memoryview, runs: list[tuple[int, int]]) 
             read_exactly(header.file, target[at : at + size], first)
         at += size
 
+
+#: Writes its second array's values into its first (same shape) exactly, converting the dtype.
+Convert = Callable[[np.ndarray, np.ndarray], None]
 
 _local = threading.local()
 
@@ -112,10 +114,8 @@ def _read_band_interleaved(header: Header, layout: Layout, bands: list[int], win
     # Each band is a run of strips: read the wanted ones straight into out's band when it has
     # the file's dtype, else into a scratch band converted into out's.
     per_band = len(layout.offsets) // layout.count
-    strips = np.arange(per_band)[window.strips]
     for k, band in enumerate(bands):
-        pick = band * per_band + strips
-        runs = strip_runs(layout.offsets[pick], layout.sizes[pick])
+        runs = layout.runs_of(band * per_band + window.strips.start, band * per_band + window.strips.stop)
         if direct:
             _read_runs(header, memoryview(out[k]).cast("B"), runs)
             continue
@@ -126,8 +126,12 @@ def _read_band_interleaved(header: Header, layout: Layout, bands: list[int], win
     return out
 
 
+def _copy_safe(dst: np.ndarray, src: np.ndarray) -> None:
+    np.copyto(dst, src, casting="safe")
+
+
 def _read_pixel_interleaved(header: Header, layout: Layout, bands: list[int], window: _Window,
-                            out: np.ndarray | None) -> np.ndarray:
+                            out: np.ndarray | None, convert: Convert | None) -> np.ndarray:
     if window.is_whole(layout):
         runs = layout.runs
     else:
@@ -139,8 +143,9 @@ def _read_pixel_interleaved(header: Header, layout: Layout, bands: list[int], wi
     if out is None:
         out = np.empty((len(bands), *planes.shape[1:]), dtype=layout.dtype.newbyteorder("="))
     # De-interleave (and convert to out's dtype) in one pass per run of consecutive bands.
+    copy = _copy_safe if convert is None else convert
     for row, band, n in _runs(tuple(bands)):
-        np.copyto(out[row : row + n], planes[band : band + n], casting="safe")
+        copy(out[row : row + n], planes[band : band + n])
     return out
 
 
@@ -152,6 +157,7 @@ def read_bands(
     out: np.ndarray | None = None,
     dtype: np.dtype | str | None = None,
     rows: tuple[int, int] | None = None,
+    convert: Convert | None = None,
 ) -> np.ndarray:
     """Read 1-based bands ``indexes`` of a file as ``[len(indexes), height, width]``.
 
@@ -164,6 +170,11 @@ def read_bands(
     e.g. float32 for uint16) the bands are written into it, converted on the way, and
     ``out`` is returned.  Without it the array has the file's dtype (in native byte
     order), or ``dtype``, a dtype the samples cast to safely, converted on the way.
+
+    ``convert(dst, src)`` does the de-interleaving pass of a pixel-interleaved file, the
+    one costly step of reading one: it must write ``src`` (a strided view of the file's
+    samples) into ``dst`` exactly, as ``np.copyto(dst, src, casting="safe")``, the
+    default, does (torch's multi-threaded copy, say).
 
     Raises :class:`~sen12ms_plugins.errors.UnsupportedLayoutError` (its message the
     reason; :class:`~sen12ms_plugins.errors.DamagedHeaderError` for a damaged header)
@@ -190,4 +201,4 @@ def read_bands(
         window = _Window.of(layout, first, stop)
         if layout.interleave == Interleave.BAND:
             return _read_band_interleaved(header, layout, bands, window, out)
-        return _read_pixel_interleaved(header, layout, bands, window, out)
+        return _read_pixel_interleaved(header, layout, bands, window, out, convert)

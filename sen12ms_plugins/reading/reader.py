@@ -152,6 +152,7 @@ def read_file(
     dtype: np.dtype | str | None = None,
     rows: tuple[int, int] | None = None,
     formats: Mapping[str, SensorFormat] = facts.FORMATS,
+    convert: fastread.Convert | None = None,
 ) -> np.ndarray:
     """Read one patch file ([bands, H, W]) as the sensor's dtype, checking its band count, dtype and shape.
 
@@ -165,7 +166,8 @@ def read_file(
     (with ``out``, the patch must be as wide, and as tall, as ``out`` is wide).
     ``formats`` are the file formats of the patch's collection
     (``facts.formats_of(pid.season)``: SEN12MS's, or DFC2020's with its ``dfc`` file and
-    the dtypes it narrows, each value checked).
+    the dtypes it narrows, each value checked).  ``convert`` does the de-interleaving
+    pass of a pixel-interleaved file (:func:`~.fastread.read_bands`).
 
     The dataset's own layout (uncompressed, striped GeoTIFF) is read by
     :mod:`~sen12ms_plugins.reading.fastread`, byte for byte what rasterio returns; any other
@@ -193,7 +195,8 @@ def read_file(
         _check_size(path, layout.width, layout.height, out, rows)
 
     try:
-        array = fastread.read_bands(path, indexes, check=check, out=target, dtype=read_dtype, rows=rows)
+        array = fastread.read_bands(path, indexes, check=check, out=target, dtype=read_dtype, rows=rows,
+                                    convert=convert)
     except FileNotFoundError:
         raise PatchFileError(path, "does not exist") from None
     except UnsupportedLayoutError as exc:

@@ -109,8 +109,9 @@ class Layout:
         return strip_runs(self.offsets, self.sizes)
 
     def runs_of(self, first: int, stop: int) -> list[tuple[int, int]]:
-        """:attr:`runs` of strips ``first`` to ``stop`` (exclusive) of a pixel-interleaved image,
-        computed once per layout (a dataset reads the same few row blocks of every file)."""
+        """:attr:`runs` of the strips ``first`` to ``stop`` (exclusive) of the strip table (a row
+        block of a pixel-interleaved image, or of one band of a band-interleaved one), computed
+        once per layout: a dataset reads the same few bands and row blocks of every file."""
         runs = self._window_runs.get((first, stop))
         if runs is None:
             runs = self._window_runs[(first, stop)] = strip_runs(self.offsets[first:stop], self.sizes[first:stop])
