@@ -367,20 +367,19 @@ class SEN12MS(UpstreamSEN12MS):
         bands = max(plan.label_band_count(pid) for pid in pids)
         spare = None if all(map(plan.mask_is_band, pids)) else new_array(pools and pools.layers, (n, bands, *shape), np.int64)
 
-        def read_label(k: int) -> None:
+        def read_label(k: int, convert: Convert | None = None) -> None:
             pid = pids[k]
             sensor, names = plan.label_file(pid)
             path = os.path.join(self.root, pid.relpath(sensor))
-            if plan.mask_is_band(pid):
-                read_file(path, sensor, names, out=layers[k], formats=facts.formats_of(pid.season))
-            else:
+            if not plan.mask_is_band(pid):
                 layers[k] = spare[k, : plan.label_band_count(pid)]
-                read_file(path, sensor, names, out=layers[k], formats=facts.formats_of(pid.season))
+            read_file(path, sensor, names, out=layers[k], formats=facts.formats_of(pid.season), convert=convert)
+            if not plan.mask_is_band(pid):
                 mask_arrays[k] = plan.mask_of(pid, layers[k])
 
         count = threads.reading_threads()
         if n == 1:  # one sample: its files in turn, de-interleaved by torch on its threads
-            read_label(0)
+            read_label(0, _torch_copy)
             self._read_image(pids[0], image_arrays[0], _torch_copy)
         else:  # a batch: triplet by triplet on every thread, neighbours on disk together
             threads.run([functools.partial(_call_both, read_label, self._read_image, k, pids[k], image_arrays[k])

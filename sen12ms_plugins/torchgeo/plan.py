@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import math
+import mmap
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -106,8 +109,26 @@ def batch_tensor(pool: ArrayPool | None, shape: tuple[int, ...], dtype: torch.dt
     process one made from the pool's arrays (None: a new array)."""
     if torch.utils.data.get_worker_info() is not None:
         storage = torch.UntypedStorage._new_shared(math.prod(shape) * dtype.itemsize)
+        _populate(storage.data_ptr(), storage.nbytes())
         return torch.empty(0, dtype=dtype).set_(storage, 0, shape)
     return torch.from_numpy(new_array(pool, shape, _NUMPY_DTYPES[dtype]))
+
+
+# madvise(MADV_POPULATE_WRITE), Linux 5.14+: a batch's fresh shared memory mapped in one
+# call instead of a page fault every 4 KiB while it is read into (~10% of a worker's time).
+_MADV_POPULATE_WRITE = 23
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+if _libc is not None:
+    _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+
+
+def _populate(address: int, size: int) -> None:
+    """Map the pages of ``size`` bytes at ``address`` now, where the system can (a hint: an
+    older kernel refuses it, and the pages are then mapped as they are written)."""
+    if _libc is None or size == 0:
+        return
+    start = address - address % mmap.PAGESIZE
+    _libc.madvise(start, size + address - start, _MADV_POPULATE_WRITE)
 
 
 def _as_slice(positions: list[int]) -> slice | list[int]:
