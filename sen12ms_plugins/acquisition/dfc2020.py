@@ -68,7 +68,7 @@ from .hashing import md5_file, new_md5
 from .members import MemberAction
 from .records import file_key, root_lock
 from .reports import MAX_LISTED_SKIPS, AddReport, AddStatus, SkippedMember, SourceOutcome
-from .staging import REPLACED_DIRNAME
+from .staging import REPLACED_DIRNAME, restore_and_remove_temps
 from .workfiles import temp_prefix
 
 _COPY_CHUNK = 1 << 20
@@ -315,15 +315,7 @@ def recover_stale_temps(root: Path) -> None:
     """After a run killed while moving sensor folders into place (call with the root lock held):
     a folder moved aside without its replacement arriving is moved back; temporary folders go."""
     for folder in facts.DFC2020_FOLDERS:
-        for temp in root.glob(f"{temp_prefix(f'dfc2020-{folder}')}*"):
-            if not temp.is_dir() or temp.is_symlink():
-                continue
-            replaced = temp / REPLACED_DIRNAME
-            if replaced.is_dir():
-                for old in replaced.iterdir():
-                    if not os.path.lexists(root / folder / old.name):
-                        os.rename(old, root / folder / old.name)
-            shutil.rmtree(temp, ignore_errors=True)
+        restore_and_remove_temps(root, temp_prefix(f"dfc2020-{folder}"), root / folder)
 
 
 def _unchanged(root: Path, source: Source, record: dict) -> bool:

@@ -124,15 +124,21 @@ def recover_stale_temps(root: Path, name: str) -> None:
     held): a scene folder its commit moved aside without putting the new one in place is
     moved back, then its temporary folders are deleted."""
     season, _ = facts.parse_archive_name(name)
-    for temp in root.glob(f"{temp_prefix(name)}*"):
+    restore_and_remove_temps(root, temp_prefix(name), root / season)
+
+
+def restore_and_remove_temps(root: Path, prefix: str, home: Path) -> None:
+    """The temporary folders ``root/<prefix>*`` of a killed run: what their commit moved
+    aside (into ``REPLACED_DIRNAME``) and did not replace goes back into ``home``; then they
+    are deleted."""
+    for temp in root.glob(f"{prefix}*"):
         if not temp.is_dir() or temp.is_symlink():
             continue
         replaced = temp / REPLACED_DIRNAME
         if replaced.is_dir():
             for old in replaced.iterdir():
-                target = root / season / old.name
-                if not os.path.lexists(target):
-                    os.rename(old, target)
+                if not os.path.lexists(home / old.name):
+                    os.rename(old, home / old.name)
         shutil.rmtree(temp, ignore_errors=True)
 
 

@@ -126,7 +126,8 @@ def step_sample(ctx: DemoContext) -> str:
 def step_add_dfc2020(ctx: DemoContext) -> str:
     report = add_dfc2020(ctx.root, ctx.dfc2020_zips, quiet=ctx.quiet)
     counts = ", ".join(f"{folder} {n}" for folder, n in report.patches.items())
-    return f"{len(report.sources)} zips added from {ctx.dfc2020_zips}: {counts}"
+    source = f"from {ctx.dfc2020_zips} " if ctx.kept else ""
+    return f"{len(report.sources)} zips added {source}({counts})"
 
 
 def step_download(ctx: DemoContext) -> str:
