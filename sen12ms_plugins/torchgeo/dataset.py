@@ -377,13 +377,12 @@ class SEN12MS(UpstreamSEN12MS):
             if not plan.mask_is_band(pid):
                 mask_arrays[k] = plan.mask_of(pid, layers[k])
 
-        count = threads.reading_threads()
         if n == 1:  # one sample: its files in turn, de-interleaved by torch on its threads
             read_label(0, _torch_copy)
             self._read_image(pids[0], image_arrays[0], _torch_copy)
         else:  # a batch: triplet by triplet on every thread, neighbours on disk together
             threads.run([functools.partial(_call_both, read_label, self._read_image, k, pids[k], image_arrays[k])
-                         for k in sorted(range(n), key=lambda k: pids[k].filename("s2"))], count)
+                         for k in sorted(range(n), key=lambda k: pids[k].filename("s2"))], threads.reading_threads())
         return images, masks, layers
 
     def _read_image(self, pid: PatchId, image: np.ndarray, convert: Convert | None = None) -> None:

@@ -1,17 +1,19 @@
-"""Threads that read a sample's files, or a batch's triplets, together, where torch would use threads too.
+"""Threads that read a batch's triplets together, where torch would use threads too.
 
 In the main process torch runs its own operations on ``torch.get_num_threads()``
 threads (by default one per core); in a DataLoader worker it sets that to one, the
-workers being the parallelism.  The dataset reads in the same way: outside a worker
-a sample's files (the largest in blocks of rows) or a batch's triplets are read by up
-to that many threads (numpy and the file reads release the GIL), inside one by the
-worker alone, so that ``DataLoader(num_workers=0)`` — torchgeo's datamodules' default
-— does not leave cores idle and workers do not compete with each other.
+workers being the parallelism.  The dataset reads batches in the same way: outside a
+worker a batch's triplets are read by up to that many threads (numpy and the file
+reads release the GIL), inside one by the worker alone, so that
+``DataLoader(num_workers=0)`` — torchgeo's datamodules' default — does not leave cores
+idle and workers do not compete with each other.
 
-Helpers wait on a queue: handing a task over costs microseconds, where an executor's
-futures cost ~30 us a task, which made two threads slower than one for a single
-sample (745-790 samples/s against 1,020-1,110 on the real layout, 2 CPUs).  A busy
-machine costs no more than one thread (:func:`run`).
+A single sample is read on the calling thread, its pixel-interleaved files
+de-interleaved by torch's own copy on torch's threads: handing its files or row blocks
+to helpers here was measured slower than one thread (745-790 samples/s against
+1,020-1,110 on the real layout, 2 CPUs), and so were samples read ahead.  Helpers wait
+on a queue, and the calling thread waits only for the tasks a helper has taken, so a
+busy machine costs no more than one thread (:func:`run`).
 """
 
 from __future__ import annotations
