@@ -60,7 +60,7 @@ from ..errors import (
     UnsafeArchiveError,
     UnsupportedLayoutError,
 )
-from ..fsutil import DISK_FULL_ERRNOS, exchange_paths, make_writable_dir
+from ..fsutil import DISK_FULL_ERRNOS, make_writable_dir
 from ..reading.fastread import read_layout
 from . import dfc2020_records as dfc_records
 from .dfc2020_members import Entry, EntryKind, decide, folder_entries, patch_size_cap, zip_entries
@@ -68,7 +68,7 @@ from .hashing import md5_file, new_md5
 from .members import MemberAction
 from .records import file_key, root_lock
 from .reports import MAX_LISTED_SKIPS, AddReport, AddStatus, SkippedMember, SourceOutcome
-from .staging import REPLACED_DIRNAME, restore_and_remove_temps
+from .staging import restore_and_remove_temps, swap_into_place
 from .workfiles import temp_prefix
 
 _COPY_CHUNK = 1 << 20
@@ -330,17 +330,9 @@ def _unchanged(root: Path, source: Source, record: dict) -> bool:
 def _commit(root: Path, temp: Path, folder: str, staged: list[_Staged]) -> dict[str, dict]:
     """Move the staged sensor folders into place; the file entries of the record."""
     (root / folder).mkdir(exist_ok=True)
-    replaced = temp / REPLACED_DIRNAME
     for item in staged:
-        if item.in_place:
-            continue
-        target, new = root / folder / item.source.sensor_dir, temp / folder / item.source.sensor_dir
-        if os.path.lexists(target):
-            if exchange_paths(new, target):
-                continue  # the old folder is now in the temporary folder, deleted with it
-            replaced.mkdir(exist_ok=True)
-            os.rename(target, replaced / target.name)
-        os.rename(new, target)
+        if not item.in_place:
+            swap_into_place(temp / folder / item.source.sensor_dir, root / folder / item.source.sensor_dir, temp)
     files = {}
     for item in staged:
         rel_dir = f"{folder}/{item.source.sensor_dir}"

@@ -102,21 +102,28 @@ class Staged:
         """Put every scene folder in place (replacing an older copy), then write the marker."""
         season, _ = facts.parse_archive_name(self.name)
         (self.root / season).mkdir(exist_ok=True)
-        replaced = self.temp / REPLACED_DIRNAME
         for rel in self.dirs:
-            target, new = self.root / rel, self.temp / rel
-            if os.path.lexists(target):
-                if exchange_paths(new, target):
-                    continue  # the old folder is now in the temporary folder, deleted with it
-                replaced.mkdir(exist_ok=True)
-                os.rename(target, replaced / target.name)
-            os.rename(new, target)
+            swap_into_place(self.temp / rel, self.root / rel, self.temp)
         records.write_marker(self.root, self.name, md5, self.dirs, self.files, self.nbytes,
                              [asdict(s) for s in self.skipped], self.skipped_total)
         self.discard()
 
     def discard(self) -> None:
         shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def swap_into_place(new: Path, target: Path, temp: Path) -> None:
+    """Put the folder ``new`` at ``target``.  An older ``target`` is exchanged with it in one
+    step where the system can (it then lies in ``temp``, deleted with it), else moved into
+    ``temp``'s ``REPLACED_DIRNAME`` first, from where a killed run's recovery moves it back
+    (:func:`restore_and_remove_temps`)."""
+    if os.path.lexists(target):
+        if exchange_paths(new, target):
+            return
+        replaced = temp / REPLACED_DIRNAME
+        replaced.mkdir(exist_ok=True)
+        os.rename(target, replaced / target.name)
+    os.rename(new, target)
 
 
 def recover_stale_temps(root: Path, name: str) -> None:
