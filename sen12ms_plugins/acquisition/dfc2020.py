@@ -41,7 +41,7 @@ import time
 import warnings
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -245,15 +245,9 @@ def _stage(root: Path, temp: Path, source: Source, quiet: bool) -> _Staged:
         staged.dtypes.update([dtype] if dtype else [])
 
     def each(entries, open_member: Callable[[Entry], BinaryIO]) -> None:
-        for entry in entries:
-            decision = decide(entry, source.folder, source.sensor)
-            if decision.action == MemberAction.REFUSE:
-                raise UnsafeArchiveError(source.name, entry.name, decision.reason, root)
-            if decision.action == MemberAction.SKIP:
-                staged.skip(entry, decision.reason)
-            elif decision.parts:
-                with open_member(entry) as opened:
-                    keep(entry, decision.parts, opened)
+        for entry, parts in _patches(root, staged, entries):
+            with open_member(entry) as opened:
+                keep(entry, parts, opened)
 
     try:
         if source.kind == SourceKind.ZIP:
@@ -295,6 +289,20 @@ def _adopt(root: Path, staged: _Staged, entries: list[Entry]) -> None:
     """Record a folder that is already in its place in the root: its patches are hashed and
     checked where they are; what is not a patch is left there (the index lists it as stray)."""
     source = staged.source
+    for entry, parts in _patches(root, staged, entries):
+        path = source.base / entry.name
+        problem, dtype = _header_problem(path, source.sensor)
+        if problem:
+            raise DFC2020SourceError(f"{path}: {problem}; nothing was recorded")
+        staged.files[parts[-1]] = md5_file(path).hexdigest()
+        staged.nbytes += entry.size
+        staged.dtypes.update([dtype] if dtype else [])
+
+
+def _patches(root: Path, staged: _Staged, entries: Iterable[Entry]) -> Iterator[tuple[Entry, tuple[str, ...]]]:
+    """The entries that are patches of the source's set and sensor, with their path parts; an
+    unsafe entry refuses the whole source, a harmless other one is skipped and listed."""
+    source = staged.source
     for entry in entries:
         decision = decide(entry, source.folder, source.sensor)
         if decision.action == MemberAction.REFUSE:
@@ -302,13 +310,7 @@ def _adopt(root: Path, staged: _Staged, entries: list[Entry]) -> None:
         if decision.action == MemberAction.SKIP:
             staged.skip(entry, decision.reason)
         elif decision.parts:
-            path = source.base / entry.name
-            problem, dtype = _header_problem(path, source.sensor)
-            if problem:
-                raise DFC2020SourceError(f"{path}: {problem}; nothing was recorded")
-            staged.files[decision.parts[-1]] = md5_file(path).hexdigest()
-            staged.nbytes += entry.size
-            staged.dtypes.update([dtype] if dtype else [])
+            yield entry, decision.parts
 
 
 def recover_stale_temps(root: Path) -> None:

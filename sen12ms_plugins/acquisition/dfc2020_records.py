@@ -72,11 +72,17 @@ def record_sources(root: str | os.PathLike[str], sources: Mapping[str, dict], fi
 
 def update_source_keys(root: str | os.PathLike[str], keys: Mapping[str, object]) -> None:
     """Remember new ``key``s for sources found unchanged by their md5 (a zip copied, a folder touched)."""
+    _update_keys(root, "sources", keys)
+
+
+def _update_keys(root: str | os.PathLike[str], table: str, keys: Mapping[str, object]) -> None:
+    """Write new ``key``s into the entries of the record's ``table`` (``sources`` or ``files``)
+    that are still there, under the records lock (the record is read again inside it)."""
     with records_locked(root) as folder:
         record = load(root)
         for name, key in keys.items():
-            if name in record["sources"]:
-                record["sources"][name]["key"] = key
+            if name in record[table]:
+                record[table][name]["key"] = key
         _save(folder, record)
 
 
@@ -139,10 +145,5 @@ def check_files(root: str | os.PathLike[str], *, rehash: bool = False, quiet: bo
         result.problems.append(f"{root}: {len(changed):,} DFC2020 files changed since add-dfc2020 added them: "
                                + "; ".join(changed[:3]) + ("; …" if len(changed) > 3 else ""))
     if refreshed:  # the same bytes under a new mtime or inode: not read again next time
-        with records_locked(root) as folder:
-            latest = load(root)
-            for rel, key in refreshed.items():
-                if rel in latest["files"]:
-                    latest["files"][rel]["key"] = key
-            _save(folder, latest)
+        _update_keys(root, "files", refreshed)
     return result

@@ -18,6 +18,7 @@ from ..dataset.ids import PatchId
 from ..dataset.splits import DFC2020_SPLITS
 from ..reading.buffers import ArrayPool
 
+_DFC_BANDS = list(facts.DFC2020_FORMATS["dfc"].bands)
 #: The ``label`` values a DFC2020 split accepts: its mask is the contest's 10 m label.
 DFC2020_LABELS = (None, "DFC")
 # The dtypes of a sample's image and mask, in numpy's terms (the arrays batches are read into).
@@ -64,14 +65,14 @@ class ReadPlan:
         #: The lc bands read: the label's layer, then IGBP when scene labels need it too.
         self.lc_bands = [layer] if layer == "IGBP" or scene_label is None else [layer, "IGBP"]
 
-    def label_file(self, pid: PatchId) -> tuple[str, list[str] | None]:
-        """The file the mask comes from and its bands read: a DFC2020 patch's ``dfc`` (its one
-        band), else ``lc`` (:attr:`lc_bands`)."""
-        return ("dfc", None) if pid.is_dfc2020 else ("lc", self.lc_bands)
+    def label_file(self, pid: PatchId) -> tuple[str, list[str]]:
+        """The file the mask comes from and its bands read: a DFC2020 patch's ``dfc`` (all of
+        its bands: the one label), else ``lc`` (:attr:`lc_bands`)."""
+        return ("dfc", _DFC_BANDS) if pid.is_dfc2020 else ("lc", self.lc_bands)
 
     def label_band_count(self, pid: PatchId) -> int:
         """How many bands :meth:`label_file` reads."""
-        return 1 if pid.is_dfc2020 else len(self.lc_bands)
+        return len(self.label_file(pid)[1])
 
     def mask_is_band(self, pid: PatchId) -> bool:
         """Whether the mask is the label file's one band read, as stored (read straight into the mask)."""
