@@ -33,10 +33,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sen12ms_plugins.acquisition import records
+from sen12ms_plugins.acquisition.bookkeeping import RecordFile
 from sen12ms_plugins.acquisition.download import download
 from sen12ms_plugins.acquisition.extract import extract_archives
-from sen12ms_plugins.acquisition.gzipio import decoder_name
 from sen12ms_plugins.acquisition.verify import verify_archives
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.demo.sample import MANIFEST_NAME, make_sample, write_archives
@@ -120,7 +119,7 @@ def main() -> None:
     total = sum(p.stat().st_size for p in archives)
     manifest = mirror / MANIFEST_NAME
     mib = total / (1 << 20)
-    print(f"\n{len(archives)} archives, {total / GIB:.2f} GiB; {os.cpu_count()} CPUs; gzip decoder: {decoder_name()}")
+    print(f"\n{len(archives)} archives, {total / GIB:.2f} GiB; {os.cpu_count()} CPUs; gzip decoder: python-isal (threaded)")
     print(f"load average at start: {os.getloadavg()[0]:.2f} (other processes share these CPUs)\n")
     rows = []
 
@@ -152,7 +151,7 @@ def main() -> None:
     rows.append(("download, 1 at a time (md5 in stream)", "curl -o, then md5sum -c", t_ours1, t_curl_md5))
     rows.append(("download, 4 at a time (md5 in stream)", "curl -o, sequential", t_ours4, t_curl))
 
-    verified = records.VERIFIED_NAME
+    verified = RecordFile.VERIFIED
 
     def forget() -> None:
         (ours / ".sen12ms" / verified).unlink(missing_ok=True)

@@ -28,9 +28,9 @@ from pathlib import Path
 
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.ids import PatchId, parse_patch_line
-from sen12ms_plugins.dataset.index import build_index, content_stamp
+from sen12ms_plugins.dataset.index import CACHE_NAME, build_index, content_stamp
 from sen12ms_plugins.dataset.splits import compute_splits, holdout_scenes
-from sen12ms_plugins.fsutil import META_DIRNAME
+from sen12ms_plugins.fsutil import root_cache_dir
 
 HERE = Path(__file__).resolve().parent
 TEST_LIST = HERE.parent / "tests" / "data" / "test_list.txt.gz"
@@ -39,7 +39,9 @@ TEST_LIST = HERE.parent / "tests" / "data" / "test_list.txt.gz"
 def recorded_validation_scenes() -> list[str]:
     """``FULL_TREE_VALIDATION_SCENES`` of tests/test_splits_rule.py (``<season>/<scene>`` names)."""
     sys.path.insert(0, str(HERE.parent))  # the repository, for the tests package (needs the [test] extra)
-    from tests.test_splits_rule import FULL_TREE_VALIDATION_SCENES  # deferred: the test suite's imports
+    from tests.test_splits_rule import (
+        FULL_TREE_VALIDATION_SCENES,  # deferred: the test suite's imports
+    )
 
     return FULL_TREE_VALIDATION_SCENES
 
@@ -101,7 +103,7 @@ def main() -> None:
 
     cold, warm = [], []
     for _ in range(args.repeat):
-        shutil.rmtree(args.tree / META_DIRNAME, ignore_errors=True)
+        (root_cache_dir(args.tree) / CACHE_NAME).unlink(missing_ok=True)
         t = time.perf_counter()
         index = build_index(args.tree)
         cold.append(time.perf_counter() - t)

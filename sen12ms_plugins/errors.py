@@ -10,6 +10,7 @@ tree, by layer::
     ├── RootError                       the dataset root
     │   ├── NoRootGivenError            no root passed and $SEN12MS_ROOT unset
     │   └── RootBusyError               another run is changing the root
+    ├── RecordError                     a record of the bookkeeping this release cannot read
     ├── EmptySplitError                 a split without members in this root
     │   └── DFC2020NotAddedError        a DFC2020 split of a root that does not hold it
     ├── PatchFileError                  a patch file missing, unreadable or misshapen
@@ -86,6 +87,22 @@ class NoRootGivenError(RootError):
 
 class RootBusyError(RootError):
     """Raised when another process (or thread) holds the root's lock while downloading or extracting."""
+
+
+class RecordError(SEN12MSError):
+    """Raised when a record the package keeps (a root's ``.sen12ms/`` files, a Hugging Face
+    preparation's source record) is of another version or not a record at all; the message
+    names the file.  It is never silently started afresh: what it remembers (verified md5s,
+    extracted archives, a download's selection) would otherwise be lost or misread."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str):
+        self.path = os.fspath(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}; it was written by another release of sen12ms-plugins or changed "
+                         "by hand: move it away to start that record afresh")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.path, self.problem)
 
 
 class EmptySplitError(SEN12MSError):

@@ -1,4 +1,4 @@
-"""Small file-system helpers: atomic writes and swaps, writability, the per-user cache folder."""
+"""Small file-system helpers: atomic writes and swaps, writability, links, the per-user cache folder."""
 
 from __future__ import annotations
 
@@ -13,9 +13,6 @@ from pathlib import Path
 
 from .errors import RootError
 
-#: Folder inside a dataset root where this package keeps its bookkeeping
-#: (index cache, verification records, extraction markers).
-META_DIRNAME = ".sen12ms"
 #: errno values that mean "no room left".
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
@@ -111,37 +108,13 @@ def user_cache_dir() -> Path:
     return Path(base, "sen12ms-plugins")
 
 
-def _outside_meta_dir(root: Path) -> Path:
+def root_cache_dir(root: str | os.PathLike[str]) -> Path:
+    """The folder of the user cache kept for one dataset root, named after its absolute path:
+    what only speeds things up (the index) and, for a root that cannot be written, its
+    bookkeeping.  Nothing is created here."""
+    root = Path(root).resolve()
     key = hashlib.sha256(str(root).encode()).hexdigest()[:16]
     return user_cache_dir() / "roots" / f"{root.name or 'root'}-{key}"
-
-
-def meta_dir(root: str | os.PathLike[str]) -> Path:
-    """Where bookkeeping for ``root`` lives: ``<root>/.sen12ms`` when the root is writable,
-    else a folder in the user cache named after the root's absolute path."""
-    root = Path(root).resolve()
-    inside = root / META_DIRNAME
-    if inside.is_dir() and is_writable_dir(inside):
-        return inside
-    if not inside.exists() and is_writable_dir(root):
-        inside.mkdir(exist_ok=True)
-        return inside
-    outside = _outside_meta_dir(root)
-    outside.mkdir(parents=True, exist_ok=True)
-    return outside
-
-
-def existing_meta_dir(root: str | os.PathLike[str]) -> Path | None:
-    """The bookkeeping folder of ``root`` if there is one (the one :func:`meta_dir` would
-    use); None otherwise.  Creates nothing: for looking at a folder that may not be a root."""
-    root = Path(root).resolve()
-    inside = root / META_DIRNAME
-    if inside.is_dir() and is_writable_dir(inside):
-        return inside
-    if not inside.exists() and is_writable_dir(root):
-        return None  # meta_dir would create it inside the root
-    outside = _outside_meta_dir(root)
-    return outside if outside.is_dir() else None
 
 
 def link_file(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from sen12ms_plugins.acquisition import records
+from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping
 from sen12ms_plugins.acquisition.download import download
 from sen12ms_plugins.acquisition.extract import extract_archives
-from sen12ms_plugins.acquisition.manifest import write_manifest
-from sen12ms_plugins.acquisition.members import MemberAction, decide, patch_size_cap
+from sen12ms_plugins.acquisition.checksums import write_manifest
+from sen12ms_plugins.acquisition.members import ArchiveLayout, MemberAction, decide, patch_size_cap, tar_entry
 from sen12ms_plugins.cli import main
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.errors import BadArchiveError, DownloadError, UnsafeArchiveError
@@ -135,21 +135,22 @@ def test_what_happens_to_each_member(name, kind, action):
                  "hardlink": tarfile.LNKTYPE, "fifo": tarfile.FIFOTYPE}[kind]
     if kind in ("symlink", "hardlink"):
         info.linkname = "/etc/passwd"
-    decision = decide(info, SEASON, "s2")
+    decision = decide(tar_entry(info), ArchiveLayout(SEASON, "s2"))
     assert decision.action == action, decision.reason
     assert bool(decision.reason) == (action != MemberAction.KEEP)
 
 
 def test_the_size_cap_follows_the_bands_and_the_widest_dtype():
     pixels = facts.PATCH_SIZE ** 2
-    assert patch_size_cap("s2") == 13 * 2 * pixels + (1 << 20)
-    assert patch_size_cap("s1") == 2 * 4 * pixels + (1 << 20)
-    assert patch_size_cap("lc") == 4 * 2 * pixels + (1 << 20)  # uint16: the wider of lc's two data types
+    assert patch_size_cap(facts.FORMATS["s2"]) == 13 * 2 * pixels + (1 << 20)
+    assert patch_size_cap(facts.FORMATS["s1"]) == 2 * 4 * pixels + (1 << 20)
+    assert patch_size_cap(facts.FORMATS["lc"]) == 4 * 2 * pixels + (1 << 20)  # uint16: the wider of lc's two data types
+    assert patch_size_cap(facts.DFC2020_FORMATS["s1"]) == 2 * 8 * pixels + (1 << 20)  # float64: the wider of s1's two
     info = tarfile.TarInfo(f"{SEASON}/s2_7/{SEASON}_s2_7_p12.tif")
-    info.size = patch_size_cap("s2")
-    assert decide(info, SEASON, "s2").action == MemberAction.KEEP
+    info.size = patch_size_cap(facts.FORMATS["s2"])
+    assert decide(tar_entry(info), ArchiveLayout(SEASON, "s2")).action == MemberAction.KEEP
     info.size += 1
-    assert decide(info, SEASON, "s2").action == MemberAction.REFUSE
+    assert decide(tar_entry(info), ArchiveLayout(SEASON, "s2")).action == MemberAction.REFUSE
 
 
 # --- GNU tar archives through extract, download and verify --------------------------------------
@@ -185,7 +186,7 @@ def test_extract_skips_and_lists_what_is_not_a_patch(tmp_path, sample_root, tar_
     out = capsys.readouterr().out
     assert f"{S2_SPRING}: skipped {len(expected_skips(sample_root, 's2'))} member(s) that are not patches" in out
     assert "./README.txt: is a file outside the ROIs1158_spring/ folder, not a patch" in out
-    assert "is a macOS AppleDouble file (._*), not a patch" in out
+    assert "is a macOS file (._* or __MACOSX/), not a patch" in out
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["file", "stream"])
@@ -226,7 +227,7 @@ def test_download_cli_lists_the_skipped_members(tmp_path, gnu_mirror, sample_roo
     assert "./docs/: is a folder outside the ROIs1158_spring/ folder, not a patch" in out
     data = json.loads(capsys.readouterr().out)
     assert data["archives"][0]["status"] == "already extracted"  # the marker is what a re-run goes by
-    marker = records.read_marker(root, facts.archive_name(SEASON, "lc"))
+    marker = Bookkeeping(root).marker(facts.archive_name(SEASON, "lc"))
     assert {s["member"] for s in marker["skipped"]} == expected_skips(sample_root, "lc")
 
 
@@ -243,7 +244,7 @@ def test_an_archive_of_extras_only_is_refused(tmp_path):
                                               r"skipped: '\./README' is a file outside"):
         extract_archives(root, names=[S2_SPRING], checksums={S2_SPRING: md5}, quiet=True)
     assert sorted(p.name for p in root.iterdir() if p.name != ".sen12ms") == [S2_SPRING]
-    assert records.read_marker(root, S2_SPRING) is None
+    assert Bookkeeping(root).marker(S2_SPRING) is None
 
 
 def test_a_gnu_tar_archive_with_a_link_is_still_refused(tmp_path, sample_root):
@@ -291,7 +292,7 @@ def test_a_huge_member_is_refused_after_writing_at_most_the_cap(tmp_path, bomb):
     md5 = hashlib.md5((root / S2_SPRING).read_bytes()).hexdigest()
     manifest = tmp_path / "md5sums.txt"
     write_manifest(manifest, {S2_SPRING: md5})
-    cap = patch_size_cap("s2")
+    cap = patch_size_cap(facts.FORMATS["s2"])
     code = (
         "import resource, signal, sys\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from sen12ms_plugins.acquisition.manifest import read_manifest, write_manifest
+from sen12ms_plugins.acquisition.checksums import read_manifest, write_manifest
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.ids import PatchId
 from sen12ms_plugins.demo.sample import MANIFEST_NAME

@@ -5,8 +5,8 @@ The last test runs two tests of this file that use the ecosystems' *default* cac
 Hugging Face preparation loaded by bare name, a TFDS build loaded by name) in a fresh
 pytest session whose home folder is an empty temporary one, and checks that the home is
 still without ``.cache/huggingface``, ``tensorflow_datasets`` or ``.cache/sen12ms-plugins``
-afterwards; the same two steps run as a plain script (no conftest) with another empty
-home fill exactly those folders, so the check is one that can fail.
+(the index cache) afterwards; the same two steps run as a plain script (no conftest) with
+another empty home fill exactly those folders, so the check is one that can fail.
 """
 
 from __future__ import annotations
@@ -112,4 +112,4 @@ def test_the_suite_leaves_the_users_caches_alone(tmp_path, sample_root):
                              env=dict(_environment(bare), HF_HUB_OFFLINE="1"), capture_output=True, text=True,
                              timeout=600, check=False)
     assert control.returncode == 0, control.stderr[-3000:]
-    assert _user_caches(bare) == [".cache/huggingface", "tensorflow_datasets"]
+    assert _user_caches(bare) == list(USER_CACHES)

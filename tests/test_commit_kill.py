@@ -1,7 +1,7 @@
 """A real ``kill -9`` at every step of an extraction's final moves loses no scene folder.
 
 The child process runs ``sen12ms extract``; a wrapper installed in that child only
-(counting the renames, swaps and the marker write that ``Staged.commit`` makes)
+(counting the renames, swaps and the marker write that ``extract.commit`` makes)
 sends itself SIGKILL right after step k.  Afterwards every scene folder holds its old
 content or its new one (a folder moved aside is recoverable, and the next run's
 recovery puts it back), and a fresh run completes with the new content.  Both ways of
@@ -21,10 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from sen12ms_plugins.acquisition import records
-from sen12ms_plugins.acquisition.manifest import write_manifest
-from sen12ms_plugins.acquisition.staging import REPLACED_DIRNAME, recover_stale_temps
-from sen12ms_plugins.acquisition.workfiles import TEMP_PREFIX
+from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping
+from sen12ms_plugins.acquisition.checksums import write_manifest
+from sen12ms_plugins.acquisition.extract import REPLACED_DIRNAME, TEMP_PREFIX, recover_stale_temps
 
 from .helpers import make_tar_gz
 
@@ -35,7 +34,7 @@ SCENES = ("s2_1", "s2_2")
 
 CHILD = r"""
 import os, signal, sys
-from sen12ms_plugins.acquisition import staging
+from sen12ms_plugins.acquisition import extract
 from sen12ms_plugins.cli import main
 
 kill_after, swap = int(sys.argv[1]), sys.argv[2] == "swap"
@@ -56,19 +55,19 @@ def counted(fn):
     return wrapper
 
 os.rename, os.replace = counted(os.rename), counted(os.replace)
-real_exchange = staging.exchange_paths
-staging.exchange_paths = counted(real_exchange) if swap else (lambda a, b: False)
-real_commit = staging.Staged.commit
+real_exchange = extract.exchange_paths
+extract.exchange_paths = counted(real_exchange) if swap else (lambda a, b: False)
+real_commit = extract.commit
 
-def commit(self, md5):
+def commit(staged, record):
     state["inside"] = True
     if kill_after == 0:
         os.kill(os.getpid(), signal.SIGKILL)
-    real_commit(self, md5)
+    real_commit(staged, record)
     state["inside"] = False
     print(f"steps={state['steps']}", file=sys.stderr)
 
-staging.Staged.commit = commit
+extract.commit = commit
 sys.exit(main(["extract", "--root", root, "--checksums", manifest, "--quiet"]))
 """
 
@@ -132,14 +131,15 @@ def test_a_kill_at_any_step_of_the_commit_leaves_old_or_new(tmp_path, mode, step
         temps = [p for p in root.iterdir() if p.name.startswith(TEMP_PREFIX)]
         for scene in SCENES:
             here = folder(root / SEASON / scene)
-            aside = [folder(t / REPLACED_DIRNAME / scene) for t in temps if (t / REPLACED_DIRNAME / scene).is_dir()]
+            aside = [folder(t / REPLACED_DIRNAME / SEASON / scene) for t in temps
+                     if (t / REPLACED_DIRNAME / SEASON / scene).is_dir()]
             assert here in (old[scene], new[scene]) or (here is None and aside == [old[scene]]), (kill_after, scene)
         # what the next run does first: every folder back in place, old or new, nothing temporary left
         recover_stale_temps(root, NAME)
         for scene in SCENES:
             assert folder(root / SEASON / scene) in (old[scene], new[scene]), (kill_after, scene)
         assert not [p for p in root.iterdir() if p.name.startswith(TEMP_PREFIX)]
-        marker = records.read_marker(root, NAME)
+        marker = Bookkeeping(root).marker(NAME)
         assert marker is not None and (marker["md5"] == new_md5) == (kill_after == steps)
         # and a fresh run completes
         again = run_child(root, manifest, -1, mode)

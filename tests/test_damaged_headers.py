@@ -14,7 +14,7 @@ import struct
 
 import pytest
 
-from sen12ms_plugins.acquisition.tree import verify_tree
+from sen12ms_plugins.acquisition.verify import verify_tree
 from sen12ms_plugins.dataset.ids import PatchId
 from sen12ms_plugins.errors import DamagedHeaderError, PatchFileError
 from sen12ms_plugins.reading import fastread

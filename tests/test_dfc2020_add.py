@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import rasterio
 
-from sen12ms_plugins.acquisition import dfc2020_records
+from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping, RecordFile
 from sen12ms_plugins.acquisition.dfc2020 import add_dfc2020
 from sen12ms_plugins.acquisition.verify import check_root
-from sen12ms_plugins.acquisition.workfiles import TEMP_PREFIX
+from sen12ms_plugins.acquisition.extract import TEMP_PREFIX
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.index import build_index
 from sen12ms_plugins.demo.dfc2020_sample import make_dfc2020_sample
@@ -247,7 +247,7 @@ def test_harmless_extras_are_skipped_and_listed(variants, tmp_path, capsys):
     assert "README.txt: is a file outside ROIs0000_test/dfc_0/, not a patch" in out
     assert sorted(p.name for p in (tmp_path / "root" / "ROIs0000_test" / "dfc_0").iterdir()) == \
         sorted(f"ROIs0000_test_dfc_0_p{n}.tif" for n in range(3))
-    record = dfc2020_records.load(tmp_path / "root")["sources"]["dfc_0.zip"]
+    record = Bookkeeping(tmp_path / "root").read(RecordFile.DFC2020)["sources"]["dfc_0.zip"]
     assert record["skipped_total"] == 3 and len(record["skipped"]) == 3
 
 
@@ -264,10 +264,10 @@ def test_bad_zips_and_bad_patches_are_refused(variants, tmp_path):
     with rasterio.open(path, "w", driver="GTiff", width=16, height=16, count=1, dtype="float32") as dst:
         dst.write(np.ones((1, 16, 16), np.float32))
     _write_zip(source / "dfc_0.zip", [("dfc_0/ROIs0000_test_dfc_0_p0.tif", path.read_bytes(), 0o100644)])
-    with pytest.raises(BadArchiveError, match="has data type float32, a DFC2020 dfc patch has uint8 or int32"):
+    with pytest.raises(BadArchiveError, match="is not a DFC2020 dfc patch: data type float32, expected uint8 or int32"):
         add_dfc2020(tmp_path / "root", source, quiet=True)
     _write_zip(source / "dfc_0.zip", [("dfc_0/README", b"nothing here", 0o100644)])
-    with pytest.raises(BadArchiveError, match="holds no ROIs0000_test_dfc_0_p<N>.tif patch"):
+    with pytest.raises(BadArchiveError, match="dfc_0.zip: holds no ROIs0000_test/dfc_0/ patch"):
         add_dfc2020(tmp_path / "root", source, quiet=True)
     assert leftovers(tmp_path / "root") == [] and not (tmp_path / "root" / "ROIs0000_test").exists()
 
@@ -288,7 +288,7 @@ def test_a_folder_already_in_the_root_is_recorded_in_place(variants, tmp_path):
     inode = one.stat().st_ino
     report = add_dfc2020(root, root, quiet=True)
     assert [o.status for o in report.sources] == ["added"] * 8 and one.stat().st_ino == inode
-    assert dfc2020_records.load(root)["sources"]["s1_validation.zip"]["in_place"] is True
+    assert Bookkeeping(root).read(RecordFile.DFC2020)["sources"]["s1_validation.zip"]["in_place"] is True
     assert check_root(root).ok
     assert [o.status for o in add_dfc2020(root, root, quiet=True).sources] == ["already added"] * 8
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from sen12ms_plugins.acquisition.download import download
-from sen12ms_plugins.acquisition.space import EXTRACTED_FACTOR, extracted_estimate
+from sen12ms_plugins.acquisition.extract import EXTRACTED_FACTOR, extracted_estimate
 from sen12ms_plugins.demo.sample import MANIFEST_NAME
 from sen12ms_plugins.errors import DownloadError
 from tests.servers import FaultyHTTPServer

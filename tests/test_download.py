@@ -101,7 +101,7 @@ def test_reset_and_stall_resume_from_the_last_whole_read(tmp_path, kind):
     before the fault.  (A fault within the first 1 MiB loses every byte: the sample
     archives, all smaller than 1 MiB, would restart from zero.)"""
     from sen12ms_plugins.acquisition.fetch import fetch_archive
-    from sen12ms_plugins.acquisition.sinks import CHUNK
+    from sen12ms_plugins.acquisition.transfer import CHUNK
 
     mirror = tmp_path / "mirror"
     mirror.mkdir()
@@ -468,12 +468,12 @@ def test_a_second_run_on_the_same_root_is_refused(tmp_path, sample_archives):
     import subprocess
     import sys
 
-    from sen12ms_plugins.acquisition.records import RootBusyError
+    from sen12ms_plugins.errors import RootBusyError
 
     root = tmp_path / "root"
     root.mkdir()
-    holder = ("import sys, time\nfrom sen12ms_plugins.acquisition import records\n"
-              f"with records.root_lock({str(root)!r}, 'sen12ms download'):\n"
+    holder = ("import sys, time\nfrom sen12ms_plugins.acquisition.bookkeeping import Bookkeeping\n"
+              f"with Bookkeeping({str(root)!r}).lock('sen12ms download'):\n"
               "    print('locked', flush=True)\n    sys.stdin.read()\n")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parents[1]),
                                                                     os.environ.get("PYTHONPATH")])))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sen12ms_plugins.acquisition import records
+from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping, RecordFile
 from sen12ms_plugins.acquisition.download import download
 from sen12ms_plugins.cli import main
 from sen12ms_plugins.errors import DownloadError
@@ -133,7 +133,7 @@ def test_a_short_end_without_content_length_is_resumed_against_the_remembered_si
     http_mirror.add_fault(S2_SPRING, "drop", after=30_000, times=None)
     with pytest.raises(DownloadError):
         one(root, [http_mirror.url], sample_md5s, retries=0)
-    assert records.remembered_size(root, S2_SPRING, sample_md5s[S2_SPRING]).size == len(data)
+    assert Bookkeeping(root).remembered_size(S2_SPRING, sample_md5s[S2_SPRING]).size == len(data)
     http_mirror.clear()
     http_mirror.add_fault(S2_SPRING, "ignore_range")  # 200 with the whole file ...
     http_mirror.add_fault(S2_SPRING, "no_length", after=70_000)  # ... then no size, cut short
@@ -159,7 +159,7 @@ def repacked_mirror(tmp_path: Path, sample_archives: Path) -> Path:
 def test_sizes_are_remembered_next_to_the_md5(tmp_path, http_mirror, sample_archives, sample_md5s):
     root = tmp_path / "root"
     one(root, [http_mirror.url], sample_md5s)
-    sizes = json.loads((root / ".sen12ms" / records.SIZES_NAME).read_text())["archives"]
+    sizes = json.loads((root / ".sen12ms" / RecordFile.SIZES).read_text())["archives"]
     assert sizes[S2_SPRING]["md5"] == sample_md5s[S2_SPRING]
     assert sizes[S2_SPRING]["size"] == (sample_archives / S2_SPRING).stat().st_size
     assert sizes[S2_SPRING]["verified"] is True

@@ -11,11 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sen12ms_plugins.acquisition import records
-from sen12ms_plugins.acquisition.extract import extract_archives
-from sen12ms_plugins.acquisition.manifest import read_manifest
-from sen12ms_plugins.acquisition.staging import stage
-from sen12ms_plugins.acquisition.workfiles import TEMP_PREFIX
+from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping
+from sen12ms_plugins.acquisition.checksums import read_manifest
+from sen12ms_plugins.acquisition.extract import TEMP_PREFIX, extract_archives, stage
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.index import build_index
 from sen12ms_plugins.demo.sample import MANIFEST_NAME
@@ -48,7 +46,7 @@ def test_extracts_the_sample_exactly_and_only_once(archive_root, sample_archives
     assert one.stat().st_mtime_ns == stamp
     # the archives were hashed while extracting: verification is now remembered
     md5s = read_manifest(manifest)
-    assert all(records.remembered_md5(archive_root, n) == md5s[n] for n in ALL)
+    assert all(Bookkeeping(archive_root).remembered_md5(n) == md5s[n] for n in ALL)
 
 
 def test_delete_archives_after_extraction(archive_root, sample_archives):
@@ -124,7 +122,7 @@ def test_malicious_archive_is_refused_and_writes_nothing(tmp_path, case):
     assert not any(p.name != ".sen12ms" and p.is_dir() for p in root.iterdir())
     assert sorted(tmp_path.iterdir()) == before_outside
     assert not Path("/tmp/sen12ms-evil.txt").exists()
-    assert records.read_marker(root, S2_SPRING) is None
+    assert Bookkeeping(root).marker(S2_SPRING) is None
 
 
 def test_same_archive_without_the_bad_member_extracts(tmp_path):
@@ -153,19 +151,15 @@ def test_broken_archive_is_a_clear_error_and_writes_nothing(archive_root, damage
     assert visible(archive_root) == sorted(ALL)
 
 
-def test_zlib_fallback_extracts_the_same(monkeypatch, tmp_path, sample_archives):
-    """Without python-isal the gzip module (zlib) decodes; the result is the same."""
-    from sen12ms_plugins.acquisition import gzipio
-
-    monkeypatch.setattr(gzipio, "_igzip_threaded", None)
-    assert gzipio.decoder_name().startswith("zlib")
+def test_staging_reads_the_whole_stream_and_writes_only_into_its_temporary_folder(tmp_path, sample_archives):
     root = tmp_path / "root"
     root.mkdir()
     hasher = hashlib.md5()
     with open(sample_archives / S2_SPRING, "rb") as f:
         staged = stage(f, root, S2_SPRING, hasher=hasher)
     assert hasher.hexdigest() == read_manifest(sample_archives / MANIFEST_NAME)[S2_SPRING]
-    assert staged.files == 20 and staged.dirs[0].startswith("ROIs1158_spring/s2_")
+    assert len(staged.files) == 20 and all(d.startswith("ROIs1158_spring/s2_") for d in staged.dirs)
+    assert visible(root) == [staged.temp.name] and staged.temp.name.startswith(TEMP_PREFIX)
     staged.discard()
     assert visible(root) == []
 
@@ -190,7 +184,7 @@ def test_disk_full_leaves_nothing_half_extracted(archive_root, sample_archives):
     # left nothing behind, the two before it are complete, extraction stopped there.
     assert visible(archive_root) == sorted([*ALL, "ROIs1158_spring"])  # no temporary folder
     assert sorted(p.name.split("_")[0] for p in (archive_root / "ROIs1158_spring").iterdir()) == ["lc"] * 5 + ["s1"] * 5
-    assert [n for n in ALL if records.read_marker(archive_root, n)] == ["ROIs1158_spring_lc.tar.gz",
+    assert [n for n in ALL if Bookkeeping(archive_root).marker(n)] == ["ROIs1158_spring_lc.tar.gz",
                                                                           "ROIs1158_spring_s1.tar.gz"]
 
 

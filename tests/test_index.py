@@ -8,6 +8,7 @@ import pytest
 from sen12ms_plugins.dataset import index as index_module
 from sen12ms_plugins.dataset.ids import PatchId
 from sen12ms_plugins.dataset.index import CACHE_NAME, build_index
+from sen12ms_plugins.fsutil import root_cache_dir
 from sen12ms_plugins.demo.sample import sample_patch_ids
 from sen12ms_plugins.errors import NoRootGivenError, RootError
 
@@ -57,7 +58,8 @@ def test_cache_is_reused_and_follows_changes(tmp_path, trust_recent):
     ids = [PatchId("ROIs1970_fall", 1, p) for p in (514, 756)] + [PatchId("ROIs2017_winter", 103, 467)]
     root = touch_tree(tmp_path / "root", [p.relpath(s) for p in ids for s in ("s1", "s2", "lc")])
     first = build_index(root)
-    assert (root / ".sen12ms" / CACHE_NAME).is_file()
+    assert (root_cache_dir(root) / CACHE_NAME).is_file()
+    assert sorted(p.name for p in root.iterdir()) == ["ROIs1970_fall", "ROIs2017_winter"]  # nothing in the root
     assert len(first.rescanned) == 2 + 6  # two season folders, six scene folders
 
     again = build_index(root)
@@ -97,9 +99,9 @@ def test_corrupt_cache_is_rebuilt(tmp_path, trust_recent):
     pid = PatchId("ROIs1970_fall", 1, 514)
     root = touch_tree(tmp_path, [pid.relpath(s) for s in ("s1", "s2", "lc")])
     build_index(root)
-    (root / ".sen12ms" / CACHE_NAME).write_text("{not json")
+    (root_cache_dir(root) / CACHE_NAME).write_text("{not json")
     assert build_index(root).triplets == (pid,)
-    assert json.loads((root / ".sen12ms" / CACHE_NAME).read_text())["version"] == 2
+    assert json.loads((root_cache_dir(root) / CACHE_NAME).read_text())["version"] == 2
 
 
 @pytest.mark.needs_root

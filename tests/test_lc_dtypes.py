@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from sen12ms_plugins.acquisition.tree import verify_tree
+from sen12ms_plugins.acquisition.verify import verify_tree
 from sen12ms_plugins.analysis.stats import compute_stats
 from sen12ms_plugins.analysis.worldmap import make_map
 from sen12ms_plugins.dataset import facts

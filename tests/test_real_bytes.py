@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from sen12ms_plugins.acquisition.tree import verify_tree
+from sen12ms_plugins.acquisition.verify import verify_tree
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.index import build_index
 from sen12ms_plugins.dataset.splits import compute_splits, holdout_scenes

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from sen12ms_plugins.acquisition import records
+from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping, RecordFile
 from sen12ms_plugins.acquisition.download import download
+from sen12ms_plugins.acquisition.fetch import move_aside, rejected_path, rejected_paths
 from sen12ms_plugins.acquisition.verify import verify_archives
-from sen12ms_plugins.acquisition.workfiles import move_aside, rejected_path, rejected_paths
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.demo.sample import MANIFEST_NAME
 from sen12ms_plugins.errors import DownloadError, RootBusyError
@@ -41,13 +41,13 @@ def test_the_root_lock_refuses_a_second_thread_at_once_and_lets_the_same_thread_
     def second() -> None:
         started = time.monotonic()
         try:
-            with records.root_lock(tmp_path, "sen12ms extract"):
+            with Bookkeeping(tmp_path).lock("sen12ms extract"):
                 seen.append("acquired")
         except RootBusyError as exc:
             seen.append(f"{time.monotonic() - started:.3f} {exc}")
 
-    with records.root_lock(tmp_path, "sen12ms download"):
-        with records.root_lock(tmp_path, "sen12ms extract"):  # the holder may take it again
+    with Bookkeeping(tmp_path).lock("sen12ms download"):
+        with Bookkeeping(tmp_path).lock("sen12ms extract"):  # the holder may take it again
             thread = threading.Thread(target=second)
             thread.start()
             thread.join(10)
@@ -94,14 +94,15 @@ def test_two_downloads_in_two_threads_of_one_process(tmp_path, sample_archives):
 
 RECORDER = r"""
 import os, sys, time
-from sen12ms_plugins.acquisition import records
+from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping
 root, prefix, go = sys.argv[1], sys.argv[2], float(sys.argv[3])
+books = Bookkeeping(root)
 st = os.stat(os.path.join(root, "blob"))
 while time.time() < go:
     pass
 for i in range(60):
-    records.remember_md5(root, f"{prefix}{i}.tar.gz", f"{i:032x}", st)
-    records.remember_size(root, f"{prefix}{i}.tar.gz", f"{i:032x}", i, verified=False, source=prefix)
+    books.remember_md5(f"{prefix}{i}.tar.gz", f"{i:032x}", st)
+    books.remember_sizes({f"{prefix}{i}.tar.gz": (f"{i:032x}", i, prefix)}, verified=False)
 """
 
 
@@ -112,8 +113,8 @@ def test_two_processes_recording_at_once_lose_no_record(tmp_path):
     children = [subprocess.Popen([sys.executable, "-c", RECORDER, str(tmp_path), prefix, str(go)], env=child_env())
                 for prefix in ("a", "b")]
     assert [child.wait(60) for child in children] == [0, 0]
-    verified = json.loads((tmp_path / ".sen12ms" / records.VERIFIED_NAME).read_bytes())["archives"]
-    sizes = json.loads((tmp_path / ".sen12ms" / records.SIZES_NAME).read_bytes())["archives"]
+    verified = json.loads((tmp_path / ".sen12ms" / RecordFile.VERIFIED).read_bytes())["archives"]
+    sizes = json.loads((tmp_path / ".sen12ms" / RecordFile.SIZES).read_bytes())["archives"]
     names = {f"{p}{i}.tar.gz" for p in "ab" for i in range(60)}
     assert set(verified) == names and set(sizes) == names
 
@@ -138,7 +139,7 @@ def test_two_verify_runs_at_once_keep_both_records(archive_root, sample_archives
     assert [child.wait(120) for child in children] == [0, 0]
     report = verify_archives(archive_root, checksums=manifest, quiet=True)
     assert report.ok and all(a.remembered for a in report.archives)  # every archive's record survived
-    sizes = json.loads((archive_root / ".sen12ms" / records.SIZES_NAME).read_bytes())["archives"]
+    sizes = json.loads((archive_root / ".sen12ms" / RecordFile.SIZES).read_bytes())["archives"]
     assert {n: e["size"] for n, e in sizes.items()} == {n: (archive_root / n).stat().st_size
                                                         for n in facts.ARCHIVE_MD5}
     assert all(e["verified"] for e in sizes.values())

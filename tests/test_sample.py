@@ -6,7 +6,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from sen12ms_plugins.acquisition.manifest import read_manifest
+from sen12ms_plugins.acquisition.checksums import read_manifest
 from sen12ms_plugins.dataset import facts, labels
 from sen12ms_plugins.dataset.ids import PatchId
 from sen12ms_plugins.dataset.splits import holdout_scenes

@@ -34,7 +34,7 @@ def test_default_splits_leave_the_empty_one_out(partial_root, tmp_path):
     assert stats.empty == {"validation": REASON}
     assert stats["train", "all"].patches == stats["train_minus_validation", "all"].patches == 4
     assert stats["holdout", "all"].patches == 4 and stats["all", "all"].patches == 8
-    stats.write(tmp_path, charts=False)
+    stats.write(tmp_path)
     written = json.loads((tmp_path / "stats.json").read_text())
     assert written["splits"] == list(stats.splits) and written["empty_splits"] == {"validation": REASON}
     with pytest.raises(EmptySplitError, match="split 'validation' is empty"):

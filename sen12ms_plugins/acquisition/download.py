@@ -1,4 +1,4 @@
-"""Download the SEN12MS archives: resumable, checksummed, parallel, from mirrors in order.
+"""Download the SEN12MS archives: resumable, checksummed, parallel, from mirrors in order; and what a root was asked for.
 
 Sources
     By default the official FTP endpoint, then the official HTTPS share
@@ -29,17 +29,46 @@ Streaming (``stream=True``)
     is resumed within the run (the decoder keeps its state); if the run itself dies,
     its temporary folder is deleted by the next run, which streams that archive again
     from the start.  Nothing that looks complete is ever left behind.
+Dry run (``dry_run=True``)
+    Changes nothing, in the root or elsewhere: says what is there and what would be
+    fetched, with sizes asked from the first mirror.
+What was asked for (:class:`Selection`)
+    A download that is not a dry run records its request (``selection.json`` in the root's
+    bookkeeping) before it transfers anything: the archive names, and the seasons and
+    sensors as given (None for "all").  The ecosystem adapters read it
+    (:func:`require_ready`) so that a partial download made on purpose is used as it is,
+    while an interrupted one is recognised as unfinished:
+
+    * the root is *unfinished* when an archive of the recorded request is not extracted
+      (its extraction marker is missing or stale);
+    * archives extracted by earlier requests stay part of the root (``--seasons spring``,
+      then ``--seasons fall`` gives both seasons);
+    * a root with extraction markers but no record (downloaded before the record existed)
+      counts as a request for all 12 archives;
+    * a root without any of the downloader's bookkeeping (extracted by hand, torchgeo's
+      folder, the project's sample) has no request: it is used as it is.
+Ready for an adapter
+    The adapters (TFDS, Hugging Face) never download unless asked (``download=True``).
+    Without it, :func:`require_ready` fails at once, before anything is created, when the
+    root does not exist or is not a folder, holds no complete triplet (nor DFC2020 patch),
+    or holds an unfinished download; each error is one line naming the root, what is
+    wrong and the command that fixes it.  With ``download=True`` the adapter calls
+    :func:`fetch_missing`, which completes the recorded request (all 12 archives when
+    there is none), saying how much that is first, and touches no network when nothing
+    is missing.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..console import Progress
+from ..console import Progress, write_message
 from ..dataset import facts
 from ..dataset.index import Index, build_index
 from ..dataset.root import resolve_root
@@ -48,31 +77,35 @@ from ..errors import (
     ChecksumMismatchError,
     DownloadCancelled,
     DownloadError,
+    RootError,
     SEN12MSError,
     StreamAborted,
     TransferError,
 )
 from ..fsutil import make_writable_dir
 from . import checksums as checksums_mod
-from . import records
-from .checksums import ChecksumSpec
-from .extract import extract_archive
-from .fetch import ConsoleEvents, fetch_to_folder
-from .hashing import md5_file
-from .plan import plan_download
+from .bookkeeping import Bookkeeping, RecordFile, utc_now
+from .checksums import ChecksumSpec, md5_file
+from .extract import StreamSink, commit_archive, extract_archive, extracted_estimate, recover_stale_temps
+from .fetch import ConsoleEvents, fetch_to_folder, move_aside, part_path
 from .reports import ArchiveResult, ArchiveStatus, DownloadReport
-from .selection import record_selection
-from .sinks import StreamSink
 from .sources import DEFAULT_TIMEOUT, OFFICIAL_MIRRORS, Source, make_source
-from .space import extracted_estimate
-from .staging import recover_stale_temps
-from .transfer import DEFAULT_BACKOFF, DEFAULT_RETRIES, RetryPolicy, RootSizes, SourceReader
-from .workfiles import move_aside, part_path
+from .transfer import (
+    DEFAULT_BACKOFF,
+    DEFAULT_RETRIES,
+    RetryPolicy,
+    SourceReader,
+    content_problem,
+    expected_magic,
+)
 
 DEFAULT_JOBS = 4
 
 #: A mirror string or path, or several in the order they are tried.
 Mirrors = str | os.PathLike[str] | Sequence[str | os.PathLike[str] | Source]
+
+
+# --- what is asked for ------------------------------------------------------------------------------
 
 
 def _split(values: str | Iterable[str] | None) -> list[str] | None:
@@ -101,18 +134,145 @@ def select_archives(seasons: str | Iterable[str] | None = None, sensors: str | I
             for sensor in facts.SENSORS if sensor in chosen_sensors]
 
 
+@dataclass(frozen=True)
+class Selection:
+    """A recorded request: ``archives`` in the order the download takes them; ``seasons`` and
+    ``sensors`` as the user chose them (short season names, sensor names), None meaning all."""
+
+    archives: tuple[str, ...]
+    seasons: tuple[str, ...] | None = None
+    sensors: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, names: Sequence[str], seasons: str | Iterable[str] | None,
+           sensors: str | Iterable[str] | None) -> Selection:
+        """The request of a download of ``names``, chosen by ``seasons`` x ``sensors`` (as given to it)."""
+        season_list, sensor_list = _split(seasons), _split(sensors)
+        chosen = None if season_list is None else {facts.season_from_short(s) for s in season_list}
+        return cls(tuple(names),
+                   None if chosen is None else tuple(facts.SEASON_SHORT[s] for s in facts.SEASONS if s in chosen),
+                   None if sensor_list is None else tuple(s for s in facts.SENSORS if s in set(sensor_list)))
+
+    @property
+    def is_everything(self) -> bool:
+        return set(self.archives) == set(facts.ARCHIVE_MD5)
+
+    def command(self, root: str | os.PathLike[str]) -> str:
+        """The command line that downloads and extracts exactly this request into ``root``."""
+        words = ["sen12ms", "download", "--root", os.fspath(root)]
+        if self.seasons is not None:
+            words += ["--seasons", ",".join(self.seasons)]
+        if self.sensors is not None:
+            words += ["--sensors", ",".join(self.sensors)]
+        return shlex.join([*words, "--extract"])
+
+    def describe(self) -> str:
+        """How much this is, e.g. ``all 12 archives, about 510 GB``; archive sizes are not
+        published, so a part is given by its archives and the approximate total."""
+        total = f"about {facts.TOTAL_GB_APPROX} GB"
+        if self.is_everything:
+            return f"all {len(facts.ARCHIVE_MD5)} archives, {total}"
+        return (f"{len(self.archives)} of the {len(facts.ARCHIVE_MD5)} archives ({', '.join(self.archives)}); "
+                f"archive sizes are not published: all {len(facts.ARCHIVE_MD5)} are {total}")
+
+    def record(self, books: Bookkeeping) -> None:
+        books.record(RecordFile.SELECTION).write({
+            "archives": list(self.archives), "seasons": None if self.seasons is None else list(self.seasons),
+            "sensors": None if self.sensors is None else list(self.sensors), "recorded": utc_now()})
+
+    @classmethod
+    def recorded(cls, books: Bookkeeping) -> Selection | None:
+        """The recorded request; :data:`EVERYTHING` for a root with extraction markers but no
+        record; None for a root without the downloader's bookkeeping."""
+        fields = books.record(RecordFile.SELECTION).read()
+        if fields is not None:
+            archives = tuple(dict.fromkeys(n for n in fields.get("archives") or () if n in facts.ARCHIVE_MD5))
+            seasons, sensors = fields.get("seasons"), fields.get("sensors")
+            if archives:
+                return cls(archives, None if seasons is None else tuple(seasons),
+                           None if sensors is None else tuple(sensors))
+        if any(name in facts.ARCHIVE_MD5 for name in books.markers()):
+            return EVERYTHING
+        return None
+
+    def not_extracted(self, books: Bookkeeping) -> list[str]:
+        """The archives of this request without an extraction marker, or whose marker names a folder that is gone."""
+        return [name for name in self.archives if not books.is_extracted(name, (books.marker(name) or {}).get("md5"))]
+
+
+#: What a root without a record but with the downloader's extraction markers was asked for.
+EVERYTHING = Selection(tuple(facts.ARCHIVE_MD5))
+
+
+# --- a dry run --------------------------------------------------------------------------------------
+
+
+def plan_download(books: Bookkeeping, names: list[str], sums: checksums_mod.Checksums, sources: list[Source], *,
+                  timeout: float, jobs: int) -> list[ArchiveResult]:
+    """One result per archive saying what a run would do; sizes are asked from the first mirror."""
+    results = [_state(books, name, sums.md5[name]) for name in names]
+
+    def probe(result: ArchiveResult) -> None:
+        try:
+            with sources[0].open(result.name, 0, timeout=timeout) as transfer:
+                first = bytearray(512)
+                n = transfer.readinto(memoryview(first))
+                problem = content_problem(expected_magic(result.name), transfer.start, transfer.content_type,
+                                          bytes(first[:n]), transfer.total)
+                if problem is not None:  # a page's length is not the archive's size
+                    raise TransferError(transfer.url, problem, retryable=False)
+                result.size = transfer.total
+            result.source = sources[0].url_of(result.name)
+        except TransferError as exc:
+            result.source = f"size unknown: {exc}"
+        if result.size is None:
+            known = books.remembered_size(result.name, sums.md5[result.name])
+            if known is not None:
+                result.size = known.size
+
+    todo = [r for r in results if r.status in (ArchiveStatus.WOULD_FETCH, ArchiveStatus.WOULD_RESUME)]
+    if todo:
+        with ThreadPoolExecutor(min(jobs, len(todo))) as pool:
+            list(pool.map(probe, todo))
+    return results
+
+
+def _state(books: Bookkeeping, name: str, md5: str) -> ArchiveResult:
+    result = ArchiveResult(name, ArchiveStatus.WOULD_FETCH)
+    final, part = books.root / name, part_path(books.root, name)
+    if books.is_extracted(name, md5):
+        result.status, result.extracted = ArchiveStatus.ALREADY_EXTRACTED, True
+        if final.is_file():  # kept after extraction (no --delete-archives)
+            result.have = result.size = final.stat().st_size
+    elif final.is_file():
+        result.have = result.size = final.stat().st_size
+        known = books.remembered_md5(name)
+        if known is None:
+            result.status = ArchiveStatus.PRESENT_UNVERIFIED
+        elif known == md5:
+            result.status = ArchiveStatus.PRESENT
+        else:
+            result.error = f"{name}: present but its md5 {known} is not {md5}: it would be moved aside"
+    elif part.is_file():
+        result.have = part.stat().st_size
+        result.status = ArchiveStatus.WOULD_RESUME
+    return result
+
+
+# --- a run ------------------------------------------------------------------------------------------
+
 class _Run(ConsoleEvents):
     """State shared by the worker threads of one :func:`download` call (it is their
     :class:`~.transfer.TransferEvents`: messages, the total progress bar, free space counted
     across them, Ctrl-C); messages are said as :class:`~.fetch.ConsoleEvents` says them."""
 
-    def __init__(self, root: Path, sources: list[Source], sums: checksums_mod.Checksums, policy: RetryPolicy, *,
-                 extract: bool, delete_archives: bool, stream: bool, quiet: bool, total_bar: Progress):
-        super().__init__(root, quiet=quiet)
-        self.root, self.sources, self.sums, self.policy = root, sources, sums, policy
+    def __init__(self, books: Bookkeeping, sources: list[Source], sums: checksums_mod.Checksums, policy: RetryPolicy,
+                 *, extract: bool, delete_archives: bool, stream: bool, quiet: bool, total_bar: Progress):
+        super().__init__(books.root, quiet=quiet)
+        self.books, self.root, self.sources, self.sums, self.policy = books, books.root, sources, sums, policy
         self.extract, self.delete_archives, self.stream = extract, delete_archives, stream
         self.total_bar = total_bar
-        self.sizes = RootSizes(root, sums.md5)
+        self.sizes = books.sizes(sums.md5)
         self._results: dict[str, ArchiveResult] = {}
         self._expected: dict[str, int] = {}  # bytes of each archive this run expects to transfer
         self._arrived: dict[str, int] = {}
@@ -160,11 +320,11 @@ class _Run(ConsoleEvents):
         md5 = self.sums.md5[name]
         final = self.root / name
         recover_stale_temps(self.root, name)  # left by a killed run (we hold the root lock)
-        if records.is_extracted(self.root, name, md5):
+        if self.books.is_extracted(name, md5):
             result.status, result.extracted, result.md5 = ArchiveStatus.ALREADY_EXTRACTED, True, md5
             if self.delete_archives and final.is_file():
                 final.unlink()
-                records.forget_md5(self.root, name)
+                self.books.forget_md5(name)
             return
         have_file = final.is_file()
         if have_file:
@@ -182,7 +342,7 @@ class _Run(ConsoleEvents):
                 return
             self._fetch_file(name, md5, result)
         if self.extract:
-            outcome = extract_archive(self.root, name, md5, delete_archive=self.delete_archives, quiet=self.quiet)
+            outcome = extract_archive(self.books, name, md5, delete_archive=self.delete_archives, quiet=self.quiet)
             result.extracted, result.skipped, result.skipped_total = True, outcome.skipped, outcome.skipped_total
 
     @staticmethod
@@ -196,16 +356,16 @@ class _Run(ConsoleEvents):
         """Is the archive at its final name good?  A bad one is moved aside (then fetched again)."""
         path = self.root / name
         st = path.stat()
-        actual = records.remembered_md5(self.root, name, st)
+        actual = self.books.remembered_md5(name, st)
         if actual is None:
             with Progress(st.st_size, f"md5 {name}", unit="B", quiet=self.quiet) as bar:
                 actual = md5_file(path, bar.update).hexdigest()
-            records.remember_md5(self.root, name, actual, st)
+            self.books.remember_md5(name, actual, st)
         if actual == md5:
             self.sizes.verified(name, st.st_size, str(path))
             return True
         rejected = move_aside(path, self.root, name)
-        records.forget_md5(self.root, name)
+        self.books.forget_md5(name)
         self.say(f"{name}: md5 mismatch: expected {md5}, got {actual}; moved aside to {rejected}, fetching it again")
         return False
 
@@ -213,7 +373,7 @@ class _Run(ConsoleEvents):
         source = fetch_to_folder(name, md5, self.sources, self.root, self, self.policy, self._fetched_counter(result),
                                  sizes=self.sizes)
         final = self.root / name
-        records.remember_md5(self.root, name, md5)
+        self.books.remember_md5(name, md5)
         result.status, result.md5, result.size = ArchiveStatus.DOWNLOADED, md5, final.stat().st_size
         result.source = source.url_of(name)
 
@@ -256,12 +416,12 @@ class _Run(ConsoleEvents):
                 failures.append(str(error))
                 self.say(str(error))
                 continue
-            staged.commit(md5)
+            commit_archive(self.books, staged, md5)
             self.sizes.verified(name, sink.size, url)
             result.status, result.md5, result.extracted, result.size = ArchiveStatus.STREAMED, actual, True, sink.size
-            result.source, result.skipped, result.skipped_total = url, staged.skipped, staged.skipped_total
-            self.say(f"{name}: streamed and extracted {staged.files:,} files"
-                     + (f", skipped {staged.skipped_total:,} members that are not patches" if staged.skipped_total else ""))
+            result.source, result.skipped, result.skipped_total = url, staged.skips.listed, staged.skips.total
+            self.say(f"{name}: streamed and extracted {len(staged.files):,} files"
+                     + (f", skipped {staged.skips.total:,} members that are not patches" if staged.skips.total else ""))
             return
         raise DownloadError(f"{name}: no mirror delivered it intact:\n  " + "\n  ".join(failures))
 
@@ -335,20 +495,18 @@ def download(
     root = resolve_root(root, must_exist=False)
     if not dry_run:
         make_writable_dir(root, "SEN12MS root")
-    if root.is_dir():
-        sums = checksums_mod.for_root(root, checksums, timeout=timeout)
-    else:
-        sums = checksums_mod.load_checksums(checksums, timeout=timeout)
+    books = Bookkeeping(root)
+    sums = checksums_mod.for_root(books, checksums, timeout=timeout)
     sums.require(names)
     if dry_run:
-        results = plan_download(root, names, sums, sources, timeout=min(timeout, 10.0), jobs=jobs)
+        results = plan_download(books, names, sums, sources, timeout=min(timeout, 10.0), jobs=jobs)
         return DownloadReport(root, results, dry_run=True, seconds=time.monotonic() - started,
                               mirrors=[s.display for s in sources])
-    with records.root_lock(root, "sen12ms download"):
-        checksums_mod.record(root, sums, names)
-        record_selection(root, names, _split(seasons), _split(sensors))  # what the adapters build from
+    with books.lock("sen12ms download"):
+        checksums_mod.record(books, sums, names)
+        Selection.of(names, seasons, sensors).record(books)  # what the adapters build from
         with Progress(None, "total", unit="B", quiet=quiet) as total_bar:
-            run = _Run(root, sources, sums, policy, extract=extract, delete_archives=delete_archives, stream=stream,
+            run = _Run(books, sources, sums, policy, extract=extract, delete_archives=delete_archives, stream=stream,
                        quiet=quiet, total_bar=total_bar)
             pool = ThreadPoolExecutor(min(jobs, len(names)), thread_name_prefix="sen12ms-download")
             try:
@@ -387,3 +545,75 @@ def ensure_dataset(
     report = download(root, seasons=seasons, sensors=sensors, mirrors=mirrors, checksums=checksums, jobs=jobs,
                       extract=True, stream=stream, delete_archives=delete_archives, quiet=quiet)
     return build_index(report.root)
+
+
+# --- ready for an adapter -----------------------------------------------------------------------------
+
+
+def require_ready(root: str | os.PathLike[str], *, opt_in: str) -> Index:
+    """The index of ``root`` when an adapter can build from it; else :class:`RootError`
+    (the module docstring says when).  ``opt_in`` completes the message with the adapter's
+    way to download, e.g. ``or pass download=True``."""
+    root = Path(root)
+    how = f"`{EVERYTHING.command(root)}` ({EVERYTHING.describe()}), {opt_in}"
+    if not root.exists():
+        raise RootError(f"{root}: SEN12MS root does not exist; to download SEN12MS into it run {how}")
+    if not root.is_dir():
+        raise RootError(f"{root}: SEN12MS root is not a folder")
+    books = Bookkeeping(root)
+    selection = Selection.recorded(books)
+    if selection is not None:
+        missing = selection.not_extracted(books)
+        if missing:
+            raise RootError(
+                f"{root}: unfinished download: {len(missing)} of the {len(selection.archives)} archives recorded in "
+                f"{books.record(RecordFile.SELECTION).path} are not extracted ({', '.join(missing)}); complete it with "
+                f"`{selection.command(root)}`, {opt_in}")
+    index = _index(root)
+    if not index.triplets and not index.dfc2020:  # DFC2020 alone makes a root too (its two splits)
+        if selection is not None:
+            raise RootError(f"{root}: the download recorded there (`{selection.command(root)}`) holds no complete "
+                            f"triplet: a patch needs its {', '.join(facts.SENSORS)} files")
+        raise RootError(f"{root}: holds no SEN12MS triplet (the {', '.join(facts.SENSORS)} files of a patch in "
+                        f"<season>/<sensor>_<scene>/ folders); to download SEN12MS into it run {how}")
+    return index
+
+
+def fetch_missing(
+    root: str | os.PathLike[str],
+    *,
+    mirrors: Mirrors | None = None,
+    checksums: ChecksumSpec = None,
+    quiet: bool = False,
+) -> Index:
+    """Download and extract what ``root`` lacks of its recorded request (all 12 archives when
+    nothing was recorded and the root holds no triplet), then return its index.
+
+    A tree not made by the downloader that holds triplets is used as it is.  How much is
+    to come is printed first; when nothing is missing no mirror is contacted.
+    """
+    root = Path(root)
+    books = Bookkeeping(root)
+    selection = Selection.recorded(books)
+    if selection is None:
+        index = _index(root) if root.is_dir() else None
+        if index is not None and index.triplets:
+            return index  # extracted by hand, torchgeo's folder, the sample: used as it is
+        selection = EVERYTHING
+    missing = selection.not_extracted(books)
+    if missing:
+        if not quiet:
+            todo = "" if len(missing) == len(selection.archives) else \
+                f"; {len(missing)} of them still to download or extract"
+            write_message(f"sen12ms: downloading SEN12MS into {root}: {selection.describe()}{todo}")
+        ensure_dataset(root, seasons=selection.seasons, sensors=selection.sensors, mirrors=mirrors,
+                       checksums=checksums, quiet=quiet)
+    return require_ready(root, opt_in="then try again")
+
+
+def _index(root: Path) -> Index:
+    """The root's index; a folder without any season (or DFC2020) folder is not indexed (it may
+    not be meant as a root at all)."""
+    if any((root / folder).is_dir() for folder in facts.TOP_FOLDERS):
+        return build_index(root)
+    return Index(root=root, triplets=())

@@ -1,16 +1,26 @@
-"""One archive from one source into a sink: resume, retries, sizes, and a look at the first bytes.
+"""One archive from one source into a sink: the first bytes, sizes, room, resume, retries.
 
-:class:`SourceReader` fills a :class:`~.sinks.Sink` from one :class:`~.sources.Source`:
+:class:`SourceReader` fills a :class:`Sink` (a ``.part`` file, :class:`PartSink`, or an
+extraction running beside the download, :class:`~.extract.StreamSink`) from one
+:class:`~.sources.Source`:
 
 * **First bytes.** Before anything is written, the response is checked
-  (:mod:`.content`): an HTML page or a text answer where a gzip archive is expected is
-  refused at once, naming the URL and what came back, and nothing of it is kept.
+  (:func:`content_problem`): servers answer errors, logins and maintenance notices with a
+  page and status 200, and a share link that changed leads to an HTML login form.  A gzip
+  stream starts with ``1f 8b`` (RFC 1952), so at byte 0 the bytes decide whatever the
+  ``Content-Type`` says; a resumed transfer has no magic bytes to look at, so there a
+  textual ``Content-Type`` (``text/*``, HTML, XML, JSON) decides.  A refused response is
+  named with its URL and what came back, and nothing of it is kept.
 * **Sizes.** The size a server announces is remembered next to the expected md5
-  (:class:`SizeMemory`; for a root, ``records.remember_size``).  A part that was being
-  fetched against another announced size is restarted, not appended to, and the change
-  is reported.  Once a copy with the right md5 was seen, its size is *verified*: a
-  server announcing another size serves another file and is refused before any byte
-  is transferred (the next mirror is tried).
+  (:class:`SizeMemory`; for a root, in its bookkeeping).  A part that was being fetched
+  against another announced size is restarted, not appended to, and the change is
+  reported.  Once a copy with the right md5 was seen, its size is *verified*: a server
+  announcing another size serves another file and is refused before any byte is
+  transferred (the next mirror is tried).
+* **Room.** Before a transfer of known size writes, the bytes it still needs are checked
+  against the free space together with what every other transfer of the run still needs
+  (:class:`SpaceBook`): four parallel 60 GB transfers on a disk with 100 GB free are refused
+  before they start, not after hours.
 * **Ends.** A transfer that ends before the announced size is resumed.  Without an
   announced size the remembered one is the reference.  Without any size, an end that
   looks clean (HTTP without ``Content-Length``) is accepted only if the md5 of what
@@ -19,23 +29,30 @@
   bytes, and the md5 check of the caller rejects the data once nothing more comes.
 * **Retries.** Retryable failures are retried with backoff (:class:`RetryPolicy`); a
   failure after progress resets the count.
+
+A part always holds exactly the bytes that were hashed (a write that fails part way, on
+a full disk, counts the bytes that landed), and closing joins the hashing thread even
+when closing fails.  Buffers come from the sink and go back to it, so a sink that hashes
+in the background can lend out a buffer, hash it later and only then reuse it.
 """
 
 from __future__ import annotations
 
 import enum
+import os
+import queue
+import re
+import shutil
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from ..console import Progress
-from ..errors import DownloadCancelled, TransferError
-from . import records
-from .content import content_problem, expected_magic
-from .records import KnownSize
-from .sinks import Sink
+from ..errors import DiskFullError, DownloadCancelled, TransferError
+from .bookkeeping import KnownSize
+from .checksums import md5_file, new_md5
 from .sources import DEFAULT_TIMEOUT, Source, Transfer
 
 DEFAULT_RETRIES = 5
@@ -45,6 +62,257 @@ MAX_BACKOFF = 60.0
 #: Bytes read first, to judge the response (and check the room) before the transfer goes on;
 #: small, since some readers (http.client's) return only once the whole buffer is filled.
 PEEK_BYTES = 4096
+
+
+# --- is it an archive at all ----------------------------------------------------------------------
+
+#: The first two bytes of every gzip stream (RFC 1952, ID1 ID2).
+GZIP_MAGIC = b"\x1f\x8b"
+#: Characters of a response shown in the message that rejects it.
+_SHOWN = 60
+_HTML_RE = re.compile(rb"\s*(<!doctype\s+html|<html|<head|<body|<\?xml[^>]*>\s*<html)", re.IGNORECASE)
+
+
+def expected_magic(name: str) -> bytes | None:
+    """The bytes archive ``name`` must start with, judged by its name (None: no check)."""
+    return GZIP_MAGIC if name.lower().endswith((".gz", ".tgz")) else None
+
+
+def is_textual(content_type: str | None) -> bool:
+    """True for a ``Content-Type`` that no archive is served as (``text/*``, HTML, XML, JSON)."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.startswith("text/") or media.endswith(("/html", "+xml", "/xml", "/json", "+json"))
+
+
+def _excerpt(data: bytes) -> str:
+    text = " ".join(data[: _SHOWN * 4].decode("utf-8", "replace").split())
+    return text[:_SHOWN] + ("…" if len(text) > _SHOWN else "")
+
+
+def _what(content_type: str | None, data: bytes) -> str:
+    if _HTML_RE.match(data) or (content_type and "html" in content_type.lower()):
+        return "an HTML page"
+    if is_textual(content_type) or (data and all(b in b"\t\n\r" or 32 <= b < 127 for b in data[:256])):
+        return "a text response"
+    return "data that is not gzip"
+
+
+def content_problem(magic: bytes | None, start: int, content_type: str | None, first: bytes,
+                    length: int | None) -> str | None:
+    """Why the response is not the archive (None when it may be).
+
+    ``start`` is the offset the response begins at, ``first`` its first bytes (at least
+    ``len(magic)`` unless the response is shorter), ``length`` its size when announced.
+    """
+    if magic is None:
+        return None
+    if start == 0:
+        if first[: len(magic)] == magic:
+            return None
+        if not first:
+            return "got an empty response instead of a gzip archive"
+    elif not is_textual(content_type):
+        return None
+    size = f"{length:,} bytes" if length is not None else f"{len(first):,}+ bytes"
+    kind = _what(content_type, first)
+    details = ", ".join(filter(None, [content_type.split(";", 1)[0].strip() if content_type else None, size]))
+    shown = f": '{_excerpt(first)}'" if kind != "data that is not gzip" else f", starting {first[:4].hex(' ')}"
+    target = "a gzip archive" if start == 0 else f"the rest of a gzip archive (from byte {start:,})"
+    return f"got {kind} ({details}{shown}) instead of {target}"
+
+
+# --- room for the transfers of a run --------------------------------------------------------------
+
+
+class SpaceBook:
+    """The bytes each transfer of a run still needs in ``folder`` (see the module docstring)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._left: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def reserve(self, name: str, nbytes: int, what: str = "") -> None:
+        """Check that ``nbytes`` more for ``name`` fit beside the other reservations, then hold them
+        (replacing an earlier reservation of ``name``).  Raises DiskFullError when they do not fit."""
+        with self._lock:
+            others = {n: b for n, b in self._left.items() if n != name and b > 0}
+            free = shutil.disk_usage(self.folder).free
+            if nbytes + sum(others.values()) > free:
+                detail = f" ({what})" if what else ""
+                besides = (f" besides {sum(others.values()):,} for {len(others)} other transfer(s) under way"
+                           if others else "")
+                raise DiskFullError(f"{self.folder}: not enough free space for {name}: {nbytes:,} more bytes "
+                                    f"needed{detail}{besides}, {free:,} free")
+            self._left[name] = nbytes
+
+    def consumed(self, name: str, nbytes: int) -> None:
+        """``nbytes`` of ``name``'s reservation landed on disk."""
+        with self._lock:
+            if name in self._left:
+                self._left[name] = max(0, self._left[name] - nbytes)
+
+    def release(self, name: str) -> None:
+        """``name`` needs no more room (done, failed or restarting)."""
+        with self._lock:
+            self._left.pop(name, None)
+
+
+# --- sinks ----------------------------------------------------------------------------------------
+
+#: Bytes read from the network into one buffer.
+CHUNK = 1 << 20
+
+
+class Sink(Protocol):
+    """What the transfer loop writes an archive's bytes into."""
+
+    #: Bytes the sink holds (a resumed part counts from its existing size).
+    size: int
+
+    def buffer(self) -> bytearray:
+        """A buffer to read the next bytes into (hand it back with :meth:`write` or :meth:`release`)."""
+
+    def release(self, buffer: bytearray) -> None:
+        """Give back a buffer that was not written."""
+
+    def write(self, buffer: bytearray, n: int) -> None:
+        """Take the first ``n`` bytes of ``buffer`` (and the buffer back)."""
+
+    def hexdigest(self) -> str:
+        """The md5 of everything the sink holds."""
+
+    def reset(self) -> None:
+        """Drop everything held: the next byte written is byte 0 of the archive."""
+
+    def close(self) -> None:
+        """Flush and release resources; the held bytes stay where they are."""
+
+
+class BackgroundMd5:
+    """md5 in a thread of its own, so hashing overlaps with receiving and writing (md5 is
+    the slowest of the three; hashlib releases the GIL while it hashes).  Buffers go
+    round a small pool: one is filled from the network while others wait to be hashed."""
+
+    def __init__(self, buffers: int = 8):
+        self.md5 = new_md5()
+        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        for _ in range(buffers):
+            self._free.put(bytearray(CHUNK))
+        self._work: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="sen12ms-md5", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._work.get()) is not None:
+            buffer, n = item
+            self.md5.update(memoryview(buffer)[:n])
+            self._free.put(buffer)
+            self._work.task_done()
+        self._work.task_done()
+
+    def buffer(self) -> bytearray:
+        return self._free.get()
+
+    def release(self, buffer: bytearray) -> None:
+        self._free.put(buffer)
+
+    def feed(self, buffer: bytearray, n: int) -> None:
+        self._work.put((buffer, n))
+
+    def hexdigest(self) -> str:
+        self._work.join()
+        return self.md5.hexdigest()
+
+    def reset(self) -> None:
+        self._work.join()
+        self.md5 = new_md5()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._work.put(None)
+            self._thread.join()
+
+
+class PartSink:
+    """``<archive>.part`` plus the md5 of everything in it.  An existing part is hashed first."""
+
+    def __init__(self, path: Path, *, fresh: bool, quiet: bool):
+        self.path = path
+        if fresh:
+            path.unlink(missing_ok=True)
+        self.hasher = BackgroundMd5()
+        self.size = 0
+        try:
+            if path.is_file():
+                size = path.stat().st_size
+                with Progress(size, f"md5 {path.name} (resuming)", unit="B", quiet=quiet) as bar:
+                    md5_file(path, bar.update, self.hasher.md5)
+                self.size = size
+            # Unbuffered: what a write call returns is on its way to the disk, so a full disk
+            # shows at the write that hit it (not at a later flush) and the part can be cut back.
+            self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0),
+                                           0o644)
+        except BaseException:
+            self.hasher.close()
+            raise
+
+    def buffer(self) -> bytearray:
+        return self.hasher.buffer()
+
+    def release(self, buffer: bytearray) -> None:
+        self.hasher.release(buffer)
+
+    def write(self, buffer: bytearray, n: int) -> None:
+        assert self._fd is not None
+        view = memoryview(buffer)[:n]
+        done = 0
+        try:
+            while done < n:  # a raw write may be short (and the next one then fails)
+                done += os.write(self._fd, view[done:])
+        except BaseException:
+            if done:  # the bytes that did land are good: hash them, so the part is what was hashed
+                self.hasher.feed(buffer, done)
+                self.size += done
+            else:
+                self.hasher.release(buffer)
+            raise
+        self.hasher.feed(buffer, n)
+        self.size += n
+
+    def hexdigest(self) -> str:
+        return self.hasher.hexdigest()
+
+    def reset(self) -> None:
+        assert self._fd is not None
+        os.ftruncate(self._fd, 0)
+        self.hasher.reset()
+        self.size = 0
+
+    def finish(self) -> None:
+        """Make the part durable (fsync), then close: call before renaming it to its final name.
+        A failure (a disk that fills up only now) is raised, after the hashing thread was joined."""
+        if self._fd is not None:
+            try:
+                os.fsync(self._fd)
+            except BaseException:
+                self.close()
+                raise
+        self.close()
+
+    def close(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.close(fd)
+        finally:
+            self.hasher.close()
+
+
+# --- one archive from one source ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -124,25 +392,6 @@ class MemorySizes:
             old = self._sizes.get(name)
             if old is not None and not old.verified:
                 del self._sizes[name]
-
-
-class RootSizes:
-    """A :class:`SizeMemory` kept in a root's bookkeeping, per archive and expected md5."""
-
-    def __init__(self, root: Path, md5s: Mapping[str, str]):
-        self.root, self.md5s = root, md5s
-
-    def known(self, name: str) -> KnownSize | None:
-        return records.remembered_size(self.root, name, self.md5s[name])
-
-    def announced(self, name: str, size: int, source: str) -> None:
-        records.remember_size(self.root, name, self.md5s[name], size, verified=False, source=source)
-
-    def verified(self, name: str, size: int, source: str) -> None:
-        records.remember_size(self.root, name, self.md5s[name], size, verified=True, source=source)
-
-    def forget(self, name: str) -> None:
-        records.forget_size(self.root, name, self.md5s[name])
 
 
 class _End(enum.Enum):

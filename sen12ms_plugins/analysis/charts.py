@@ -5,9 +5,10 @@ split and one column per season (all seasons first), each panel a horizontal bar
 code with the pixel count on a log scale.  Bars take the official legend colour where
 one is known (IGBP, simplified DFC); LCCS classes, which have no official palette, are
 drawn in one neutral colour; ``unclassified`` (LCCS 255) and ``unknown`` codes are grey
-and hatched, so they can never pass for a class.  matplotlib is imported only inside the
-functions, and figures are drawn on its Agg canvas without pyplot: no display is needed
-and the caller's backend is left alone.
+and hatched, so they can never pass for a class.  Importing this module imports
+matplotlib (the ``[plot]`` extra; :mod:`.stats` does not need it), and figures are drawn
+on its Agg canvas without pyplot: no display is needed and the caller's backend is left
+alone.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from matplotlib.ticker import NullLocator
 
 from ..dataset import labels
 from ..dataset.splits import DFC2020_SPLITS
+from ..dataset.labels import ClassStatus
 from ..fsutil import atomic_write_bytes
-from .stats import ClassStatus
 
 if TYPE_CHECKING:
     from .stats import DatasetStats

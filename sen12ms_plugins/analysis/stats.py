@@ -50,7 +50,6 @@ import json
 import multiprocessing
 import os
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -116,14 +115,6 @@ def _chunks(work: Sequence[tuple[PatchId, str]], size: int) -> list[list[tuple[P
 # --- Results --------------------------------------------------------------------------
 
 
-class ClassStatus(StrEnum):
-    """What a label code is to its scheme."""
-
-    CLASS = "class"  # a named class
-    UNCLASSIFIED = "unclassified"  # LCCS code 255
-    UNKNOWN = "unknown"  # any other code
-
-
 @dataclass(frozen=True)
 class ClassCount:
     """Pixels of one code of one scheme, and patches that hold it.
@@ -135,7 +126,7 @@ class ClassCount:
     scheme: str
     code: int
     name: str
-    status: ClassStatus
+    status: labels.ClassStatus
     pixels: int
     patches: int
 
@@ -234,8 +225,9 @@ class DatasetStats:
     def patch_rows(self) -> list[list[Any]]:
         return [["split", "season", "patches"]] + [[g.split, g.season, g.patches] for g in self.groups.values()]
 
-    def write(self, out: str | os.PathLike[str], *, charts: bool = True) -> list[Path]:
-        """Write ``stats.json``, the CSV tables and (with ``charts``) the PNG charts into ``out``.
+    def write(self, out: str | os.PathLike[str]) -> list[Path]:
+        """Write ``stats.json`` and the CSV tables into ``out`` (the charts are
+        :func:`~sen12ms_plugins.analysis.charts.write_class_charts`).
 
         Each file is written atomically; the list of files written is returned.
         """
@@ -255,10 +247,6 @@ class DatasetStats:
             written.append(out / name)
         atomic_write_bytes(out / "stats.json", (json.dumps(self.to_json(), indent=1) + "\n").encode("utf-8"))
         written.append(out / "stats.json")
-        if charts:
-            from .charts import write_class_charts  # deferred: matplotlib, the [plot] extra
-
-            written.extend(write_class_charts(self, out))
         return written
 
 
@@ -277,13 +265,13 @@ def _dfc_name(code: int) -> str:
 def _class_counts(scheme: str, counter: CodeCounter) -> tuple[ClassCount, ...]:
     band, classes = labels.SCHEMES[scheme]
     seen = {code: (pixels, patches) for code, pixels, patches in counter.items()}
-    rows = [ClassCount(scheme, code, name, ClassStatus.CLASS, *seen.pop(code, (0, 0))) for code, name in classes.items()]
+    rows = [ClassCount(scheme, code, name, labels.ClassStatus.CLASS, *seen.pop(code, (0, 0))) for code, name in classes.items()]
     is_lccs = band != labels.SCHEMES["IGBP"][0]
     if is_lccs:
-        rows.append(ClassCount(scheme, labels.LCCS_UNCLASSIFIED, "Unclassified", ClassStatus.UNCLASSIFIED,
+        rows.append(ClassCount(scheme, labels.LCCS_UNCLASSIFIED, "Unclassified", labels.ClassStatus.UNCLASSIFIED,
                                *seen.pop(labels.LCCS_UNCLASSIFIED, (0, 0))))
     for code, (pixels, patches) in sorted(seen.items()):
-        rows.append(ClassCount(scheme, code, f"unknown code {code}", ClassStatus.UNKNOWN, pixels, patches))
+        rows.append(ClassCount(scheme, code, f"unknown code {code}", labels.ClassStatus.UNKNOWN, pixels, patches))
     return tuple(rows)
 
 

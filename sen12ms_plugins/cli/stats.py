@@ -80,7 +80,11 @@ def run(args) -> int:
 
     stats = compute_stats(args.root, splits=names, jobs=args.jobs, quiet=args.quiet)
     try:
-        written = stats.write(args.out, charts=not args.no_charts)
+        written = stats.write(args.out)
+        if not args.no_charts:
+            from ..analysis.charts import write_class_charts  # deferred: matplotlib, the [plot] extra
+
+            written += write_class_charts(stats, args.out)
     except OSError as exc:
         print(f"sen12ms stats: error: cannot write into {args.out}: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS

@@ -5,11 +5,14 @@ One scan with :func:`os.scandir` (file names only, no file is opened) over
 add-dfc2020``), ``<root>/ROIs0000_validation/<sensor>_validation/`` and
 ``<root>/ROIs0000_test/<sensor>_0/``.  SEN12MS triplets and DFC2020 patches (four files:
 s1, s2, lc, dfc) are kept apart (:attr:`Index.triplets`, :attr:`Index.dfc2020`), so that
-every SEN12MS figure and rule stays what it is.  The result is cached per folder in
-``<root>/.sen12ms/index-v2.json`` (or in the user cache when the root is read-only)
-together with each folder's modification and change times; the next call re-lists
-only the folders whose times moved, so a changed tree is picked up and an unchanged
-one costs a few hundred ``stat`` calls.
+every SEN12MS figure and rule stays what it is.  The result is cached per folder in the
+user's cache (``fsutil.root_cache_dir``: ``$XDG_CACHE_HOME/sen12ms-plugins/roots/<root's
+name>-<hash of its path>/index-v2.json``), never in the root, which is often shared,
+read-only or someone else's, together with each folder's modification and change times;
+the next call re-lists only the folders whose times moved, so a changed tree is picked up
+and an unchanged one costs a few hundred ``stat`` calls.  The cache is written atomically
+(processes that build it at once, DDP ranks or DataLoader workers, all succeed and none
+reads half a file) and skipped when the user's cache cannot be written.
 
 A folder modified less than :data:`_RACY_SECONDS` before it was listed is not trusted
 from cache (a change in the same clock tick would leave its times unchanged).
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from ..errors import PatchFileError
-from ..fsutil import atomic_write_bytes, meta_dir
+from ..fsutil import atomic_write_bytes, root_cache_dir
 from . import facts
 from .ids import SCENE_DIR_RE, PatchId, SceneId, scene_dirname
 from .root import resolve_root
@@ -115,12 +118,13 @@ class Index:
 def build_index(root: str | os.PathLike[str] | None = None, *, use_cache: bool = True) -> Index:
     """Index ``root`` (default: ``$SEN12MS_ROOT``), reusing the cache where the tree is unchanged."""
     root = resolve_root(root)
-    cache_file = meta_dir(root) / CACHE_NAME if use_cache else None
+    cache_file = root_cache_dir(root) / CACHE_NAME if use_cache else None
     cached = _load_cache(cache_file) if cache_file else {}
     scanner = _Scanner(root, cached)
     index = scanner.run()
     if cache_file is not None and scanner.changed:
         try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(cache_file, json.dumps(scanner.new_cache, separators=(",", ":")).encode())
         except OSError:
             pass  # a cache we cannot write only costs time on the next call

@@ -8,6 +8,7 @@ Schmitt & Wu (2021).
 
 from __future__ import annotations
 
+from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Mapping
 
@@ -35,6 +36,14 @@ IGBP_CLASSES: Final[Mapping[int, str]] = MappingProxyType(
         17: "Water Bodies",
     }
 )
+class ClassStatus(StrEnum):
+    """What a label code is to its scheme."""
+
+    CLASS = "class"  # a named class
+    UNCLASSIFIED = "unclassified"  # LCCS code 255
+    UNKNOWN = "unknown"  # any other code
+
+
 #: The MODIS IGBP legend colours (as in NASA's MCD12Q1 palette).
 IGBP_COLORS: Final[Mapping[int, str]] = MappingProxyType(
     {

@@ -41,6 +41,7 @@ from pathlib import Path
 from ..acquisition.dfc2020 import add_dfc2020
 from ..acquisition.download import download
 from ..acquisition.verify import check_root
+from ..analysis.charts import write_class_charts
 from ..analysis.stats import compute_stats
 from ..analysis.worldmap import make_map
 from ..console import print_table, track
@@ -227,6 +228,7 @@ def step_analysis(ctx: DemoContext) -> str:
     out = ctx.workdir / "analysis"
     stats = compute_stats(ctx.root, index=ctx.index)
     stats.write(out)
+    write_class_charts(stats, out)
     drawn = make_map(ctx.root, out / "map.png")
     unlocated = f" ({drawn.dfc2020_unlocated} DFC2020 patches left out: georeference stripped)" \
         if drawn.dfc2020_unlocated else ""

@@ -53,7 +53,7 @@ import rasterio
 from affine import Affine
 from rasterio.warp import transform as warp
 
-from ..acquisition.manifest import write_manifest
+from ..acquisition.checksums import write_manifest
 from ..dataset import facts
 from ..dataset.ids import PatchId
 from ..errors import RootError

@@ -31,9 +31,9 @@ Builder arguments besides those of ``datasets``:
 * ``root``: the dataset root; else ``$SEN12MS_ROOT``, else ``data_dir``.  Without
   ``download`` a root that does not exist, holds no triplet or holds an unfinished
   download is an error at once, naming the command that downloads
-  (:func:`sen12ms_plugins.acquisition.ready.require_ready`);
+  (:func:`sen12ms_plugins.acquisition.download.require_ready`);
 * ``download``: complete the root first with the core downloader
-  (:func:`sen12ms_plugins.acquisition.ready.fetch_missing`: the request recorded by
+  (:func:`sen12ms_plugins.acquisition.download.fetch_missing`: the request recorded by
   ``sen12ms download --seasons/--sensors``, else all 12 archives; the size is printed
   first), from ``mirrors``, against the md5s of ``checksums`` (a manifest replacing the
   official md5s, e.g. for a mirror of the built-in sample).  It runs in
@@ -73,7 +73,7 @@ import datasets
 from datasets.naming import filenames_for_dataset_split
 
 from .. import __version__
-from ..acquisition.ready import fetch_missing, require_ready
+from ..acquisition.download import fetch_missing, require_ready
 from ..acquisition.verify import check_root
 from ..dataset import facts
 from ..dataset.ids import PatchId

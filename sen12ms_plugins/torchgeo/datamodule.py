@@ -1,6 +1,6 @@
 """torchgeo's ``SEN12MSDataModule`` on the project's named splits.
 
-Registering the plugin (:mod:`sen12ms_plugins.torchgeo.registry`) installs the two
+Registering the plugin (:mod:`sen12ms_plugins.torchgeo.registry`) installs the
 methods below on torchgeo's own ``SEN12MSDataModule`` class, so that the datamodule
 people already use (and configure in LightningCLI by its name) trains on
 ``train_minus_validation``, validates on ``validation`` (whole scenes, about 10% of
@@ -41,6 +41,7 @@ from torchgeo.datamodules.sen12ms import SEN12MSDataModule
 from ..dataset.splits import DFC2020_SPLITS, TRAIN_PARTS, canonical_split
 from ..errors import EmptySplitWarning
 from .dataset import SEN12MS
+from .originals import original
 
 Sample = dict[str, Any]
 #: torchgeo's defaults of the datamodule's own arguments (read before registration installs ours).
@@ -83,8 +84,6 @@ def __init__(
     if name in DFC2020_SPLITS and kwargs.get("label") not in _DFC2020_TESTABLE:
         raise ValueError(f"test_split {name!r} has masks in the simplified classes, which label="
                          f"{kwargs['label']!r} is not in: train with label IGBP (the default) or DFC to test on DFC2020")
-    from .registry import original  # here, not at the top: the registry imports this module
-
     original(SEN12MSDataModule, "__init__")(self, batch_size, num_workers, band_set, **kwargs)
     #: The split ``test`` runs on (canonical name).
     self.test_split = name
@@ -135,8 +134,6 @@ def val_dataloader(self) -> Any:
                 if config.monitor is not None:
                     config.strict = False
         return []
-    from .registry import original  # here, not at the top: the registry imports this module
-
     # torchgeo's method on torchgeo's class (not type(self): a user's subclass inherits ours)
     return original(SEN12MSDataModule, "val_dataloader")(self)
 
@@ -145,8 +142,6 @@ def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:
     """Map IGBP masks to the simplified scheme, as upstream does, but leave a mask alone
     that the dataset already returns in another layer (``label=...``, or the simplified
     classes of a datamodule testing on DFC2020)."""
-    from .registry import original  # here, not at the top: the registry imports this module
-
     if _dataset_kwargs(self).get("label") in (None, "IGBP"):
         return original(SEN12MSDataModule, "on_after_batch_transfer")(self, batch, dataloader_idx)
     return NonGeoDataModule.on_after_batch_transfer(self, batch, dataloader_idx)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 from torchgeo.datamodules.sen12ms import SEN12MSDataModule
 
 from . import collate, datamodule
 from .dataset import SEN12MS, UpstreamSEN12MS, upstream_init_with_hint
+from .originals import install, restore
 
 #: (module, attribute) pairs that name torchgeo's SEN12MS class.  The datamodule's
 #: module looks the name up when ``SEN12MSDataModule`` builds its datasets.
@@ -18,11 +18,8 @@ TARGETS = (
     ("torchgeo.datamodules.sen12ms", "SEN12MS"),
 )
 
-_originals: dict[tuple[Any, str], Any] = {}
 #: torchgeo's own ``__init__`` with the hint for the plugin's split names (see ``upstream_init_with_hint``).
 _UPSTREAM_INIT = upstream_init_with_hint(UpstreamSEN12MS.__dict__["__init__"])
-#: Stands for an attribute the owner only inherits (``val_dataloader`` of the datamodule).
-_INHERITED = object()
 
 
 def register() -> None:
@@ -33,34 +30,16 @@ def register() -> None:
     answer the plugin's split names with a one-line hint instead of a bare ``AssertionError``.
     Idempotent."""
     for module_name, attr in TARGETS:
-        _install(importlib.import_module(module_name), attr, SEN12MS)
+        install(importlib.import_module(module_name), attr, SEN12MS)
     for name, method in datamodule.METHODS.items():
-        _install(SEN12MSDataModule, name, method)
-    _install(UpstreamSEN12MS, "__init__", _UPSTREAM_INIT)
+        install(SEN12MSDataModule, name, method)
+    install(UpstreamSEN12MS, "__init__", _UPSTREAM_INIT)
     collate.install()
-
-
-def _install(owner: Any, attr: str, value: Any) -> None:
-    current = owner.__dict__.get(attr, _INHERITED)
-    if current is not value:
-        _originals.setdefault((owner, attr), current)
-        setattr(owner, attr, value)
-
-
-def original(owner: Any, attr: str) -> Any:
-    """What ``owner.attr`` was before registration (the same when not registered)."""
-    value = _originals.get((owner, attr), owner.__dict__.get(attr, _INHERITED))
-    return getattr(super(owner, owner), attr) if value is _INHERITED else value
 
 
 def unregister() -> None:
     """Give torchgeo its own classes and methods back, and torch its collation (a no-op when not registered)."""
-    for (owner, attr), value in _originals.items():
-        if value is _INHERITED:
-            delattr(owner, attr)
-        else:
-            setattr(owner, attr, value)
-    _originals.clear()
+    restore()
     collate.uninstall()
 
 

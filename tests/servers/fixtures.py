@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sen12ms_plugins.acquisition.manifest import read_manifest
+from sen12ms_plugins.acquisition.checksums import read_manifest
 from sen12ms_plugins.demo.sample import MANIFEST_NAME
 
 from .ftp_server import FtpTestServer

@@ -21,7 +21,7 @@ Where the data comes from (one rule for every ecosystem): the ``root`` builder
 argument, else ``$SEN12MS_ROOT``, else TFDS's manual folder (``--manual_dir``,
 default ``<data_dir>/downloads/manual``).  Nothing is downloaded unless asked: a root
 that does not exist, holds no SEN12MS triplet or holds an unfinished download is an
-error naming it and the command that downloads (``sen12ms_plugins.acquisition.ready``);
+error naming it and the command that downloads (``sen12ms_plugins.acquisition.download.require_ready``);
 a root given as argument or by ``$SEN12MS_ROOT`` is checked before TFDS writes anything.
 With the builder argument ``download=True`` the core downloader (mirrors, resume, md5
 checks, extraction) completes the root first: the request recorded by ``sen12ms
@@ -47,7 +47,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from sen12ms_plugins._import_order import load_triton_first
-from sen12ms_plugins.acquisition.ready import fetch_missing, require_ready
+from sen12ms_plugins.acquisition.download import fetch_missing, require_ready
 from sen12ms_plugins.dataset import facts, labels
 from sen12ms_plugins.dataset.root import ENV_VAR, resolve_root
 from sen12ms_plugins.dataset.splits import (
