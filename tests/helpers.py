@@ -11,6 +11,8 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+from sen12ms_plugins.acquisition.checksums import parse_manifest
+
 
 @contextlib.contextmanager
 def read_only(path: Path):
@@ -79,3 +81,8 @@ def patch_md5s(monkeypatch, dataset_class: type, root: Path) -> list[str]:
     md5s = [md5(root / name) for name in dataset_class.filenames]
     monkeypatch.setattr(dataset_class, "md5s", md5s)
     return md5s
+
+
+def read_manifest(path: Path) -> dict[str, str]:
+    """``{file name: md5}`` of an md5sum-format manifest, as the package parses it."""
+    return parse_manifest(path.read_text(encoding="utf-8"), path)

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping
+from sen12ms_plugins.acquisition.checksums import write_manifest
 from sen12ms_plugins.acquisition.download import download
 from sen12ms_plugins.acquisition.extract import extract_archives
-from sen12ms_plugins.acquisition.checksums import write_manifest
 from sen12ms_plugins.acquisition.members import ArchiveLayout, MemberAction, decide, patch_size_cap, tar_entry
 from sen12ms_plugins.cli import main
 from sen12ms_plugins.dataset import facts

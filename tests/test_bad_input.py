@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 import rasterio
 
-from sen12ms_plugins.acquisition.checksums import read_manifest, write_manifest
+from sen12ms_plugins.acquisition.checksums import write_manifest
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.ids import PatchId
 from sen12ms_plugins.demo.sample import MANIFEST_NAME
 
-from .helpers import make_tar_gz, read_only, require_root
+from .helpers import make_tar_gz, read_manifest, read_only, require_root
 
 REPO = Path(__file__).resolve().parents[1]
 SPRING = [facts.archive_name("ROIs1158_spring", s) for s in facts.SENSORS]

@@ -19,8 +19,8 @@ import rasterio
 
 from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping, RecordFile
 from sen12ms_plugins.acquisition.dfc2020 import add_dfc2020
-from sen12ms_plugins.acquisition.verify import check_root
 from sen12ms_plugins.acquisition.extract import TEMP_PREFIX
+from sen12ms_plugins.acquisition.verify import check_root
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.index import build_index
 from sen12ms_plugins.demo.dfc2020_sample import make_dfc2020_sample

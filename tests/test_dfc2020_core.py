@@ -16,7 +16,7 @@ import rasterio
 from sen12ms_plugins.analysis.stats import compute_stats
 from sen12ms_plugins.analysis.worldmap import make_map
 from sen12ms_plugins.dataset import facts
-from sen12ms_plugins.dataset.ids import PatchId, parse_filename, parse_patch_id, swap_sensor
+from sen12ms_plugins.dataset.ids import PatchId, parse_filename, parse_patch_id
 from sen12ms_plugins.dataset.index import build_index
 from sen12ms_plugins.dataset.splits import DFC2020_SPLITS, SPLITS, compute_splits
 from sen12ms_plugins.demo.dfc2020_sample import make_dfc2020_sample
@@ -38,8 +38,6 @@ def test_names_of_both_layouts():
     test = parse_patch_id("ROIs0000_test_0_p17")
     assert test.relpath("s2") == "ROIs0000_test/s2_0/ROIs0000_test_s2_0_p17.tif"
     assert test.sensors == ("s1", "s2", "lc", "dfc") and parse_patch_id(test.filename("lc")) == test
-    assert swap_sensor("/d/ROIs0000_test/s1_0/ROIs0000_test_s1_0_p17.tif", "dfc") == \
-        "/d/ROIs0000_test/dfc_0/ROIs0000_test_dfc_0_p17.tif"
     for bad in ("ROIs0000_validation_s1_1_p3.tif",  # the one scene is 0
                 "ROIs0000_validation/s1_0/ROIs0000_validation_s1_0_p3.tif",  # the validation folder is s1_validation
                 "ROIs0000_test_s1_0_p03.tif",

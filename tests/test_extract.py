@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 
 from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping
-from sen12ms_plugins.acquisition.checksums import read_manifest
 from sen12ms_plugins.acquisition.extract import TEMP_PREFIX, extract_archives, stage
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.index import build_index
 from sen12ms_plugins.demo.sample import MANIFEST_NAME
 from sen12ms_plugins.errors import ChecksumMismatchError, ExtractError, UnsafeArchiveError
 
-from .helpers import make_tar_gz
+from .helpers import make_tar_gz, read_manifest
 
 ALL = list(facts.ARCHIVE_MD5)
 S2_SPRING = "ROIs1158_spring_s2.tar.gz"

@@ -16,7 +16,6 @@ from sen12ms_plugins.dataset.ids import (
     parse_scene_line,
     read_patch_list,
     read_scene_list,
-    swap_sensor,
     write_patch_list,
 )
 from sen12ms_plugins.errors import MalformedLineError, MalformedNameError
@@ -66,19 +65,6 @@ def test_malformed_file_names(name):
 def test_file_in_the_wrong_folder_is_rejected():
     with pytest.raises(MalformedNameError, match="does not belong"):
         parse_filename("ROIs1868_summer/s1_146/ROIs1868_summer_s2_146_p202.tif")
-
-
-def test_swap_sensor_on_names_and_paths():
-    assert swap_sensor("ROIs1158_spring_s1_63_p5.tif", "s2") == "ROIs1158_spring_s2_63_p5.tif"
-    assert swap_sensor("/d/ROIs1158_spring/s1_63/ROIs1158_spring_s1_63_p5.tif", "lc") == \
-        "/d/ROIs1158_spring/lc_63/ROIs1158_spring_lc_63_p5.tif"
-    assert swap_sensor("ROIs1158_spring/s2_63/ROIs1158_spring_s2_63_p5.tif", "s1") == \
-        "ROIs1158_spring/s1_63/ROIs1158_spring_s1_63_p5.tif"
-    # all three directions, and back
-    name = "ROIs1970_fall_lc_1_p10.tif"
-    assert swap_sensor(swap_sensor(name, "s1"), "lc") == name
-    with pytest.raises(ValueError, match="unknown sensor"):
-        swap_sensor(name, "s3")
 
 
 def test_sorting_is_dataset_order():

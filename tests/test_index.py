@@ -8,9 +8,9 @@ import pytest
 from sen12ms_plugins.dataset import index as index_module
 from sen12ms_plugins.dataset.ids import PatchId
 from sen12ms_plugins.dataset.index import CACHE_NAME, build_index
-from sen12ms_plugins.fsutil import root_cache_dir
-from sen12ms_plugins.demo.sample import sample_patch_ids
+from sen12ms_plugins.demo.sample import sample_scenes
 from sen12ms_plugins.errors import NoRootGivenError, RootError
+from sen12ms_plugins.fsutil import root_cache_dir
 
 from .conftest import TEST_PATCHES_PER_SCENE, touch_tree
 from .helpers import read_only
@@ -24,7 +24,8 @@ def trust_recent(monkeypatch):
 
 def test_sample_is_complete(sample_root):
     index = build_index(sample_root, use_cache=False)
-    assert list(index.triplets) == sample_patch_ids(TEST_PATCHES_PER_SCENE)
+    assert list(index.triplets) == sorted(PatchId(s.season, s.scene, p) for s in sample_scenes()
+                                          for p in s.patches[:TEST_PATCHES_PER_SCENE])
     assert not index.incomplete and not index.strays
     assert sum(index.season_counts().values()) == len(index) == 80
     assert len(index.scene_counts) == 20

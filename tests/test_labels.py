@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from sen12ms_plugins.dataset import labels
 
@@ -10,15 +9,6 @@ def test_igbp_to_dfc_matches_the_documented_scheme():
     expected = [0, 1, 1, 1, 1, 1, 2, 2, 3, 3, 4, 5, 6, 7, 6, 8, 9, 10, 0, 0]
     assert dfc.tolist() == expected
     assert labels.igbp_to_dfc(np.array([65535], dtype=np.uint16)).tolist() == [0]
-
-
-def test_label_layer_selects_band():
-    lc = np.stack([np.full((2, 2), v, np.uint16) for v in (13, 31, 9, 255)])
-    assert labels.label_layer(lc, "IGBP").tolist() == [[13, 13], [13, 13]]
-    assert labels.label_layer(lc, "DFC").tolist() == [[7, 7], [7, 7]]
-    assert labels.label_layer(lc, "LCCS_SH").tolist() == [[255, 255], [255, 255]]
-    with pytest.raises(ValueError, match="unknown label scheme"):
-        labels.label_layer(lc, "CORINE")
 
 
 def test_scene_labels_single_and_multi():

@@ -6,13 +6,14 @@ import tarfile
 import numpy as np
 import pytest
 
-from sen12ms_plugins.acquisition.checksums import read_manifest
 from sen12ms_plugins.dataset import facts, labels
 from sen12ms_plugins.dataset.ids import PatchId
 from sen12ms_plugins.dataset.splits import holdout_scenes
 from sen12ms_plugins.demo.sample import ARCHIVE_MTIME, MANIFEST_NAME, make_sample, sample_scenes
 from sen12ms_plugins.errors import RootError
 from sen12ms_plugins.reading.reader import read_triplet
+
+from .helpers import read_manifest
 
 
 def _digests(root):

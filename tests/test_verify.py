@@ -13,11 +13,12 @@ import pytest
 import rasterio
 
 from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping
-from sen12ms_plugins.acquisition.checksums import read_manifest
 from sen12ms_plugins.acquisition.verify import check_root, verify_archives, verify_tree
 from sen12ms_plugins.cli import main
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.demo.sample import MANIFEST_NAME
+
+from .helpers import read_manifest
 
 ALL = list(facts.ARCHIVE_MD5)
 S2_SPRING = "ROIs1158_spring_s2.tar.gz"

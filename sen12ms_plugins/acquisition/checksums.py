@@ -78,11 +78,6 @@ def parse_manifest(text: str, source: str | os.PathLike[str] | None = None) -> d
     return md5s
 
 
-def read_manifest(path: str | os.PathLike[str]) -> dict[str, str]:
-    with open(path, encoding="utf-8") as f:
-        return parse_manifest(f.read(), path)
-
-
 def format_manifest(md5s: Mapping[str, str]) -> str:
     """Manifest text, one ``<md5>  <name>`` line per file sorted by name (what ``md5sum *`` prints)."""
     return "".join(f"{md5}  {name}\n" for name, md5 in sorted(md5s.items()))

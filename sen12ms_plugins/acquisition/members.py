@@ -27,6 +27,7 @@ tarfile's ``data`` filter, which :mod:`.extract` applies on top.
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import re
 import stat
@@ -125,8 +126,7 @@ def zip_entries(archive: zipfile.ZipFile) -> Iterator[Entry]:
 
 
 def _zip_mtime(info: zipfile.ZipInfo) -> float | None:
-    import datetime as _dt  # a zip's times are local wall-clock times, as zip tools write them
-
+    """A zip member's time: local wall-clock time, as zip tools write it."""
     try:
         return _dt.datetime(*info.date_time).timestamp()
     except (ValueError, OverflowError):

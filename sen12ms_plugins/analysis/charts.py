@@ -22,8 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from ..dataset import labels
-from ..dataset.splits import DFC2020_SPLITS
 from ..dataset.labels import ClassStatus
+from ..dataset.splits import DFC2020_SPLITS
 from ..fsutil import atomic_write_bytes
 
 if TYPE_CHECKING:

@@ -9,7 +9,6 @@ from typing import Any
 
 from ..dataset.root import ENV_VAR
 
-EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 

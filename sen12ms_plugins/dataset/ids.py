@@ -206,20 +206,3 @@ def write_patch_list(path: str | os.PathLike[str], ids: Iterable[PatchId], senso
     """Write a patch list atomically (a reader never sees half a list)."""
     atomic_write_bytes(path, format_patch_list(ids, sensor))
 
-
-def swap_sensor(path: str, sensor: str) -> str:
-    """Address a partner file: ``…/s1_63/ROIs1158_spring_s1_63_p5.tif`` -> ``…/s2_63/…_s2_63_p5.tif``.
-
-    Works on a bare file name and on a path; the part above the season folder is kept.
-    """
-    pid, _old = parse_filename(path)
-    if sensor not in pid.sensors:
-        raise ValueError(f"unknown sensor {sensor!r}; expected one of {', '.join(pid.sensors)}")
-    norm = path.replace("\\", "/")
-    parts = norm.split("/")
-    if len(parts) == 1:
-        return pid.filename(sensor)
-    if len(parts) >= 3 and parts[-3] == pid.season:
-        return "/".join(parts[:-3] + [pid.relpath(sensor)])
-    # A path whose folders are not the SEN12MS layout: swap only the file name.
-    return "/".join(parts[:-1] + [pid.filename(sensor)])

@@ -106,11 +106,6 @@ class Index:
             counts[pid.season] += 1
         return counts
 
-    @property
-    def is_complete_dataset(self) -> bool:
-        """True when the root holds every triplet of the full SEN12MS and nothing is missing."""
-        return len(self.triplets) == facts.TOTAL_TRIPLETS and not self.incomplete
-
     def path(self, pid: PatchId, sensor: str) -> Path:
         return pid.path(self.root, sensor)
 

@@ -156,15 +156,6 @@ def igbp_to_dfc(igbp: np.ndarray) -> np.ndarray:
     return lookup[np.minimum(igbp, 255).astype(np.intp)]
 
 
-def label_layer(lc: np.ndarray, scheme: str) -> np.ndarray:
-    """One label layer ([H, W]) of an ``lc`` array ([4, H, W]) in the named scheme."""
-    if scheme not in SCHEMES:
-        raise ValueError(f"unknown label scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
-    band, _ = SCHEMES[scheme]
-    layer = lc[band]
-    return igbp_to_dfc(layer) if scheme == "DFC" else layer
-
-
 def scene_labels(
     lc_or_igbp: np.ndarray, threshold: float = MULTI_LABEL_THRESHOLD
 ) -> tuple[int, tuple[int, ...]]:

@@ -45,7 +45,7 @@ from ..dataset.ids import PatchId
 from ..errors import RootError
 from ..fsutil import make_writable_dir
 from . import SampleLayout, ZipStructure
-from .sample import _hash01, _value_noise, check_sample_options, make_patch_arrays, sample_scenes
+from .sample import check_sample_options, hash01, make_patch_arrays, sample_scenes, value_noise
 
 #: Patches per set of the DFC2020 sample (the release: 986 and 5,128): test past p10, so that
 #: text and number order differ.
@@ -77,8 +77,8 @@ def _dfc_label(igbp: np.ndarray, folder: str, patch: int, seed: int) -> np.ndarr
     size = igbp.shape[0]
     y, x = np.mgrid[0:size, 0:size].astype(np.float64)
     key = (seed, facts.DFC2020_FOLDERS.index(folder), patch)
-    detail = _value_noise(x, y, max(2.0, size / 10), *key, 11)
-    other = 1 + np.floor(_hash01(*key, 12, np.floor(x / max(1, size // 6)), np.floor(y / max(1, size // 6))) * 10)
+    detail = value_noise(x, y, max(2.0, size / 10), *key, 11)
+    other = 1 + np.floor(hash01(*key, 12, np.floor(x / max(1, size // 6)), np.floor(y / max(1, size // 6))) * 10)
     dfc = np.where(detail > 0.6, other, labels.igbp_to_dfc(igbp)).astype(np.uint8)
     for absent, instead in zip(facts.DFC2020_ABSENT_CLASSES[folder], (4, 9)):  # Savanna -> Grassland, Snow -> Barren
         dfc[dfc == absent] = instead

@@ -69,7 +69,6 @@ GRID_COLUMNS = 32  # patch-grid width used to place a scene's patches around its
 _TILE_KEY_OFFSET = 1 << 20
 
 
-
 @dataclass(frozen=True)
 class SampleScene:
     season: str
@@ -98,14 +97,6 @@ def sample_scenes() -> list[SampleScene]:
             )
             for row in csv.DictReader(f)
         ]
-
-
-def sample_patch_ids(patches_per_scene: int = SAMPLE_PATCHES_PER_SCENE) -> list[PatchId]:
-    """The triplets a sample with this many patches per scene holds, sorted."""
-    _check_patches_per_scene(patches_per_scene)
-    return sorted(
-        PatchId(s.season, s.scene, p) for s in sample_scenes() for p in s.patches[:patches_per_scene]
-    )
 
 
 def _check_patches_per_scene(n: int) -> None:
@@ -154,7 +145,7 @@ def _scene_palette(position: int) -> tuple[list[int], list[float]]:
     return unique, [w / sum(weights) for w in weights]
 
 
-def _hash01(*keys: np.ndarray | int) -> np.ndarray:
+def hash01(*keys: np.ndarray | int) -> np.ndarray:
     """Deterministic uniform [0, 1) values from integer keys (a splitmix64 mix, vectorised)."""
     h = np.uint64(0x9E3779B97F4A7C15)
     with np.errstate(over="ignore"):
@@ -166,15 +157,15 @@ def _hash01(*keys: np.ndarray | int) -> np.ndarray:
     return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-def _value_noise(x: np.ndarray, y: np.ndarray, cell: float, *keys: int) -> np.ndarray:
+def value_noise(x: np.ndarray, y: np.ndarray, cell: float, *keys: int) -> np.ndarray:
     """Smooth noise in [0, 1) over world coordinates (bilinear lattice noise, smoothstep)."""
     gx, gy = x / cell, y / cell
     ix, iy = np.floor(gx), np.floor(gy)
     fx, fy = gx - ix, gy - iy
     fx, fy = fx * fx * (3 - 2 * fx), fy * fy * (3 - 2 * fy)
     ix, iy = ix.astype(np.int64), iy.astype(np.int64)
-    v00, v10 = _hash01(*keys, ix, iy), _hash01(*keys, ix + 1, iy)
-    v01, v11 = _hash01(*keys, ix, iy + 1), _hash01(*keys, ix + 1, iy + 1)
+    v00, v10 = hash01(*keys, ix, iy), hash01(*keys, ix + 1, iy)
+    v01, v11 = hash01(*keys, ix, iy + 1), hash01(*keys, ix + 1, iy + 1)
     return (v00 * (1 - fx) + v10 * fx) * (1 - fy) + (v01 * (1 - fx) + v11 * fx) * fy
 
 
@@ -209,7 +200,7 @@ def _placement(scene: SampleScene, patch: int, size: int, layout: SampleLayout, 
     stride = size // 2  # facts.PATCH_STRIDE at the real size
     left, top = x0 + col * stride * gsd, y0 - row * stride * gsd
     # The real origins are not on the 10 m grid: shift each scene by its own fraction of a pixel.
-    dx, dy = (float(gsd * (0.05 + 0.9 * _hash01(seed, facts.SEASONS.index(scene.season), scene.scene, k)))
+    dx, dy = (float(gsd * (0.05 + 0.9 * hash01(seed, facts.SEASONS.index(scene.season), scene.scene, k)))
               for k in (6, 7))
     tiles = tuple((row + i + _TILE_KEY_OFFSET, col + j + _TILE_KEY_OFFSET) for i in (0, 1) for j in (0, 1))
     return _Placement(f"EPSG:{epsg}", (gsd, 0.0, left + dx, 0.0, -gsd, top + dy), left, top, tiles, stride)
@@ -248,10 +239,10 @@ def make_patch_arrays(
 
     # Land cover: regions of about a third of a patch, with wiggly borders.
     extent = size * gsd
-    warp_x = (_value_noise(x, y, extent / 2, *key, 1) - 0.5) * extent / 3
-    warp_y = (_value_noise(x, y, extent / 2, *key, 2) - 0.5) * extent / 3
+    warp_x = (value_noise(x, y, extent / 2, *key, 1) - 0.5) * extent / 3
+    warp_y = (value_noise(x, y, extent / 2, *key, 2) - 0.5) * extent / 3
     cell = extent / 3
-    region = _hash01(*key, 3, np.floor((x + warp_x) / cell), np.floor((y + warp_y) / cell))
+    region = hash01(*key, 3, np.floor((x + warp_x) / cell), np.floor((y + warp_y) / cell))
     classes, weights = _scene_palette(position)
     igbp = np.asarray(classes, dtype=np.uint16)[np.searchsorted(np.cumsum(weights)[:-1], region, side="right")]
     lccs = np.array([(0, 0, 0)] + [_IGBP_TO_LCCS[c] for c in range(1, 18)], dtype=np.uint16)
@@ -259,7 +250,7 @@ def make_patch_arrays(
 
     surfaces = sorted(set(_SURFACE.values()))
     surface_index = np.array([0] + [surfaces.index(_SURFACE[c]) for c in range(1, 18)])[igbp]
-    texture = _value_noise(x, y, extent / 8, *key, 4) - 0.5  # within-class variation
+    texture = value_noise(x, y, extent / 8, *key, 4) - 0.5  # within-class variation
     noise, speckle = _pixel_noise(place, size, key)
 
     spectra = np.array([_SPECTRA[s] for s in surfaces], dtype=np.float64)  # [surface, 13]

@@ -63,7 +63,6 @@ is made of the parts that have members.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import posixpath
 from pathlib import Path
@@ -73,6 +72,7 @@ import datasets
 from datasets.naming import filenames_for_dataset_split
 
 from .. import __version__
+from ..acquisition.bookkeeping import Record, utc_now
 from ..acquisition.download import fetch_missing, require_ready
 from ..acquisition.verify import check_root
 from ..dataset import facts
@@ -262,11 +262,12 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
         self._prepared_parts: dict[str, datasets.SplitInfo] = {}
         super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
         # written into the unfinished folder, so it arrives with the data
-        record = {"root": str(self._root.resolve()), "config": self._sen12ms_config.name,
+        path = posixpath.join(self._output_dir, SOURCE_RECORD)
+        fields = {"root": str(self._root.resolve()), "config": self._sen12ms_config.name,
                   "fingerprint": self._fingerprint, "triplets": len(self._index), "patch_size": self._patch_size,
-                  "package_version": __version__}
-        with self._fs.open(posixpath.join(self._output_dir, SOURCE_RECORD), "w") as f:
-            json.dump(record, f, indent=1)
+                  "package_version": __version__, "prepared": utc_now()}
+        with self._fs.open(path, "wb") as f:
+            f.write(Record(Path(path)).encode(fields))
         ordered = datasets.SplitDict(dataset_name=self.dataset_name)
         for name in ALL_SPLITS:  # the project's order, train first; an empty split was not written
             if name in self.info.splits:

@@ -17,7 +17,7 @@ import datasets
 import yaml
 
 from .. import __version__
-from ..dataset import facts
+from ..dataset import facts, labels
 from ..dataset.splits import ALL_SPLITS, parts_of
 from ..fsutil import atomic_write_bytes
 from ..reading.configs import DatasetConfig
@@ -59,6 +59,15 @@ class ConfigSummary:
         return out
 
 
+def _array(sensor: str) -> str:
+    """``float32 [2, H, W]``: a sensor's array as every configuration stores it."""
+    return f"{facts.DTYPES[sensor]} [{len(facts.BANDS[sensor])}, H, W]"
+
+
+def _range(classes: Mapping[int, str]) -> str:
+    return f"{min(classes)}-{max(classes)}"
+
+
 def _size_category(n: int) -> str:
     for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
         if n < limit:
@@ -82,6 +91,8 @@ def card_metadata(summaries: Sequence[ConfigSummary], default: str, triplets: in
         entry["data_files"] = data_files
         configs.append(entry)
         info = datasets.DatasetInfo(
+            download_size=sum(r.file_bytes for shards in summary.shards.values() for r in shards),
+            dataset_size=sum(summary.split_nbytes(s) for s in summary.splits),
             features=summary.features,
             splits=datasets.SplitDict(
                 {
@@ -92,11 +103,10 @@ def card_metadata(summaries: Sequence[ConfigSummary], default: str, triplets: in
                 }
             ),
         )
-        # datasets' own YAML form of features and splits (what push_to_hub writes)
-        yaml_info = {"config_name": summary.config.name, **info._to_yaml_dict()}
-        yaml_info["download_size"] = sum(r.file_bytes for shards in summary.shards.values() for r in shards)
-        yaml_info["dataset_size"] = sum(summary.split_nbytes(s) for s in summary.splits)
-        infos.append(yaml_info)
+        # datasets' own YAML form of features and splits (what push_to_hub writes), one entry per configuration
+        card: dict = {}
+        datasets.info.DatasetInfosDict({summary.config.name: info}).to_dataset_card_data(card)
+        infos.append(card["dataset_info"])
     return {
         "license": facts.LICENSE.lower(),
         "pretty_name": "SEN12MS",
@@ -174,13 +184,13 @@ Every configuration also has the label fields below.
 | `season` | string | `spring`, `summer`, `fall`, `winter` (`unknown`: DFC2020) |
 | `scene`, `patch` | int32 | scene (ROI) and patch number |
 | `lon`, `lat` | float64 | patch centre, WGS 84 degrees (NaN: unknown) |
-| `s1` | Array3D float32 [2, H, W] | Sentinel-1 VV, VH backscatter in dB (NaN where missing) |
-| `s2` | Array3D uint16 [13, H, W] | Sentinel-2 {" ".join(facts.BANDS["s2"])}, TOA reflectance x10000 |
-| `lc` | Array3D uint16 [4, H, W] | MODIS IGBP, LCCS land cover, LCCS land use, LCCS surface hydrology |
-| `igbp` | Array2D uint16 [H, W] | IGBP class per pixel (1-17) |
-| `dfc` | Array2D uint8 [H, W] | simplified (DFC2020) class per pixel (1-10; 0 = no data); the 10 m label in `dfc2020_*` |
+| `s1` | Array3D {_array("s1")} | Sentinel-1 {", ".join(facts.BANDS["s1"])} backscatter in dB (NaN where missing) |
+| `s2` | Array3D {_array("s2")} | Sentinel-2 {" ".join(facts.BANDS["s2"])}, TOA reflectance x10000 |
+| `lc` | Array3D {_array("lc")} | MODIS {", ".join(facts.BANDS["lc"])} (IGBP and the three LCCS layers) |
+| `igbp` | Array2D {facts.DTYPES["lc"]} [H, W] | IGBP class per pixel ({_range(labels.IGBP_CLASSES)}) |
+| `dfc` | Array2D {facts.DFC2020_DTYPES["dfc"]} [H, W] | simplified (DFC2020) class per pixel ({_range(labels.DFC_CLASSES)}; 0 = no data); the 10 m label in `dfc2020_*` |
 | `label` | ClassLabel | most frequent `dfc` class of the patch (Schmitt & Wu 2021) |
-| `labels` | list of ClassLabel | `dfc` classes covering at least 10% of the patch |
+| `labels` | list of ClassLabel | `dfc` classes covering at least {labels.MULTI_LABEL_THRESHOLD:.0%} of the patch |
 
 Scene-label classes: {label_names}.
 

@@ -36,8 +36,6 @@ What it keeps and what it removes:
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
-import json
 import os
 import shutil
 import socket
@@ -49,8 +47,10 @@ from typing import IO, Sequence
 
 import datasets
 
+from ..acquisition.bookkeeping import Record, utc_now
 from ..console import write_message
 from ..dataset.root import resolve_root
+from ..errors import RecordError
 from ..reading.configs import CONFIGS, DEFAULT_CONFIG, get_config
 from .builder import SOURCE_RECORD, Sen12ms
 
@@ -138,13 +138,13 @@ def _owner_path(folder: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _locked(path: Path, *, wait: bool) -> Iterator[IO[str] | None]:
+def _locked(path: Path, *, wait: bool) -> Iterator[IO[bytes] | None]:
     """The owner file ``path`` opened and locked (``flock``); None when ``wait`` is False
     and another process holds it.  The lock is taken on the file that is at ``path``
     once locked (one removed meanwhile by :func:`_tidy` is opened again)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        f = open(path, "a+")
+        f = open(path, "a+b")
         try:
             if fcntl is None:
                 yield f if wait else None
@@ -156,7 +156,7 @@ def _locked(path: Path, *, wait: bool) -> Iterator[IO[str] | None]:
                     yield None
                     return
                 f.seek(0)
-                write_message(f"sen12ms: waiting for {_holder(f.read())} to finish preparing {path.name}")
+                write_message(f"sen12ms: waiting for {_holder(path, f.read())} to finish preparing {path.name}")
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             try:
                 same = os.fstat(f.fileno()).st_ino == os.stat(path).st_ino
@@ -169,12 +169,13 @@ def _locked(path: Path, *, wait: bool) -> Iterator[IO[str] | None]:
             f.close()  # closing releases the lock
 
 
-def _holder(text: str) -> str:
+def _holder(path: Path, data: bytes) -> str:
+    """Who holds an owner file, from its record (written by :func:`_owning`)."""
     try:
-        owner = json.loads(text)
+        owner = Record(path).decode(data)
         return f"{owner['command']} (pid {owner['pid']} on {owner['host']}, root {owner['root']})"
-    except (ValueError, KeyError, TypeError):
-        return "another process"
+    except (RecordError, KeyError):
+        return "another process"  # written by no prepare-hf of this release: the lock still says it is held
 
 
 @contextlib.contextmanager
@@ -183,11 +184,10 @@ def _owning(location: Path, root: Path, config: str) -> Iterator[None]:
     with _locked(_owner_path(location), wait=True) as f:
         assert f is not None  # waited for it
         owner = {"command": "sen12ms prepare-hf", "pid": os.getpid(), "host": socket.gethostname(),
-                 "root": str(root.resolve()), "config": config,
-                 "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+                 "root": str(root.resolve()), "config": config, "started": utc_now()}
         f.seek(0)
         f.truncate()
-        f.write(json.dumps(owner))
+        f.write(Record(_owner_path(location)).encode(owner))  # in place: the lock is on this very file
         f.flush()
         yield
 
@@ -201,12 +201,9 @@ def _folders(dataset_dir: Path) -> list[Path]:
 
 
 def _source(folder: Path) -> dict:
-    """What a prepared folder says it was made from (:data:`~.builder.SOURCE_RECORD`); empty when unknown."""
-    try:
-        record = json.loads((folder / SOURCE_RECORD).read_text())
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
+    """What a prepared folder says it was made from (:data:`~.builder.SOURCE_RECORD`); empty when
+    it says nothing (a folder prepared by something else); RecordError when it cannot be read."""
+    return Record(folder / SOURCE_RECORD).read() or {}
 
 
 def _tidy(dataset_dir: Path, root: Path, current: dict[str, str], keep: set[Path], report: PrepareReport) -> None:
@@ -244,8 +241,8 @@ def _tidy_unfinished(folder: Path, report: PrepareReport) -> None:
         return
     with _locked(owner, wait=False) as f:
         if f is None:
-            owner_text = owner.read_text() if owner.is_file() else ""
-            report.left_alone[folder] = f"being prepared by {_holder(owner_text)}"
+            owner_data = owner.read_bytes() if owner.is_file() else b""
+            report.left_alone[folder] = f"being prepared by {_holder(owner, owner_data)}"
             return
         if _builder_busy(folder):  # e.g. the builder used directly, finishing what prepare-hf left
             report.left_alone[folder] = "being written by another process (it holds the datasets builder lock)"

@@ -54,11 +54,6 @@ LABEL_FIELDS: Final = ("igbp", "dfc", "label", "labels")
 MASK_DTYPES: Final = {"igbp": facts.DTYPES["lc"], "dfc": "uint8"}
 
 
-def example_fields(config: DatasetConfig) -> tuple[str, ...]:
-    """The fields of an example of ``config``, in order."""
-    return (*METADATA_FIELDS, *config.sensors, *LABEL_FIELDS)
-
-
 def read_example(root: str | os.PathLike[str], pid: PatchId, config: DatasetConfig) -> dict[str, Any]:
     """Read one triplet as an example of ``config`` (fields as in this module's docstring).
 

@@ -325,16 +325,6 @@ class GeoReference:
     center_lat: float
     known: bool = True
 
-    def footprint_lonlat(self) -> list[tuple[float, float]]:
-        """The patch outline in lon/lat (closed ring, counter-clockwise)."""
-        from rasterio.warp import transform as warp  # deferred, as in _read_with_rasterio
-
-        left, bottom, right, top = self.bounds
-        xs, ys = [left, right, right, left, left], [bottom, bottom, top, top, bottom]
-        lons, lats = warp(self.crs, "EPSG:4326", xs, ys)
-        return list(zip(lons, lats))
-
-
 #: The affine GDAL gives a file without a georeference (and the stripped DFC2020 files hold).
 _IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 #: GeoTIFF tags that place a raster: ModelPixelScale, ModelTiepoint, ModelTransformation.

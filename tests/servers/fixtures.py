@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sen12ms_plugins.acquisition.checksums import read_manifest
 from sen12ms_plugins.demo.sample import MANIFEST_NAME
+from tests.helpers import read_manifest
 
 from .ftp_server import FtpTestServer
 from .http_server import FaultyHTTPServer
