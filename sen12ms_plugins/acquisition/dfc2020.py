@@ -151,7 +151,8 @@ class _Added:
     def outcome(self, status: AddStatus) -> SourceOutcome:
         return SourceOutcome(self.source.name, self.source.kind.value, str(self.source.path), status,
                              len(self.staged.files), self.staged.nbytes, self.md5, sorted(self.dtypes),
-                             round(self.seconds, 3), self.staged.skips.listed, self.staged.skips.total)
+                             round(self.seconds, 3), skipped=self.staged.skips.listed,
+                             skipped_total=self.staged.skips.total)
 
     def record(self) -> dict:
         return {"kind": self.source.kind.value, "path": str(self.source.path), "md5": self.md5, "key": self.key,

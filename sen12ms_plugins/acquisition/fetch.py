@@ -29,12 +29,13 @@ Work files kept next to the archives:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from ..console import write_message
@@ -136,9 +137,16 @@ class ConsoleEvents:
         self.space.consumed(name, nbytes)
 
 
-def _disk_full(folder: Path, name: str, part: Path, sink: PartSink, exc: OSError) -> DiskFullError:
-    return DiskFullError(f"{folder}: disk full while downloading {name} ({exc.strerror}); {part.name} "
-                         f"({sink.size:,} bytes) is kept: free space and run again to resume")
+@contextlib.contextmanager
+def _full_disk_named(folder: Path, name: str, part: Path, sink: PartSink) -> Iterator[None]:
+    """A full disk while writing ``part`` is a DiskFullError that says the part is kept to resume."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in DISK_FULL_ERRNOS:
+            raise DiskFullError(f"{folder}: disk full while downloading {name} ({exc.strerror}); {part.name} "
+                                f"({sink.size:,} bytes) is kept: free space and run again to resume") from exc
+        raise
 
 
 def fetch_to_folder(name: str, md5: str, sources: Sequence[Source], folder: Path, events: TransferEvents,
@@ -158,25 +166,18 @@ def fetch_to_folder(name: str, md5: str, sources: Sequence[Source], folder: Path
             refetched = False
             while True:
                 try:
-                    resumed_from = SourceReader(source, name, sink, events, policy, md5=md5, sizes=sizes,
-                                                on_bytes=on_bytes).run()
+                    with _full_disk_named(folder, name, part, sink):
+                        resumed_from = SourceReader(source, name, sink, events, policy, md5=md5, sizes=sizes,
+                                                    on_bytes=on_bytes).run()
                 except TransferError as exc:
                     failures.append(str(exc))
                     if i + 1 < len(sources):
                         events.say(f"{name}: {exc}; trying the next mirror")
                     break
-                except OSError as exc:
-                    if exc.errno in DISK_FULL_ERRNOS:
-                        raise _disk_full(folder, name, part, sink, exc) from exc
-                    raise
                 actual = sink.hexdigest()
                 if actual == md5:
-                    try:
+                    with _full_disk_named(folder, name, part, sink):
                         sink.finish()  # durable before the rename
-                    except OSError as exc:
-                        if exc.errno in DISK_FULL_ERRNOS:
-                            raise _disk_full(folder, name, part, sink, exc) from exc
-                        raise
                     os.replace(part, final)
                     sizes.verified(name, sink.size, source.url_of(name))
                     for old in rejected_paths(folder, name):

@@ -36,8 +36,17 @@ class SkippedMember:
 MAX_LISTED_SKIPS = 1000
 
 
+@dataclass(kw_only=True)
+class WithSkips:
+    """What the report of one archive or source says of its members that are not patches."""
+
+    #: Members not extracted (not patches), at most MAX_LISTED_SKIPS of skipped_total.
+    skipped: list[SkippedMember] = field(default_factory=list)
+    skipped_total: int = 0
+
+
 @dataclass
-class ArchiveResult:
+class ArchiveResult(WithSkips):
     """What happened to one archive."""
 
     name: str
@@ -50,9 +59,6 @@ class ArchiveResult:
     extracted: bool = False
     seconds: float = 0.0
     error: str | None = None
-    #: Members of the archive that were not extracted (not patches), at most MAX_LISTED_SKIPS of skipped_total.
-    skipped: list[SkippedMember] = field(default_factory=list)
-    skipped_total: int = 0
     #: Things the user should know that did not fail the archive (a size that changed, a mirror that failed).
     notes: list[str] = field(default_factory=list)
 
@@ -94,16 +100,13 @@ class ExtractStatus(StrEnum):
 
 
 @dataclass
-class ExtractOutcome:
+class ExtractOutcome(WithSkips):
     name: str
     status: ExtractStatus
     files: int = 0
     nbytes: int = 0
     seconds: float = 0.0
     error: str | None = None
-    #: Members that were not extracted (not patches), at most MAX_LISTED_SKIPS of skipped_total.
-    skipped: list[SkippedMember] = field(default_factory=list)
-    skipped_total: int = 0
 
 
 @dataclass
@@ -207,7 +210,7 @@ class AddStatus(StrEnum):
 
 
 @dataclass
-class SourceOutcome:
+class SourceOutcome(WithSkips):
     """One DFC2020 source: the zip name it stands for, where it came from, what was done."""
 
     name: str  # the zip's official name, also for a folder extracted from it (s1_validation.zip)
@@ -220,8 +223,6 @@ class SourceOutcome:
     #: data types of its patches as found in their headers (e.g. ["float64"])
     dtypes: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    skipped: list[SkippedMember] = field(default_factory=list)
-    skipped_total: int = 0
 
 
 @dataclass

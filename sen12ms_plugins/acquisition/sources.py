@@ -40,7 +40,7 @@ import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
 from ..dataset import facts
 from ..errors import TransferError
@@ -106,6 +106,14 @@ class Source(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.display!r})"
+
+
+def _with_host(url: str) -> SplitResult:
+    """``url`` split into its parts; ValueError when it names no host."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValueError(f"{url}: no host in URL")
+    return parts
 
 
 def hide_password(url: str) -> str:
@@ -290,9 +298,7 @@ class HttpSource(Source):
     """An http:// or https:// folder URL, or a URL template with ``{name}``."""
 
     def __init__(self, url: str):
-        parts = urlsplit(url)
-        if not parts.hostname:
-            raise ValueError(f"{url}: no host in URL")
+        parts = _with_host(url)
         self.display = hide_password(url)
         handlers = []
         if parts.username is not None:
@@ -439,9 +445,7 @@ class FtpSource(Source):
     """An ``ftp://[user[:password]@]host[:port]/folder/`` URL (anonymous without a user)."""
 
     def __init__(self, url: str):
-        parts = urlsplit(url)
-        if not parts.hostname:
-            raise ValueError(f"{url}: no host in URL")
+        parts = _with_host(url)
         self.host = parts.hostname
         self.port = parts.port or 21
         self.user = unquote(parts.username) if parts.username else "anonymous"

@@ -20,8 +20,37 @@ def add_root_argument(parser: argparse.ArgumentParser, help: str = "SEN12MS root
     )
 
 
+def add_json_argument(parser: argparse.ArgumentParser, help: str = "print a machine-readable report") -> None:
+    parser.add_argument("--json", action="store_true", help=help)
+
+
 def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def add_limit_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--limit", type=int, default=20, metavar="N",
+                        help=f"list at most N {what} (default: 20; 0 = all)")
+
+
+def finish(parser: argparse.ArgumentParser, run, *, json: bool = False) -> None:
+    """The options every verb ends with (``--json`` when it has a report, ``--quiet``) and its ``run``."""
+    if json:
+        add_json_argument(parser)
+    add_quiet_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def print_listing(title: str, items: list, limit: int) -> None:
+    """``title (N):`` and at most ``limit`` of ``items`` (0: all), one per line; nothing when empty."""
+    if not items:
+        return
+    shown = items if limit == 0 else items[:limit]
+    print(f"\n{title} ({len(items):,}):")
+    for item in shown:
+        print(f"  {item}")
+    if len(shown) < len(items):
+        print(f"  … and {len(items) - len(shown):,} more (--limit 0 lists all)")
 
 
 def subparser(sub, name: str, help: str, description: str | None = None, epilog: str | None = None) -> argparse.ArgumentParser:

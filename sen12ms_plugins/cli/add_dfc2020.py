@@ -7,7 +7,7 @@ from pathlib import Path
 from ..acquisition.dfc2020 import add_dfc2020
 from ..console import print_table
 from ..dataset import facts
-from ._common import add_quiet_argument, add_root_argument, print_json, subparser
+from ._common import add_root_argument, finish, print_json, subparser
 from .extract import print_skipped
 
 DESCRIPTION = f"""\
@@ -48,9 +48,7 @@ def register(sub) -> None:
     add_root_argument(p)
     p.add_argument("--from", dest="source", metavar="DIR", type=Path, required=True,
                    help="folder holding the DFC2020 zips (or folders extracted from them)")
-    p.add_argument("--json", action="store_true", help="print a machine-readable report")
-    add_quiet_argument(p)
-    p.set_defaults(func=run)
+    finish(p, run, json=True)
 
 
 def run(args) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..dataset import facts
 from ..demo import DEMO_PATCHES_PER_SCENE
 from ..errors import MissingExtraError, UsageError
-from ._common import add_quiet_argument, subparser
+from ._common import finish, subparser
 from .sample import add_layout_arguments
 
 DESCRIPTION = """\
@@ -47,8 +47,7 @@ def register(sub) -> None:
                    help="sample triplets per scene (default: %(default)s)")
     add_layout_arguments(p)
     p.add_argument("--report", type=Path, metavar="FILE", help="also write the outcome as JSON to FILE")
-    add_quiet_argument(p)
-    p.set_defaults(func=run)
+    finish(p, run)
 
 
 #: What the demo runs: every adapter, and matplotlib for the charts and the map.

@@ -9,7 +9,7 @@ from ..acquisition.sources import DEFAULT_TIMEOUT
 from ..acquisition.transfer import DEFAULT_BACKOFF, DEFAULT_RETRIES
 from ..console import print_table
 from ..errors import DownloadError, UsageError
-from ._common import add_quiet_argument, add_root_argument, print_json, subparser
+from ._common import add_root_argument, finish, print_json, subparser
 from .extract import print_skipped
 
 DESCRIPTION = """\
@@ -63,9 +63,7 @@ def register(sub) -> None:
                    help=f"a connection silent this long is dropped and retried (default: {DEFAULT_TIMEOUT:g})")
     p.add_argument("--backoff", type=float, default=DEFAULT_BACKOFF, metavar="SECONDS",
                    help=f"wait before the first retry, doubled at each further one (default: {DEFAULT_BACKOFF:g})")
-    p.add_argument("--json", action="store_true", help="print a machine-readable report")
-    add_quiet_argument(p)
-    p.set_defaults(func=run)
+    finish(p, run, json=True)
 
 
 def _size(n: int | None) -> str:

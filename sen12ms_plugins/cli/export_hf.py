@@ -6,7 +6,7 @@ from ..dataset.splits import SPLITS, parts_of
 from ..errors import UsageError
 from ..hf import DEFAULT_ROW_GROUP_SIZE, DEFAULT_SHARD_SIZE
 from ..reading.configs import CONFIGS
-from ._common import add_quiet_argument, add_root_argument, subparser
+from ._common import add_root_argument, finish, subparser
 
 DESCRIPTION = """\
 Export a SEN12MS root as a Hugging Face dataset directory that datasets 3.x, 4.x
@@ -62,8 +62,7 @@ def register(sub) -> None:
                    help="uncompressed bytes per shard (default: %(default)s)")
     p.add_argument("--row-group-size", default=f"{DEFAULT_ROW_GROUP_SIZE // 1000**2}MB", metavar="SIZE",
                    help="largest uncompressed Parquet row group (default: %(default)s)")
-    add_quiet_argument(p)
-    p.set_defaults(func=run)
+    finish(p, run)
 
 
 def run(args) -> int:

@@ -6,7 +6,7 @@ from ..acquisition.download import select_archives
 from ..acquisition.extract import extract_archives
 from ..console import print_table
 from ..errors import UsageError
-from ._common import add_quiet_argument, add_root_argument, print_json, subparser
+from ._common import add_root_argument, finish, print_json, subparser
 
 DESCRIPTION = """\
 Extract the SEN12MS archives in ROOT into ROOT (ROIs<season>/<sensor>_<scene>/…).
@@ -36,9 +36,7 @@ def register(sub) -> None:
     p.add_argument("--sensors", metavar="LIST", help="comma-separated: s1,s2,lc (default: all present)")
     p.add_argument("--checksums", metavar="FILE|URL", help="md5 manifest replacing the official md5s")
     p.add_argument("--delete-archives", action="store_true", help="delete each archive once its content is in place")
-    p.add_argument("--json", action="store_true", help="print a machine-readable report")
-    add_quiet_argument(p)
-    p.set_defaults(func=run)
+    finish(p, run, json=True)
 
 
 #: Skipped members printed per archive (the JSON report and the extraction record list more).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..console import print_table
 from ..dataset import facts
 from ..dataset.index import build_index
-from ._common import add_root_argument, print_json, subparser
+from ._common import add_json_argument, add_limit_argument, add_root_argument, print_json, print_listing, subparser
 
 DESCRIPTION = """\
 Scan a SEN12MS root (file names only) and report the complete triplets per season,
@@ -22,10 +22,9 @@ triplets or stray files were found (listed); 2 usage error.
 def register(sub) -> None:
     p = subparser(sub, "index", "count complete and incomplete triplets in a root", DESCRIPTION)
     add_root_argument(p)
-    p.add_argument("--json", action="store_true", help="print a machine-readable report")
+    add_json_argument(p)
     p.add_argument("--no-cache", action="store_true", help="rescan everything and do not write the cache")
-    p.add_argument("--limit", type=int, default=20, metavar="N",
-                   help="list at most N incomplete triplets and strays (default: 20; 0 = all)")
+    add_limit_argument(p, "incomplete triplets and strays")
     p.set_defaults(func=run)
 
 
@@ -52,12 +51,6 @@ def run(args) -> int:
         if index.dfc2020:
             print()
             print_table(["DFC2020 set", "patches"], [[f, n] for f, n in index.dfc2020_counts().items()])
-        for title, items in (("incomplete triplets", index.incomplete), ("stray files", index.strays)):
-            if items:
-                shown = items if args.limit == 0 else items[: args.limit]
-                print(f"\n{len(items):,} {title}:")
-                for item in shown:
-                    print(f"  {item}")
-                if len(shown) < len(items):
-                    print(f"  … and {len(items) - len(shown):,} more (--limit 0 lists all)")
+        print_listing("incomplete triplets", list(index.incomplete), args.limit)
+        print_listing("stray files", list(index.strays), args.limit)
     return 1 if index.incomplete or index.strays else 0

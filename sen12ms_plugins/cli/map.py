@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import MissingExtraError, UsageError
-from ._common import EXIT_PROBLEMS, add_quiet_argument, add_root_argument, subparser
+from ._common import EXIT_PROBLEMS, add_root_argument, finish, subparser
 from ._paths import check_writable
 
 DESCRIPTION = """\
@@ -41,8 +41,7 @@ def register(sub) -> None:
     p.add_argument("--geojson", metavar="FILE", type=Path, default=None,
                    help="GeoJSON file to write (default: --out with the suffix .geojson)")
     p.add_argument("--dpi", type=int, default=100, help="resolution of the PNG (default: 100, about 1000 px wide)")
-    add_quiet_argument(p)
-    p.set_defaults(func=run)
+    finish(p, run)
 
 
 def run(args) -> int:

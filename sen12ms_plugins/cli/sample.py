@@ -6,7 +6,7 @@ from ..console import track
 from ..dataset import facts
 from ..demo import SAMPLE_PATCHES_PER_SCENE, SampleLayout, ZipStructure
 from ..errors import UsageError
-from ._common import add_quiet_argument, subparser
+from ._common import finish, subparser
 
 
 def add_layout_arguments(p) -> None:
@@ -77,8 +77,7 @@ def register(sub) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--archives", action="store_true", help="also write the 12 archives and md5sums.txt")
     group.add_argument("--archives-only", action="store_true", help="write only the archives and md5sums.txt")
-    add_quiet_argument(p)
-    p.set_defaults(func=run)
+    finish(p, run)
 
 
 def _counts(text: str) -> dict[str, int]:

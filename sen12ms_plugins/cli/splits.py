@@ -11,7 +11,7 @@ from ..dataset.ids import write_patch_list
 from ..dataset.index import build_index
 from ..dataset.splits import ALIASES, DFC2020_SPLITS, SPLITS, compare_upstream_lists, compute_splits
 from ..errors import EmptySplitError
-from ._common import add_root_argument, print_json, subparser
+from ._common import add_json_argument, add_root_argument, print_json, subparser
 
 DESCRIPTION = """\
 Compute the named splits of a root and print their patch counts per season:
@@ -36,7 +36,7 @@ is printed); 2 usage error.
 def register(sub) -> None:
     p = subparser(sub, "splits", "count patches per split; write split lists", DESCRIPTION)
     add_root_argument(p)
-    p.add_argument("--json", action="store_true", help="print counts (and validation scenes) as JSON")
+    add_json_argument(p, "print counts (and validation scenes) as JSON")
     p.add_argument("--write-lists", metavar="DIR", type=Path, help="write upstream-format patch lists into DIR")
     p.set_defaults(func=run)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..console import print_table
 from ..dataset import facts
 from ..errors import MissingExtraError, UsageError
-from ._common import EXIT_PROBLEMS, add_quiet_argument, add_root_argument, subparser
+from ._common import EXIT_PROBLEMS, add_root_argument, finish, subparser
 from ._paths import check_writable
 
 DEFAULT_OUT = "sen12ms-stats"
@@ -56,8 +56,7 @@ def register(sub) -> None:
                    help=f"folder for the JSON, CSV and PNG files (default: ./{DEFAULT_OUT})")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="processes reading in parallel (default: 1)")
     p.add_argument("--no-charts", action="store_true", help="write the tables only, no PNG charts")
-    add_quiet_argument(p)
-    p.set_defaults(func=run)
+    finish(p, run)
 
 
 def run(args) -> int:

@@ -7,7 +7,7 @@ from ..console import print_table
 from ..dataset import facts
 from ..dataset.root import resolve_root
 from ..errors import UsageError
-from ._common import add_quiet_argument, add_root_argument, print_json, subparser
+from ._common import add_limit_argument, add_root_argument, finish, print_json, print_listing, subparser
 
 DESCRIPTION = """\
 Check a SEN12MS root.
@@ -53,11 +53,8 @@ def register(sub) -> None:
     p.add_argument("--full", action="store_true", help="compare counts with the official ones in any case")
     p.add_argument("--patch-size", type=int, default=facts.PATCH_SIZE, metavar="PX",
                    help=f"expected patch size for --deep (default: {facts.PATCH_SIZE}; 0 = any square size)")
-    p.add_argument("--json", action="store_true", help="print a machine-readable report")
-    p.add_argument("--limit", type=int, default=20, metavar="N",
-                   help="list at most N files per kind of problem (default: 20; 0 = all)")
-    add_quiet_argument(p)
-    p.set_defaults(func=run)
+    add_limit_argument(p, "files per kind of problem")
+    finish(p, run, json=True)
 
 
 def run(args) -> int:
@@ -86,17 +83,6 @@ def run(args) -> int:
     return 0 if report.ok else 1
 
 
-def _listing(title: str, items: list[str], limit: int) -> None:
-    if not items:
-        return
-    shown = items if limit == 0 else items[:limit]
-    print(f"\n{title} ({len(items):,}):")
-    for item in shown:
-        print(f"  {item}")
-    if len(shown) < len(items):
-        print(f"  … and {len(items) - len(shown):,} more (--limit 0 lists all)")
-
-
 def _print(report, limit: int) -> None:
     print(f"root: {report.root}")
     if report.archives is not None:
@@ -116,12 +102,12 @@ def _print(report, limit: int) -> None:
             print_table(["DFC2020 set", "patches"], [[folder, n] for folder, n in tree.dfc2020.items()])
         if tree.compared:
             print(f"compared with the official counts: {', '.join(tree.compared)}")
-        _listing("missing files", tree.missing, limit)
-        _listing("orphaned files (their triplet is incomplete)", tree.orphans, limit)
-        _listing("entries that are not SEN12MS patches", tree.strays, limit)
+        print_listing("missing files", tree.missing, limit)
+        print_listing("orphaned files (their triplet is incomplete)", tree.orphans, limit)
+        print_listing("entries that are not SEN12MS patches", tree.strays, limit)
         if tree.deep:
             print(f"\nGeoTIFF headers checked: {tree.files_checked:,}")
-            _listing("bad GeoTIFFs", [f"{b['path']}: {b['problem']}" for b in tree.bad_files], limit)
+            print_listing("bad GeoTIFFs", [f"{b['path']}: {b['problem']}" for b in tree.bad_files], limit)
     for note in report.notes:
         print(f"note: {note}")
     if report.problems:

@@ -242,12 +242,15 @@ DFC2020_FORMATS: Final[Mapping[str, SensorFormat]] = MappingProxyType(
 UNKNOWN_SEASON: Final = "unknown"
 
 
+def _one_of(what: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(allowed)}")
+
+
 def dfc2020_sensor_dir(folder: str, sensor: str) -> str:
     """The sensor folder of a DFC2020 set, e.g. ``s1_validation`` or ``dfc_0``."""
-    if folder not in DFC2020_SENSOR_DIRS:
-        raise ValueError(f"unknown DFC2020 folder {folder!r}; expected one of {', '.join(DFC2020_FOLDERS)}")
-    if sensor not in DFC2020_SENSORS:
-        raise ValueError(f"unknown DFC2020 sensor {sensor!r}; expected one of {', '.join(DFC2020_SENSORS)}")
+    _one_of("DFC2020 folder", folder, DFC2020_FOLDERS)
+    _one_of("DFC2020 sensor", sensor, DFC2020_SENSORS)
     return DFC2020_SENSOR_DIRS[folder].format(sensor=sensor)
 
 
@@ -285,10 +288,8 @@ def season_name(folder: str) -> str:
 
 def archive_name(season: str, sensor: str) -> str:
     """The archive that holds one season of one sensor, e.g. ``ROIs1158_spring_s2.tar.gz``."""
-    if season not in SEASONS:
-        raise ValueError(f"unknown season {season!r}; expected one of {', '.join(SEASONS)}")
-    if sensor not in SENSORS:
-        raise ValueError(f"unknown sensor {sensor!r}; expected one of {', '.join(SENSORS)}")
+    _one_of("season", season, SEASONS)
+    _one_of("sensor", sensor, SENSORS)
     return f"{season}_{sensor}.tar.gz"
 
 

@@ -178,25 +178,25 @@ def _values(header: Header, tags: dict, tag: int, default: int | None = None) ->
         if default is None:
             raise DamagedHeaderError(f"{_name(tag)} missing")
         return [default]
+    count, fmt, data = _field(header, tags, tag, _FIELD_FORMATS)
+    return list(struct.unpack(f"<{count}{fmt}", data))
+
+
+def _field(header: Header, tags: dict, tag: int, formats: dict[int, str]) -> tuple[int, str, bytes]:
+    """(count, the format of its field type in ``formats``, the bytes) of a present SHORT/LONG tag."""
     ftype, count, value = tags[tag]
-    fmt = _FIELD_FORMATS.get(ftype)
+    fmt = formats.get(ftype)
     if fmt is None or count == 0:
         raise DamagedHeaderError(f"{_name(tag)} has field type {ftype} and {count} values")
     size = _FIELD_SIZES[ftype] * count
-    data = value[:size] if size <= 4 else header.bytes(struct.unpack("<I", value)[0], size)
-    return list(struct.unpack(f"<{count}{fmt}", data))
+    return count, fmt, value[:size] if size <= 4 else header.bytes(struct.unpack("<I", value)[0], size)
 
 
 def _array(header: Header, tags: dict, tag: int) -> np.ndarray:
     """A SHORT/LONG array tag as int64 (strip offsets and byte counts can be long)."""
     if tag not in tags:
         raise DamagedHeaderError(f"{_name(tag)} missing")
-    ftype, count, value = tags[tag]
-    fmt = {3: "<u2", 4: "<u4"}.get(ftype)
-    if fmt is None or count == 0:
-        raise DamagedHeaderError(f"{_name(tag)} has field type {ftype} and {count} values")
-    size = _FIELD_SIZES[ftype] * count
-    data = value[:size] if size <= 4 else header.bytes(struct.unpack("<I", value)[0], size)
+    _, fmt, data = _field(header, tags, tag, {3: "<u2", 4: "<u4"})
     return np.frombuffer(data, dtype=fmt).astype(np.int64)
 
 
