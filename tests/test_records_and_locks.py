@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping, RecordFile
-from sen12ms_plugins.acquisition.download import download
+from sen12ms_plugins.acquisition.download import download, require_ready
 from sen12ms_plugins.acquisition.fetch import move_aside, rejected_path, rejected_paths
 from sen12ms_plugins.acquisition.verify import verify_archives
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.demo.sample import MANIFEST_NAME
-from sen12ms_plugins.errors import DownloadError, RootBusyError
+from sen12ms_plugins.errors import DownloadError, RecordError, RootBusyError
 from tests.servers import FaultyHTTPServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -217,3 +217,47 @@ def test_a_bad_archive_on_disk_is_moved_aside_beside_older_rejected_copies(tmp_p
                      checksums=sample_archives / MANIFEST_NAME, **FAST)
     assert [p.read_bytes()[:5] for p in rejected_paths(root, S2_SPRING)] == [b"older",
                                                                               (sample_archives / S2_SPRING).read_bytes()[:5]]
+
+
+# --- records of another version ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("record, command", [
+    ("checksums.json", ["download", "--dry-run", "--mirror", "http://127.0.0.1:9/"]),
+    ("verified-archives.json", ["verify"]),
+    ("extracted/ROIs1158_spring_s2.tar.gz.json", ["extract"]),
+])
+def test_a_record_of_another_version_is_an_error_naming_it_and_is_kept(archive_root, record, command):
+    """Never a silent reset: what the record remembers would be lost or misread."""
+    path = archive_root / ".sen12ms" / record
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"version": 99, "archives": {}}))
+    env = child_env()
+    done = subprocess.run([sys.executable, "-m", "sen12ms_plugins.cli", *command[:1], "--root", str(archive_root),
+                           *command[1:]], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert (f"{path}: a record of version 99; this release of sen12ms-plugins reads version 1; it was written by "
+            "another release of sen12ms-plugins or changed by hand: move it away") in done.stderr
+    assert json.loads(path.read_text())["version"] == 99
+
+
+def test_an_adapter_does_not_read_past_a_selection_of_another_version(sample_root, copy_tree):
+    root = copy_tree(sample_root)
+    path = root / ".sen12ms" / RecordFile.SELECTION
+    path.parent.mkdir()
+    path.write_text(json.dumps({"version": 2, "archives": list(facts.ARCHIVE_MD5)}))
+    with pytest.raises(RecordError, match=rf"{path}: a record of version 2"):
+        require_ready(root, opt_in="or pass download=True")
+
+
+def test_a_file_that_is_not_a_record_is_an_error_naming_it(tmp_path):
+    books = Bookkeeping(tmp_path)
+    path = tmp_path / ".sen12ms" / RecordFile.CHECKSUMS
+    path.parent.mkdir()
+    path.write_text("{not json")
+    with pytest.raises(RecordError, match=rf"{path}: not a JSON record"):
+        books.read(RecordFile.CHECKSUMS)
+    path.write_text(json.dumps({"archives": {}}))
+    with pytest.raises(RecordError, match=rf"{path}: not a sen12ms-plugins record \(no version\)"):
+        books.read(RecordFile.CHECKSUMS)

@@ -10,7 +10,7 @@
 * :func:`table_to_numpy` — Arrow batches to numpy with the files' dtypes
   (``with_format("numpy")`` widens uint16 to int64).
 
-These names import ``datasets`` and ``pyarrow`` (``pip install "sen12ms-plugins[hf]"``)
+These names import ``datasets`` and ``pyarrow`` (the ``hf`` extra)
 when first used, so the CLI can read this package's defaults without them.
 """
 
