@@ -119,7 +119,8 @@ def test_a_subclass_of_the_datamodule_fits_too(tg_root, tmp_path):
     class MyDataModule(SEN12MSDataModule):  # inherits the methods registration installed
         pass
 
-    datamodule = MyDataModule(root=str(tg_root), batch_size=4, num_workers=0, checksum=False)
+    # stored_batches=False: the loader's batch as torchgeo's own, looked at before on_after_batch_transfer
+    datamodule = MyDataModule(root=str(tg_root), batch_size=4, num_workers=0, checksum=False, stored_batches=False)
     datamodule.setup("fit")
     batch = next(iter(datamodule.train_dataloader()))
     igbp = batch["mask"].numpy().copy()

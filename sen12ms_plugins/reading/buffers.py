@@ -50,6 +50,17 @@ class ArrayPool:
                     self._arrays[idle[0]] = array  # an idle array of another shape makes room
             return array
 
+    @property
+    def keep(self) -> int:
+        """How many arrays the pool keeps at most (raised by a reader that holds more batches at once)."""
+        return self._keep
+
+    @keep.setter
+    def keep(self, keep: int) -> None:
+        with self._lock:
+            self._keep = keep
+            del self._arrays[keep:]
+
     def _idle(self, i: int) -> bool:
         return _COUNTS_EXACT and sys.getrefcount(self._arrays[i]) == _IDLE_REFERENCES
 

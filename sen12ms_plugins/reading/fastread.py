@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import UnsupportedLayoutError
 from .tiffheader import (
     Header,
     Interleave,
@@ -32,7 +33,8 @@ from .tiffheader import (
     truncation,
 )
 
-__all__ = ["Interleave", "Layout", "Convert", "read_bands", "read_layout", "tag_numbers", "truncation"]  # the header's names, re-exported
+__all__ = ["Interleave", "Layout", "Convert", "StoredFormat", "read_bands", "read_as_stored", "read_layout", "tag_numbers",
+           "truncation"]  # the header's names, re-exported
 
 
 def _read_runs(header: Header, target: memoryview, runs: list[tuple[int, int]]) -> None:
@@ -202,3 +204,60 @@ def read_bands(
         if layout.interleave == Interleave.BAND:
             return _read_band_interleaved(header, layout, bands, window, out)
         return _read_pixel_interleaved(header, layout, bands, window, out, convert)
+
+
+@dataclass(frozen=True)
+class StoredFormat:
+    """How a file stores its pixels, which is what :func:`read_as_stored` copies: the samples'
+    dtype (native byte order), the band count, the interleaving and the image size."""
+
+    dtype: np.dtype
+    count: int
+    interleave: Interleave
+    height: int
+    width: int
+
+    @classmethod
+    def of(cls, layout: Layout) -> StoredFormat:
+        """The format of a file of ``layout``."""
+        return cls(layout.dtype.newbyteorder("="), layout.count, layout.interleave, layout.height, layout.width)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """The samples in the order the file stores them: ``(height, width, bands)`` when
+        pixel-interleaved, ``(bands, height, width)`` when band-interleaved."""
+        if self.interleave == Interleave.PIXEL:
+            return self.height, self.width, self.count
+        return self.count, self.height, self.width
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all the samples."""
+        return self.count * self.height * self.width * self.dtype.itemsize
+
+
+def read_as_stored(path: str | os.PathLike[str], out: np.ndarray, expected: StoredFormat) -> bool:
+    """Copy all of a file's samples, as the file stores them (no de-interleaving, no
+    conversion), into ``out``, a C-contiguous array of ``expected.nbytes`` bytes.
+
+    True when done: the file has the ``expected`` format and a layout this module reads
+    (the strips are read back to back, one read per run of strips that follow each other
+    in the file; little-endian samples on a little-endian machine).  False, with ``out``
+    left undefined, for any other file: another format, a layout left to rasterio, a
+    damaged header, or a file that cannot be opened or ends early.  The caller then reads
+    it with :func:`~sen12ms_plugins.reading.reader.read_file`, which converts what it can
+    and raises the error that says what is wrong with the rest.
+    """
+    if not out.flags.c_contiguous or out.nbytes != expected.nbytes:
+        raise ValueError(f"out must be a C-contiguous array of {expected.nbytes} bytes, got {out.nbytes} "
+                         f"({'' if out.flags.c_contiguous else 'not '}C-contiguous)")
+    try:
+        with open(path, "rb", buffering=0) as file:
+            header = Header(file)
+            layout = parse_layout(header)
+            if StoredFormat.of(layout) != expected or layout.dtype != expected.dtype:  # the latter: byte order
+                return False
+            _read_runs(header, memoryview(out).cast("B"), layout.runs)
+    except (UnsupportedLayoutError, OSError):  # DamagedHeaderError among the former
+        return False
+    return True

@@ -27,18 +27,31 @@ class BatchedSample(dict):
     the batch's tensors (see :func:`collate_batched`)."""
 
 
+def _dense(tensor: Tensor) -> bool:
+    """True when a tensor's elements fill its memory without gaps or overlaps, in any order
+    of dimensions (a contiguous tensor, a row of a batch read as the files store it)."""
+    expected = 1
+    for stride, size in sorted(zip(tensor.stride(), tensor.shape)):
+        if size != 1 and stride != expected:
+            return False
+        expected *= size
+    return True
+
+
 def _rows_of_one_tensor(values: Sequence[Any]) -> Tensor | None:
-    """The batch tensor whose consecutive rows ``values`` are, or None."""
+    """The batch tensor whose consecutive rows ``values`` are, or None.  A row may be laid out
+    in any order of its dimensions (``[H, W, C]`` memory of a ``[C, H, W]`` sample stored
+    pixel-interleaved), as long as it is dense and every row alike."""
     first = values[0]
-    if type(first) is not Tensor or first.layout != torch.strided or first.requires_grad or not first.is_contiguous():
+    if type(first) is not Tensor or first.layout != torch.strided or first.requires_grad or not _dense(first):
         return None
-    pointer, offset, numel = first.untyped_storage().data_ptr(), first.storage_offset(), first.numel()
+    pointer, offset, numel, strides = first.untyped_storage().data_ptr(), first.storage_offset(), first.numel(), first.stride()
     for k, value in enumerate(values):
         if (type(value) is not Tensor or value.untyped_storage().data_ptr() != pointer or value.dtype != first.dtype
-                or value.shape != first.shape or value.storage_offset() != offset + k * numel
-                or value.requires_grad or not value.is_contiguous()):
+                or value.shape != first.shape or value.stride() != strides
+                or value.storage_offset() != offset + k * numel or value.requires_grad):
             return None
-    return first.as_strided((len(values), *first.shape), (numel, *first.stride()), offset)
+    return first.as_strided((len(values), *first.shape), (numel, *strides), offset)
 
 
 def collate_batched(

@@ -34,14 +34,19 @@ import inspect
 import warnings
 from typing import Any
 
+import torch
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
+from torch.utils.data import BatchSampler, DataLoader, default_collate
 from torchgeo.datamodules.geo import NonGeoDataModule
 from torchgeo.datamodules.sen12ms import SEN12MSDataModule
 
 from ..dataset.splits import DFC2020_SPLITS, TRAIN_PARTS, canonical_split
 from ..errors import EmptySplitWarning
+from .conversion import torchgeo_batch
 from .dataset import SEN12MS
+from .loader import SEN12MSLoader
 from .originals import original
+from .stored import StoredSpec, stored_twin
 
 Sample = dict[str, Any]
 #: torchgeo's defaults of the datamodule's own arguments (read before registration installs ours).
@@ -58,6 +63,7 @@ def __init__(
     num_workers: int = _DEFAULTS["num_workers"],
     band_set: str = _DEFAULTS["band_set"],
     test_split: str = "holdout",
+    stored_batches: bool = True,
     **kwargs: Any,
 ) -> None:
     """Initialize a new SEN12MSDataModule instance.
@@ -68,6 +74,9 @@ def __init__(
         band_set: Subset of S1/S2 bands to use: "all", "s1", "s2-all" or "s2-reduced".
         test_split: what ``test`` runs on: "holdout" (or "test"), "dfc2020_validation" or
             "dfc2020_test" (the root must hold DFC2020: ``sen12ms add-dfc2020``).
+        stored_batches: move batches as the files store them, made into torchgeo's batch by
+            ``on_after_batch_transfer`` on the device (``num_workers`` reading threads in this
+            process); False: torchgeo's DataLoaders and float32 batches (see the module).
         **kwargs: Additional keyword arguments passed to
             :class:`~sen12ms_plugins.torchgeo.SEN12MS`.
 
@@ -87,6 +96,8 @@ def __init__(
     original(SEN12MSDataModule, "__init__")(self, batch_size, num_workers, band_set, **kwargs)
     #: The split ``test`` runs on (canonical name).
     self.test_split = name
+    #: Whether the loaders move batches as stored (see the module).
+    self.stored_batches = stored_batches
 
 
 def _dataset_kwargs(self) -> dict[str, Any]:
@@ -138,15 +149,52 @@ def val_dataloader(self) -> Any:
     return original(SEN12MSDataModule, "val_dataloader")(self)
 
 
+def _dataloader_factory(self, split: str) -> DataLoader:
+    """torchgeo's loader of ``split``; with ``stored_batches``, the same as a :class:`SEN12MSLoader`
+    of batches as stored (same sampler, batch size, ``drop_last``, collation), when the
+    dataset is the plugin's own, without per-sample ``transforms``, collated by ``default_collate``."""
+    loader = original(SEN12MSDataModule, "_dataloader_factory")(self, split)
+    dataset = loader.dataset
+    if not (getattr(self, "stored_batches", True) and isinstance(dataset, SEN12MS) and dataset.transforms is None
+            and _reads_as_plugin(dataset) and loader.collate_fn is default_collate):
+        return loader
+    device = self.trainer.strategy.root_device if self.trainer is not None else None
+    batches = ({"batch_size": loader.batch_size, "sampler": loader.sampler, "drop_last": loader.drop_last}
+               if type(loader.batch_sampler) is BatchSampler else {"batch_sampler": loader.batch_sampler})
+    return SEN12MSLoader(
+        dataset if dataset.stored else stored_twin(dataset),
+        **batches,
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        persistent_workers=loader.persistent_workers,
+        # Pinned memory reaches an accelerator asynchronously (MPS cannot pin: torch warns).
+        pin_memory=device is not None and device.type not in ("cpu", "mps"),
+        generator=loader.generator,
+        prefetch_factor=loader.prefetch_factor,
+    )
+
+
+def _reads_as_plugin(dataset: SEN12MS) -> bool:
+    """True when a dataset's samples are the plugin's (a subclass may make its own)."""
+    cls = type(dataset)
+    return cls.__getitem__ is SEN12MS.__getitem__ and cls.__getitems__ is SEN12MS.__getitems__
+
+
 def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:
-    """Map IGBP masks to the simplified scheme, as upstream does, but leave a mask alone
-    that the dataset already returns in another layer (``label=...``, or the simplified
-    classes of a datamodule testing on DFC2020)."""
-    if _dataset_kwargs(self).get("label") in (None, "IGBP"):
-        return original(SEN12MSDataModule, "on_after_batch_transfer")(self, batch, dataloader_idx)
+    """torchgeo's batch on the device the batch is on, before torchgeo's own steps: a batch as
+    stored made into it (:func:`~.conversion.torchgeo_batch`); IGBP masks mapped to the
+    simplified scheme as upstream maps them (``DFC2020_CLASS_MAPPING``, looked up on the
+    batch's device), a mask left alone that the dataset already returns in another layer
+    (``label=...``, or the simplified classes of a datamodule testing on DFC2020); then the
+    datamodule's augmentations (``aug``: normalisation), as upstream."""
+    mapping = self.DFC2020_CLASS_MAPPING if _dataset_kwargs(self).get("label") in (None, "IGBP") else None
+    if isinstance(batch, dict) and isinstance(batch.get("stored"), StoredSpec):
+        batch = torchgeo_batch(batch, mask_mapping=mapping)
+    elif mapping is not None:
+        batch["mask"] = torch.take(mapping.to(batch["mask"].device), batch["mask"])
     return NonGeoDataModule.on_after_batch_transfer(self, batch, dataloader_idx)
 
 
 #: The methods registration installs on torchgeo's ``SEN12MSDataModule``.
 METHODS = {"__init__": __init__, "setup": setup, "val_dataloader": val_dataloader,
-           "on_after_batch_transfer": on_after_batch_transfer}
+           "_dataloader_factory": _dataloader_factory, "on_after_batch_transfer": on_after_batch_transfer}

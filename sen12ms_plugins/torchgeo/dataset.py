@@ -33,7 +33,9 @@ from ..reading.fastread import Convert
 from ..reading.reader import announced, georeference, mark_announced, probe_layouts, read_file
 from . import threads
 from .collate import BatchedSample
-from .plan import Pools, ReadPlan, batch_tensor, new_array, resolve_label
+from .memory import batch_tensor, new_array
+from .plan import Pools, ReadPlan, resolve_label
+from .stored import stored_sample, stored_samples
 
 Sample = dict[str, Any]
 
@@ -142,6 +144,12 @@ class SEN12MS(UpstreamSEN12MS):
       (notably the damaged patch ROIs1868_summer scene 146 patch 202, which no split
       contains but a patch list may).  None keeps NaN, as upstream; a number
       replaces NaN in the S1 bands with it.
+    * ``stored``: samples as the files store them, for loading at the speed of the raw
+      read: one tensor per file (``s1`` float32, ``s2`` uint16, ``lc`` in the file's dtype or
+      ``dfc``), no float32 conversion, no de-interleaving, and ``stored``, what torchgeo's
+      sample is made of; :func:`~sen12ms_plugins.torchgeo.torchgeo_batch` makes torchgeo's
+      batch of a batch of them on any device (:mod:`~sen12ms_plugins.torchgeo.stored`).
+      ``transforms`` then has no sample to run on: giving both is a ValueError.
 
     Files are read with the project's reader: one open per file, uncompressed
     GeoTIFFs parsed directly (bit-identical to rasterio), only the sensors and
@@ -164,6 +172,7 @@ class SEN12MS(UpstreamSEN12MS):
         multi_label_threshold: float = labels.MULTI_LABEL_THRESHOLD,
         metadata: bool = False,
         s1_nan: float | None = None,
+        stored: bool = False,
     ) -> None:
         """Initialize a new SEN12MS dataset instance.
 
@@ -181,6 +190,7 @@ class SEN12MS(UpstreamSEN12MS):
             multi_label_threshold: least share of a class in a multi-label (0-1]
             metadata: add patch id, season, scene, CRS and bounds to each sample
             s1_nan: value replacing NaN in Sentinel-1 bands (None keeps NaN)
+            stored: give samples as the files store them (see above)
 
         Raises:
             AssertionError: if ``split`` is unknown (an :class:`UnknownSplitError`)
@@ -201,6 +211,9 @@ class SEN12MS(UpstreamSEN12MS):
             raise ValueError(f"multi_label_threshold must be in (0, 1], got {multi_label_threshold}")
         if s1_nan is not None and not np.isfinite(s1_nan):
             raise ValueError(f"s1_nan must be a finite number or None, got {s1_nan}")
+        if stored and transforms is not None:
+            raise ValueError("transforms take torchgeo samples, which stored=True does not give: apply them to "
+                             "the batches torchgeo_batch makes, or leave stored=False")
 
         self.band_indices = torch.tensor([self.band_names.index(b) for b in bands]).long()
         self.bands = bands
@@ -213,6 +226,8 @@ class SEN12MS(UpstreamSEN12MS):
         self.multi_label_threshold = multi_label_threshold
         self.metadata = metadata
         self.s1_nan = s1_nan
+        #: Whether samples are as the files store them (:mod:`.stored`).
+        self.stored = stored
         self._plan = ReadPlan(bands, label, scene_label)
         self._splits: Splits | None = None
         self._pools, self._sample_pools = Pools(), Pools()  # batches' arrays, single samples'
@@ -310,6 +325,8 @@ class SEN12MS(UpstreamSEN12MS):
         alive (fresh arrays of megabytes cost a page fault every 4 KiB), so a sample that
         someone keeps is never overwritten.
         """
+        if self.stored:
+            return stored_sample(self, index)
         pid = self.patch_ids[index]
         try:
             images, masks, layers = self._read_batch([pid], self._sample_pools)
@@ -332,6 +349,8 @@ class SEN12MS(UpstreamSEN12MS):
         """
         if type(self).__getitem__ is not SEN12MS.__getitem__:
             return [self[i] for i in indices]  # a subclass's own samples
+        if self.stored:
+            return stored_samples(self, indices)
         pids = [self.patch_ids[i] for i in indices]
         if not pids:
             return []

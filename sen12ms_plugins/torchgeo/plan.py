@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import ctypes
-import math
-import mmap
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from ..dataset import facts, labels
 from ..dataset.ids import PatchId
 from ..dataset.splits import DFC2020_SPLITS
 from ..reading.buffers import ArrayPool
+from ..reading.fastread import StoredFormat
 
 _DFC_BANDS = list(facts.DFC2020_FORMATS["dfc"].bands)
 #: The ``label`` values a DFC2020 split accepts: its mask is the contest's 10 m label.
 DFC2020_LABELS = (None, "DFC")
-# The dtypes of a sample's image and mask, in numpy's terms (the arrays batches are read into).
-_NUMPY_DTYPES = {torch.float32: np.float32, torch.int64: np.int64}
 
 
 def resolve_label(split: str, label: str | None) -> str:
@@ -92,44 +85,14 @@ class ReadPlan:
 @dataclass
 class Pools:
     """Arrays read into, reused once nothing made from them is alive (:class:`ArrayPool`):
-    images, masks, and label-file bands when the mask is made from them."""
+    images, masks, label-file bands when the mask is made from them, and the files' samples
+    as stored, one pool per sensor, with the format of each sensor's files (``stored=True``)."""
 
     image: ArrayPool = field(default_factory=ArrayPool)
     mask: ArrayPool = field(default_factory=ArrayPool)
     layers: ArrayPool = field(default_factory=ArrayPool)
-
-
-def new_array(pool: ArrayPool | None, shape: tuple[int, ...], dtype: type) -> np.ndarray:
-    """An array from ``pool``, or a new one without a pool."""
-    return np.empty(shape, dtype) if pool is None else pool.get(shape, dtype)
-
-
-def batch_tensor(pool: ArrayPool | None, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
-    """A tensor to read a batch into: in a DataLoader worker a new one in shared memory,
-    where ``default_collate`` would put the batch (the main process maps it); in any other
-    process one made from the pool's arrays (None: a new array)."""
-    if torch.utils.data.get_worker_info() is not None:
-        storage = torch.UntypedStorage._new_shared(math.prod(shape) * dtype.itemsize)
-        _populate(storage.data_ptr(), storage.nbytes())
-        return torch.empty(0, dtype=dtype).set_(storage, 0, shape)
-    return torch.from_numpy(new_array(pool, shape, _NUMPY_DTYPES[dtype]))
-
-
-# madvise(MADV_POPULATE_WRITE), Linux 5.14+: a batch's fresh shared memory mapped in one
-# call instead of a page fault every 4 KiB while it is read into (~10% of a worker's time).
-_MADV_POPULATE_WRITE = 23
-_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-if _libc is not None:
-    _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-
-
-def _populate(address: int, size: int) -> None:
-    """Map the pages of ``size`` bytes at ``address`` now, where the system can (a hint: an
-    older kernel refuses it, and the pages are then mapped as they are written)."""
-    if _libc is None or size == 0:
-        return
-    start = address - address % mmap.PAGESIZE
-    _libc.madvise(start, size + address - start, _MADV_POPULATE_WRITE)
+    stored: dict[str, ArrayPool] = field(default_factory=dict)
+    formats: dict[str, StoredFormat] = field(default_factory=dict)
 
 
 def _as_slice(positions: list[int]) -> slice | list[int]:

@@ -6,7 +6,7 @@ import importlib
 
 from torchgeo.datamodules.sen12ms import SEN12MSDataModule
 
-from . import collate, datamodule
+from . import collate, datamodule, stored
 from .dataset import SEN12MS, UpstreamSEN12MS, upstream_init_with_hint
 from .originals import install, restore
 
@@ -24,8 +24,9 @@ _UPSTREAM_INIT = upstream_init_with_hint(UpstreamSEN12MS.__dict__["__init__"])
 
 def register() -> None:
     """Make torchgeo's names refer to :class:`~sen12ms_plugins.torchgeo.SEN12MS`, give
-    ``SEN12MSDataModule`` the project's splits (:mod:`.datamodule`), let torch's
-    ``default_collate`` take the batches the dataset reads whole as they are (:mod:`.collate`),
+    ``SEN12MSDataModule`` the project's splits and batches as stored (:mod:`.datamodule`), let torch's
+    ``default_collate`` take the batches the dataset reads whole as they are (:mod:`.collate`)
+    and collate stored samples (:mod:`.stored`),
     and let torchgeo's own class, where a name bound before registration still refers to it,
     answer the plugin's split names with a one-line hint instead of a bare ``AssertionError``.
     Idempotent."""
@@ -35,21 +36,24 @@ def register() -> None:
         install(SEN12MSDataModule, name, method)
     install(UpstreamSEN12MS, "__init__", _UPSTREAM_INIT)
     collate.install()
+    stored.install()
 
 
 def unregister() -> None:
     """Give torchgeo its own classes and methods back, and torch its collation (a no-op when not registered)."""
     restore()
     collate.uninstall()
+    stored.uninstall()
 
 
 def is_registered() -> bool:
     """True when every name in :data:`TARGETS` refers to the plugin's class, the datamodule
     has the project's splits, torchgeo's class has the hint and ``default_collate`` takes the
-    plugin's batches."""
+    plugin's batches and stored samples."""
     return (
         all(getattr(importlib.import_module(m), a) is SEN12MS for m, a in TARGETS)
         and all(SEN12MSDataModule.__dict__.get(name) is method for name, method in datamodule.METHODS.items())
         and UpstreamSEN12MS.__dict__["__init__"] is _UPSTREAM_INIT
         and collate.is_installed()
+        and stored.is_installed()
     )

@@ -14,15 +14,22 @@ to helpers here was measured slower than one thread (745-790 samples/s against
 1,020-1,110 on the real layout, 2 CPUs), and so were samples read ahead.  Helpers wait
 on a queue, and the calling thread waits only for the tasks a helper has taken, so a
 busy machine costs no more than one thread (:func:`run`).
+
+A :class:`~.loader.SEN12MSLoader` reads whole batches on threads of its own, which are
+then the parallelism, as worker processes are: such a thread declares itself
+(:func:`reading_for_loader`) and reads on its own, and the memory it reads into follows
+what the loader asks for (:mod:`.memory`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch.utils.data import get_worker_info
@@ -75,10 +82,38 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_stop_before_fork, after_in_child=_forget_after_fork)
 
 
+@dataclass(frozen=True)
+class LoaderThread:
+    """What a loader's reading thread reads for: whether into pinned memory, and how many
+    batches the loader holds at once (read, being read or waiting to be taken)."""
+
+    pin: bool
+    in_flight: int
+
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def reading_for_loader(pin: bool, in_flight: int) -> Iterator[None]:
+    """Mark the calling thread as a loader's reading thread while the block runs."""
+    previous = getattr(_local, "loader", None)
+    _local.loader = LoaderThread(pin, in_flight)
+    try:
+        yield
+    finally:
+        _local.loader = previous
+
+
+def loader_thread() -> LoaderThread | None:
+    """What the calling thread reads for, when it is a loader's reading thread."""
+    return getattr(_local, "loader", None)
+
+
 def reading_threads() -> int:
-    """Threads to read with here: one in a DataLoader worker; elsewhere torch's intra-op
-    thread count, no more than the cores this process may run on."""
-    if get_worker_info() is not None:
+    """Threads to read with here: one in a DataLoader worker or a loader's reading thread;
+    elsewhere torch's intra-op thread count, no more than the cores this process may run on."""
+    if get_worker_info() is not None or loader_thread() is not None:
         return 1
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, min(torch.get_num_threads(), cpus))
