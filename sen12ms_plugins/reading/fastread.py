@@ -26,6 +26,7 @@ from .tiffheader import (
     Header,
     Interleave,
     Layout,
+    opened,
     parse_layout,
     read_exactly,
     read_layout,
@@ -46,7 +47,7 @@ def _read_runs(header: Header, target: memoryview, runs: list[tuple[int, int]]) 
         if first + size <= len(head):
             target[at : at + size] = head[first : first + size]
         else:
-            read_exactly(header.file, target[at : at + size], first)
+            read_exactly(header.fd, target[at : at + size], first)
         at += size
 
 
@@ -184,8 +185,8 @@ def read_bands(
     it with rasterio; ValueError for an index outside the file's bands or an ``out`` of
     another shape; :class:`FileNotFoundError` (and other :class:`OSError`) from opening it.
     """
-    with open(path, "rb", buffering=0) as file:
-        header = Header(file)
+    with opened(path) as fd:
+        header = Header(fd)
         layout = parse_layout(header)
         if check is not None:
             check(layout)
@@ -222,6 +223,11 @@ class StoredFormat:
         """The format of a file of ``layout``."""
         return cls(layout.dtype.newbyteorder("="), layout.count, layout.interleave, layout.height, layout.width)
 
+    def matches(self, layout: Layout) -> bool:
+        """Whether a file of ``layout`` stores its samples in this format, byte order included."""
+        return (layout.dtype == self.dtype and layout.count == self.count and layout.interleave == self.interleave
+                and layout.height == self.height and layout.width == self.width)
+
     @property
     def shape(self) -> tuple[int, int, int]:
         """The samples in the order the file stores them: ``(height, width, bands)`` when
@@ -252,10 +258,10 @@ def read_as_stored(path: str | os.PathLike[str], out: np.ndarray, expected: Stor
         raise ValueError(f"out must be a C-contiguous array of {expected.nbytes} bytes, got {out.nbytes} "
                          f"({'' if out.flags.c_contiguous else 'not '}C-contiguous)")
     try:
-        with open(path, "rb", buffering=0) as file:
-            header = Header(file)
+        with opened(path) as fd:
+            header = Header(fd)
             layout = parse_layout(header)
-            if StoredFormat.of(layout) != expected or layout.dtype != expected.dtype:  # the latter: byte order
+            if not expected.matches(layout):
                 return False
             _read_runs(header, memoryview(out).cast("B"), layout.runs)
     except (UnsupportedLayoutError, OSError):  # DamagedHeaderError among the former

@@ -16,9 +16,10 @@ thousands of patches that share a header are parsed once.
 
 from __future__ import annotations
 
-import io
+import contextlib
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -130,13 +131,24 @@ def strip_runs(offsets: np.ndarray, sizes: np.ndarray) -> list[tuple[int, int]]:
     return [(int(offsets[i]), int(ends[j - 1] - offsets[i])) for i, j in zip(starts, stops)]
 
 
-class Header:
-    """Random access to a file's bytes, served from the first read when possible."""
+@contextlib.contextmanager
+def opened(path: str | os.PathLike[str]) -> Iterator[int]:
+    """A file descriptor of ``path`` open for reading while the block runs (positioned reads
+    need no file object: one system call per read)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
-    def __init__(self, file: io.RawIOBase):
-        self.file = file
-        self.size = os.fstat(file.fileno()).st_size
-        self.head = file.read(_HEAD_BYTES) or b""
+
+class Header:
+    """Random access to a file's bytes (an open file descriptor), served from the first read when possible."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.size = os.fstat(fd).st_size
+        self.head = os.pread(fd, _HEAD_BYTES, 0)
 
     def bytes(self, offset: int, size: int) -> bytes:
         if offset + size <= len(self.head):
@@ -144,7 +156,7 @@ class Header:
         if offset + size > self.size:  # checked before allocating: a garbled count cannot ask for gigabytes
             raise DamagedHeaderError("header points beyond the end of the file")
         data = bytearray(size)
-        read_exactly(self.file, memoryview(data), offset)
+        read_exactly(self.fd, memoryview(data), offset)
         return bytes(data)
 
 
@@ -277,12 +289,11 @@ def _layout(header: Header) -> Layout:
     return Layout(width, height, count, dtype, interleave, rows_per_strip, offsets, sizes)
 
 
-def read_exactly(file: io.RawIOBase, buffer: memoryview, offset: int) -> None:
+def read_exactly(fd: int, buffer: memoryview, offset: int) -> None:
     """Fill ``buffer`` from the file at ``offset``; a file that ends early is left to rasterio."""
-    file.seek(offset)
     done = 0
     while done < len(buffer):
-        n = file.readinto(buffer[done:])
+        n = os.preadv(fd, [buffer[done:]], offset + done)
         if not n:
             raise DamagedHeaderError("file ends before the data its header points to")
         done += n
@@ -291,16 +302,16 @@ def read_exactly(file: io.RawIOBase, buffer: memoryview, offset: int) -> None:
 def read_layout(path: str | os.PathLike[str]) -> Layout:
     """The strip layout of a file; raises :class:`~sen12ms_plugins.errors.UnsupportedLayoutError`
     (the reason) when :func:`~sen12ms_plugins.reading.fastread.read_bands` would leave it to rasterio."""
-    with open(path, "rb", buffering=0) as file:
-        return parse_layout(Header(file))
+    with opened(path) as fd:
+        return parse_layout(Header(fd))
 
 
 def tag_numbers(path: str | os.PathLike[str]) -> frozenset[int]:
     """The tag numbers of a file's first IFD (its GeoTIFF keys among them), from its header alone;
     :class:`~sen12ms_plugins.errors.UnsupportedLayoutError` for files this module cannot parse."""
-    with open(path, "rb", buffering=0) as file:
+    with opened(path) as fd:
         try:
-            return frozenset(_parse_ifd(Header(file)))
+            return frozenset(_parse_ifd(Header(fd)))
         except struct.error as exc:
             raise DamagedHeaderError(f"header cut short ({exc})") from None
 
@@ -309,7 +320,7 @@ class _Recorder(Header):
     """A header whose reads are kept: a layout is a function of the file size and the bytes read to parse it."""
 
     def __init__(self, header: Header):  # the file is already open and its head read
-        self.file, self.size, self.head = header.file, header.size, header.head
+        self.fd, self.size, self.head = header.fd, header.size, header.head
         self.reads: list[tuple[int, bytes]] = []
 
     def bytes(self, offset: int, size: int) -> bytes:
@@ -373,8 +384,8 @@ def truncation(path: str | os.PathLike[str]) -> str | None:
     damaged header.  Files this module cannot parse (big-endian, BigTIFF, damaged tags)
     give None: :func:`read_layout` says what is wrong with those.
     """
-    with open(path, "rb", buffering=0) as file:
-        header = Header(file)
+    with opened(path) as fd:
+        header = Header(fd)
         try:
             tags = _parse_ifd(header)
             tiled = _TILE_WIDTH in tags

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import replace
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -167,9 +168,8 @@ def read_stored(dataset: SEN12MS, pids: Sequence[PatchId], pools: Pools) -> dict
                     threads.reading_threads())
         if not wider:
             return {key: _logical(tensor, formats[key]) for key, tensor in memory.items()}
-        for key in wider:  # read again, in the dtype the reader returns for every file of the sensor
-            old = formats[key]
-            formats[key] = StoredFormat(_returned_dtype(pids[0], key), old.count, old.interleave, old.height, old.width)
+        formats = {**formats, **{key: replace(formats[key], dtype=_returned_dtype(pids[0], key)) for key in wider}}
+        pools.formats = formats  # read again, in the dtype the reader returns for every file of the sensor
 
 
 def stored_samples(dataset: SEN12MS, indices: Sequence[int]) -> list[Sample]:
@@ -214,7 +214,8 @@ def _returned_dtype(pid: PatchId, sensor: str) -> np.dtype:
 
 
 def _learn_formats(dataset: SEN12MS, pid: PatchId, keys: Sequence[str], pools: Pools) -> dict[str, StoredFormat]:
-    """The format each key's files are stored in, learnt from ``pid``'s files and kept in ``pools``.
+    """The format each key's files are stored in, learnt from ``pid``'s files and kept in ``pools``
+    (whole: other threads reading batches meanwhile see the formats they learnt themselves, or these).
 
     The size is the label file's (a file of another size then fails as in ``ds[i]``).  A file
     the fast reader reads, of a dtype the reader returns without narrowing (uint8 land cover
@@ -223,6 +224,7 @@ def _learn_formats(dataset: SEN12MS, pid: PatchId, keys: Sequence[str], pools: P
     """
     height, width = dataset._label_shape(pid)  # the label file's own error when it cannot be read
     collection = facts.formats_of(pid.season)
+    formats = {}
     for key in keys:
         sensor_format = collection[key]
         fallback = StoredFormat(np.dtype(sensor_format.dtype), len(sensor_format.bands), Interleave.BAND, height, width)
@@ -233,8 +235,9 @@ def _learn_formats(dataset: SEN12MS, pid: PatchId, keys: Sequence[str], pools: P
         usable = (found.dtype.name in sensor_format.file_dtypes and found.count == fallback.count
                   and (found.height, found.width) == (height, width)
                   and np.can_cast(found.dtype, sensor_format.dtype, "safe"))
-        pools.formats[key] = found if usable else fallback
-    return pools.formats
+        formats[key] = found if usable else fallback
+    pools.formats = formats
+    return formats
 
 
 def _read_patch(root: str | os.PathLike[str], pid: PatchId, files: dict[str, tuple[StoredFormat, np.ndarray]],
@@ -243,7 +246,7 @@ def _read_patch(root: str | os.PathLike[str], pid: PatchId, files: dict[str, tup
     with values its slot's dtype cannot hold goes into ``wider`` instead."""
     collection = facts.formats_of(pid.season)
     for key, (fmt, slot) in files.items():
-        path = pid.path(root, key)
+        path = os.path.join(root, pid.relpath(key))
         if read_as_stored(path, slot, fmt):
             continue
         # Another layout or dtype, or a bad file: the reader converts it, or raises what ds[i] raises.
