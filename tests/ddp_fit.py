@@ -4,8 +4,8 @@ plugin registered), run as a script: ``python tests/ddp_fit.py ROOT OUT``.
 Lightning's ``ddp`` strategy starts the second process by running this script again (its
 subprocess launcher), as it does for a user's training script; both talk over gloo on the
 loopback interface.  Each rank writes the patch ids its dataloaders yielded to
-``OUT/rank<N>.json`` (``{"train": [...], "val": [...], "test": [...]}``); the sanity-check
-batches are not counted.  ``tests/test_torchgeo_tasks.py`` runs it and checks the ranks' ids.
+``OUT/rank<N>.json`` (``{"train": [...], "val": [...], "test": [...]}``, and ``"loader"``: the class
+of the training loader and of its sampler); the sanity-check batches are not counted.  ``tests/test_torchgeo_tasks.py`` runs it and checks the ranks' ids.
 """
 
 from __future__ import annotations
@@ -47,8 +47,10 @@ def main(root: str, out: str) -> None:
                       enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                       callbacks=[record], default_root_dir=out)
     trainer.fit(task, datamodule=datamodule)
+    loader = trainer.train_dataloader  # as Lightning re-made it for this rank
     trainer.test(task, datamodule=datamodule)
-    Path(out, f"rank{trainer.global_rank}.json").write_text(json.dumps(record.ids))
+    found = {**record.ids, "loader": [type(loader).__name__, type(loader.sampler).__name__]}
+    Path(out, f"rank{trainer.global_rank}.json").write_text(json.dumps(found))
 
 
 if __name__ == "__main__":

@@ -212,6 +212,8 @@ def test_ddp_ranks_see_disjoint_parts_that_cover_each_split(tg_root, tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]
     ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
+    # Batches as stored, read by threads, each rank's loader re-made by Lightning with its own sampler.
+    assert [rank["loader"] for rank in ranks] == [["SEN12MSLoader", "DistributedSampler"]] * 2
     rest = [s for s in ONE_PER_SEASON if s != ONE_PER_SEASON_VALIDATION]
     expected = {"train": _names(tg_root, *rest), "val": _names(tg_root, ONE_PER_SEASON_VALIDATION),
                 "test": _names(tg_root, HOLDOUT_SCENE)}
