@@ -31,8 +31,27 @@ Upstream needs ``train_list.txt`` and ``test_list.txt`` in the root: the benchma
 reads through a temporary folder that links the root's season folders and holds lists
 of the measured triplets, so the root is never modified.
 
+The datamodule (issue 21): torchgeo's ``SEN12MSDataModule`` as registered, with
+``num_workers`` and ``batch_size`` as above, its train loader (batches as the files store
+them, read by threads) and ``on_after_batch_transfer`` on the CPU without a trainer (the
+conversion into torchgeo's batch and the IGBP mapping), against the ceiling and torchgeo's
+class in the same run; the same with ``stored_batches=False`` (torchgeo's DataLoader of the
+plugin's float32 samples, then the mapping).  Its root holds hard links of the measured
+triplets as the patches of one training scene, so that an epoch holds the same number of
+samples as the others' (the datamodule trains on ``train_minus_validation``).  Every loader
+row also gives the CPU time it took per sample (core-ms: user and system time of this
+process and the loader's worker processes): the machine may be shared, and wall rates
+move with its load where CPU time moves less.  The datamodule's memory (this process: its
+reading threads) is printed after N and 4N samples.
+
+With a CUDA device (or ``--device``), the same three run on it with the model-free step
+of a training batch: the batch moved as Lightning moves it (pinned, without blocking),
+``on_after_batch_transfer`` on the device with torchgeo's normalisation (a trainer that is
+training is attached), synchronised before the clock stops.
+
 Targets (issue 15, as stored): single process plugin/raw >= 0.5; DataLoader (2 workers,
-batch 16) plugin/torchgeo >= 3 and plugin/ceiling >= 0.8.
+batch 16) plugin/torchgeo >= 3 and plugin/ceiling >= 0.8.  Issue 21, as stored, on the
+CPU: datamodule/ceiling >= 2 and datamodule/torchgeo >= 5.
 
     python benchmarks/bench_torchgeo.py                          # generated, real layout
     python benchmarks/bench_torchgeo.py --real shared/reference/real --copies 64
@@ -47,20 +66,27 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psutil
 import rasterio
 import torch
+from lightning.fabric.utilities.apply_func import move_data_to_device
+from lightning.pytorch import Trainer
 from torch.utils.data import DataLoader, Dataset
+from torchgeo.datamodules import SEN12MSDataModule
 
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.ids import PatchId, write_patch_list
 from sen12ms_plugins.dataset.index import build_index
 from sen12ms_plugins.dataset.splits import compute_splits
 from sen12ms_plugins.demo.sample import make_sample, real_rows_per_strip
+from sen12ms_plugins.errors import EmptySplitWarning
 from sen12ms_plugins.torchgeo import SEN12MS, UpstreamSEN12MS
 
 MiB = 2**20
@@ -167,16 +193,61 @@ def rate_loop(dataset: Dataset, seconds: float) -> float:
             return n / elapsed
 
 
-def rate_loader(loader: DataLoader, seconds: float) -> float:
-    """Samples per second through a (warmed-up) DataLoader over whole epochs."""
+def datamodule_root(root: Path, patch_ids: list[PatchId], count: int, out: Path) -> Path:
+    """A root whose one training scene holds ``count`` patches, hard links (copies across file
+    systems) of the triplets of ``patch_ids`` in turn: the datamodule trains on all of it."""
+    for k in range(count):
+        source, pid = patch_ids[k % len(patch_ids)], PatchId("ROIs1970_fall", 139, k)
+        for sensor in facts.SENSORS:
+            target = pid.path(out, sensor)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source.path(root, sensor), target)
+            except OSError:
+                shutil.copyfile(source.path(root, sensor), target)
+    for season in facts.SEASONS:
+        (out / season).mkdir(exist_ok=True)
+    return out
+
+
+def datamodule(root: Path, args: argparse.Namespace, **options: Any) -> SEN12MSDataModule:
+    """torchgeo's datamodule, as registered, set up to train on ``root``."""
+    dm = SEN12MSDataModule(root=root, batch_size=args.batch_size, num_workers=args.workers, checksum=False, **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptySplitWarning)  # one scene: no validation, on purpose
+        dm.setup("fit")
+    return dm
+
+
+def cpu_seconds(loader: DataLoader) -> float:
+    """User and system CPU time of this process and of the loader's worker processes, if any."""
+    processes = [psutil.Process()]
+    iterator = getattr(loader, "_iterator", None)  # a persistent loader's workers stay up between epochs
+    processes += [psutil.Process(w.pid) for w in getattr(iterator, "_workers", ())]
+    return sum(sum(p.cpu_times()[:2]) for p in processes)
+
+
+@dataclass
+class Case:
+    """A loader and what is done with each of its batches (nothing, the datamodule's step ...)."""
+
+    loader: DataLoader
+    step: Callable[[Any], Any] = lambda batch: batch
+    synchronize: Callable[[], None] = lambda: None
+
+
+def rate_loader(case: Case, seconds: float) -> tuple[float, float]:
+    """(samples per second, CPU core-ms per sample) through a (warmed-up) loader over whole epochs."""
     n = 0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds(case.loader)
     while True:
-        for batch in loader:
+        for batch in case.loader:
+            batch = case.step(batch)
             n += len(batch["image" if "image" in batch else "s2"])
+        case.synchronize()
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
-            return n / elapsed
+            return n / elapsed, (cpu_seconds(case.loader) - cpu) / n * 1e3
 
 
 def worker_memory(loader: DataLoader) -> list[tuple[float, float]]:
@@ -189,18 +260,49 @@ def worker_memory(loader: DataLoader) -> list[tuple[float, float]]:
     return memory
 
 
+def memory_after(case: Case, epochs_per_step: tuple[int, ...], samples: int,
+                 measure: Callable[[], list[tuple[float, float]]]) -> list[tuple[int, list[tuple[float, float]]]]:
+    """``measure()`` after N samples, then after more epochs (N per epoch): memory that must stay flat."""
+    found, done = [], 0
+    for epochs in epochs_per_step:
+        for _ in range(epochs):
+            for batch in case.loader:
+                case.step(batch)
+        done += epochs
+        found.append((done * samples, measure()))
+    return found
+
+
+def this_process_memory() -> list[tuple[float, float]]:
+    info = psutil.Process().memory_full_info()
+    return [(info.rss / MiB, info.uss / MiB)]
+
+
 @dataclass
 class Results:
-    """Best rates per reader (``rates[reader][mode]``, mode ``single`` or ``loader``), and memory."""
+    """Best rates per reader (``rates[reader][mode]``, mode ``single``, ``loader`` or a device),
+    CPU time (``cpu[reader]``, core-ms per sample, the least of the rounds), and memory."""
 
     rates: dict[str, dict[str, float]]
     threads: int  # torch's intra-op threads, the plugin's in a single process
     memory: list[tuple[int, list[tuple[float, float]]]]  # (samples read, (RSS, USS) per worker)
+    datamodule_memory: list[tuple[int, list[tuple[float, float]]]]  # (samples, [(RSS, USS) of this process])
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
-def measure(root: Path, patch_ids: list[PatchId], args: argparse.Namespace) -> Results:
-    """Best rate of each reader over ``args.rounds`` rounds, single process and DataLoader;
-    then the plugin's worker memory after N and 4N samples."""
+def training_step(dm: SEN12MSDataModule, device: torch.device) -> Callable[[Any], Any]:
+    """The model-free step of a training batch on ``device``: moved as Lightning moves it, then
+    ``on_after_batch_transfer`` with a training trainer attached (torchgeo's normalisation)."""
+    trainer = Trainer(accelerator="cpu" if device.type == "cpu" else "gpu", devices=1, logger=False,
+                      enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False)
+    trainer.training = True
+    dm.trainer = trainer
+    return lambda batch: dm.on_after_batch_transfer(move_data_to_device(batch, device), 0)
+
+
+def measure(root: Path, patch_ids: list[PatchId], dm_root: Path, args: argparse.Namespace) -> Results:
+    """Best rate of each reader over ``args.rounds`` rounds, single process and through a loader
+    (the datamodule among them); then the memory of the plugin's workers and of the datamodule."""
     datasets = {
         "raw": RawTriplets(root, patch_ids),
         "torchgeo": UpstreamSEN12MS(root, split="train", checksum=False),
@@ -223,30 +325,55 @@ def measure(root: Path, patch_ids: list[PatchId], args: argparse.Namespace) -> R
     order = [i % len(patch_ids) for i in range(per_epoch)]
     datasets["ceiling"] = ReadyTensors(datasets["plugin"][0], len(patch_ids))
 
-    def loader(ds: Dataset) -> DataLoader:
+    def loader(ds: Dataset, **options: Any) -> DataLoader:
         return DataLoader(ds, batch_size=args.batch_size, num_workers=args.workers, sampler=order,
-                          persistent_workers=True)
+                          persistent_workers=args.workers > 0, **options)
 
-    loaders = {name: loader(ds) for name, ds in datasets.items()}
-    for each in loaders.values():  # starts and warms up the workers
-        for _ in each:
-            pass
+    cases = {name: Case(loader(ds)) for name, ds in datasets.items()}
+    stored, today = datamodule(dm_root, args), datamodule(dm_root, args, stored_batches=False)
+    cases["datamodule"] = Case(stored.train_dataloader(), lambda batch: stored.on_after_batch_transfer(batch, 0))
+    cases["datamodule, stored_batches=False"] = Case(today.train_dataloader(),
+                                                     lambda batch: today.on_after_batch_transfer(batch, 0))
+    cpu: dict[str, float] = {}
+    for each in cases.values():  # starts and warms up the workers
+        for batch in each.loader:
+            each.step(batch)
     for _ in range(args.rounds):
-        for name, each in loaders.items():
-            best[name]["loader"] = max(best[name]["loader"], rate_loader(each, args.seconds))
-    del loaders
+        for name, each in cases.items():
+            rate, core_ms = rate_loader(each, args.seconds)
+            best.setdefault(name, {})["loader"] = max(best.get(name, {}).get("loader", 0.0), rate)
+            cpu[name] = min(cpu.get(name, float("inf")), core_ms)
+    del cases
+    device = torch.device(args.device) if args.device else torch.device("cuda") if torch.cuda.is_available() else None
+    if device is not None:
+        on_device = {name: Case(loader(datasets[name], pin_memory=device.type == "cuda"),
+                                training_step(datamodule(dm_root, args), device), _synchronizer(device))
+                     for name in ("ceiling", "torchgeo")}  # upstream's mapping and normalisation, on the device
+        dm = datamodule(dm_root, args)
+        step = training_step(dm, device)  # the trainer first: the loader pins for its device
+        on_device["datamodule"] = Case(dm.train_dataloader(), step, _synchronizer(device))
+        for each in on_device.values():
+            for batch in each.loader:
+                each.step(batch)
+        for _ in range(args.rounds):
+            for name, each in on_device.items():
+                rate, _ = rate_loader(each, args.seconds)
+                best[name][str(device)] = max(best[name].get(str(device), 0.0), rate)
+        del on_device
     fresh = loader(datasets["plugin"])
-    memory = []
-    for epochs in (1, 3):  # N samples, then on to 4N
-        for _ in range(epochs):
-            for _ in fresh:
-                pass
-        memory.append((per_epoch * (1 if epochs == 1 else 4), worker_memory(fresh)))
-    return Results(best, threads, memory)
+    memory = memory_after(Case(fresh), (1, 3), per_epoch, lambda: worker_memory(fresh))
+    dm = datamodule(dm_root, args)
+    dm_memory = memory_after(Case(dm.train_dataloader(), lambda batch: dm.on_after_batch_transfer(batch, 0)), (1, 3),
+                             per_epoch, this_process_memory)
+    return Results(best, threads, memory, dm_memory, cpu)
+
+
+def _synchronizer(device: torch.device) -> Callable[[], None]:
+    return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
 
 
 def report(title: str, results: Results, args: argparse.Namespace) -> dict[str, float]:
-    rates = results.rates
+    rates, cpu = results.rates, results.cpu
     print(f"\n{title}: samples per second")
     single = {name: rates[name]["single"] for name in ("raw", "torchgeo", "plugin", "plugin, 1 thread")}
     loader = {name: rates[name]["loader"] for name in ("raw", "torchgeo", "plugin", "ceiling")}
@@ -256,18 +383,36 @@ def report(title: str, results: Results, args: argparse.Namespace) -> dict[str, 
     print(f"  DataLoader, {args.workers} workers, batch_size={args.batch_size}:  raw {loader['raw']:.0f}   "
           f"torchgeo {loader['torchgeo']:.0f}   plugin {loader['plugin']:.0f}   "
           f"ceiling (ready samples of the plugin's shape) {loader['ceiling']:.0f}")
+    print(f"  CPU per sample (core-ms, the least of the rounds; 2-core bound in brackets):")
+    for name in ("raw", "torchgeo", "plugin", "ceiling", "datamodule", "datamodule, stored_batches=False"):
+        print(f"    {name:<34}{cpu[name]:6.2f}  ({2000 / cpu[name]:.0f}/s)")
+    dm, dm_today = rates["datamodule"]["loader"], rates["datamodule, stored_batches=False"]["loader"]
+    print(f"  datamodule (num_workers={args.workers}, batch_size={args.batch_size}), train loader + "
+          f"on_after_batch_transfer on the CPU: {dm:.0f}   with stored_batches=False: {dm_today:.0f}")
     ratios = {
         "single plugin/raw": single["plugin"] / single["raw"],
         "single plugin/raw, 1 thread": single["plugin, 1 thread"] / single["raw"],
         "single plugin/torchgeo": single["plugin"] / single["torchgeo"],
         "loader plugin/torchgeo": loader["plugin"] / loader["torchgeo"],
         "loader plugin/ceiling": loader["plugin"] / loader["ceiling"],
+        "datamodule/ceiling": dm / loader["ceiling"],
+        "datamodule/torchgeo": dm / loader["torchgeo"],
+        "datamodule, stored_batches=False/ceiling": dm_today / loader["ceiling"],
     }
     for name, value in ratios.items():
-        print(f"  {name:<30}{value:6.2f}x")
+        print(f"  {name:<42}{value:6.2f}x")
+    devices = sorted({mode for modes in rates.values() for mode in modes} - {"single", "loader"})
+    for device in devices:
+        on = {name: rates[name][device] for name in ("ceiling", "torchgeo", "datamodule")}
+        print(f"  on {device}, moved and made torchgeo's normalised batch there: ceiling {on['ceiling']:.0f}   "
+              f"torchgeo {on['torchgeo']:.0f}   datamodule {on['datamodule']:.0f}   "
+              f"({on['datamodule'] / on['ceiling']:.2f}x ceiling, {on['datamodule'] / on['torchgeo']:.2f}x torchgeo)")
     for samples, workers in results.memory:
         sizes = ", ".join(f"RSS {rss:.0f} MiB (USS {uss:.0f} MiB)" for rss, uss in workers)
         print(f"  plugin workers after {samples} samples: {sizes}")
+    for samples, [(rss, uss)] in results.datamodule_memory:
+        print(f"  datamodule, this process (its reading threads) after {samples} samples: RSS {rss:.0f} MiB "
+              f"(USS {uss:.0f} MiB)")
     return ratios
 
 
@@ -287,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=32, help="least batches per DataLoader epoch")
     parser.add_argument("--no-band-copy", action="store_true",
                         help="skip the second measurement on a band-interleaved copy of the triplets")
+    parser.add_argument("--device", help="also measure the model-free training step on this device "
+                                         "(default: cuda when torch finds it)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench-torchgeo-") as tmp:
@@ -311,8 +458,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{what}: {len(members)} triplets of split {args.split!r}, image {shape}; torch {torch.__version__}, "
               f"{os.cpu_count()} CPUs, load average {load}; best of {args.rounds} rounds of >= {args.seconds:g} s",
               flush=True)
-        ratios = {title: report(title, measure(layout_root, members, args), args)
-                  for title, layout_root in layouts.items()}
+        per_epoch = max(len(members), args.batches * args.batch_size)
+        ratios = {title: report(title, measure(layout_root, members, datamodule_root(
+            layout_root, members, per_epoch, work / f"datamodule-{k}"), args), args)
+                  for k, (title, layout_root) in enumerate(layouts.items())}
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     stored = ratios["as stored"]
     print(f"\nload average at the end: {load}")
@@ -320,6 +469,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{'met' if stored['single plugin/raw'] >= 0.5 else 'NOT met'}; "
           f"DataLoader plugin/torchgeo >= 3: {'met' if stored['loader plugin/torchgeo'] >= 3 else 'NOT met'}; "
           f"DataLoader plugin/ceiling >= 0.8: {'met' if stored['loader plugin/ceiling'] >= 0.8 else 'NOT met'}")
+    print("targets, as stored (issue 21), the conversion on the CPU: datamodule/ceiling >= 2: "
+          f"{'met' if stored['datamodule/ceiling'] >= 2 else 'NOT met'}; datamodule/torchgeo >= 5: "
+          f"{'met' if stored['datamodule/torchgeo'] >= 5 else 'NOT met'}")
     return 0
 
 

@@ -26,7 +26,7 @@ from sen12ms_plugins.demo.sample import make_sample
 from sen12ms_plugins.errors import PatchFileError, SEN12MSError
 from sen12ms_plugins.reading import fastread
 from sen12ms_plugins.reading.buffers import ArrayPool
-from sen12ms_plugins.torchgeo import SEN12MSLoader, StoredSpec, memory, threads, torchgeo_batch
+from sen12ms_plugins.torchgeo import SEN12MSLoader, StoredSpec, conversion, memory, threads, torchgeo_batch
 
 from .realdata import place_real_triplet, real_file
 
@@ -41,6 +41,15 @@ def real_layout_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("stored-real-layout") / "root"
     make_sample(root, patch_size=32, patches_per_scene=2, layout="real", lc_dtype="uint8")
     return root
+
+
+@pytest.fixture(params=["cpu path", "accelerator path"])
+def path(request, monkeypatch):
+    """torchgeo_batch's conversion on the CPU (numpy, sample by sample), and the one of an
+    accelerator (torch operations on the whole batch), run here on the CPU to check its values."""
+    if request.param == "accelerator path":
+        monkeypatch.setattr(conversion, "_on_the_cpu", conversion._with_torch)
+    return request.param
 
 
 @pytest.fixture(params=["compact", "real"])
@@ -115,7 +124,7 @@ def test_read_as_stored_leaves_every_other_file_to_the_checked_reader(tmp_path):
 
 @pytest.mark.parametrize("band_set", BAND_SETS)
 @pytest.mark.parametrize("label", LABELS)
-def test_every_band_set_and_label_gives_the_datasets_own_batches(root, band_set, label):
+def test_every_band_set_and_label_gives_the_datasets_own_batches(root, band_set, label, path):
     for split in ("train", "holdout", "validation"):
         pairs = converted_batches(root, split, bands=BAND_SETS[band_set], label=label)
         assert pairs
@@ -125,13 +134,13 @@ def test_every_band_set_and_label_gives_the_datasets_own_batches(root, band_set,
 
 @pytest.mark.parametrize("scene_label", ["single", "multi"])
 @pytest.mark.parametrize("label", [None, "DFC", "LCCS_SH"])
-def test_scene_labels_and_metadata(root, scene_label, label):
+def test_scene_labels_and_metadata(root, scene_label, label, path):
     for got, want in converted_batches(root, "train", label=label, scene_label=scene_label, metadata=True,
                                        multi_label_threshold=0.15):
         assert_same(got, want, f"{scene_label} {label}")
 
 
-def test_scene_labels_at_their_edges(tmp_path, real_layout_root):
+def test_scene_labels_at_their_edges(tmp_path, real_layout_root, path):
     """Shares exactly at the threshold, classes of equal counts (the lower one wins) and a patch
     without a labelled pixel, written into the IGBP layer of three patches."""
     root = tmp_path / "root"
@@ -160,7 +169,7 @@ def test_scene_labels_at_their_edges(tmp_path, real_layout_root):
             assert int(got["label"][3].sum()) == 0
 
 
-def test_s1_nan_on_the_damaged_patch(real_layout_root, tmp_path):
+def test_s1_nan_on_the_damaged_patch(real_layout_root, tmp_path, path):
     pids = [*SEN12MS(real_layout_root, "train", checksum=False).patch_ids[:3], PatchId(*facts.DAMAGED_PATCH)]
     shadow = _shadow_root(real_layout_root, tmp_path, pids)
     for s1_nan in (None, -50.0):
@@ -195,13 +204,13 @@ def test_only_the_files_the_bands_need_are_read(real_layout_root):
     assert list(s2) == ["s2", "lc", "stored"] and s2["s2"].shape[0] == 13  # every band, as stored
 
 
-def test_scattered_bands(real_layout_root):
+def test_scattered_bands(real_layout_root, path):
     for options in ({"bands": ("B04", "VV", "B02", "B03", "VH", "B12")}, {"bands": ("VH", "B8A", "VV")}):
         for got, want in converted_batches(real_layout_root, "train", **options):
             assert_same(got, want, str(options))
 
 
-def test_dfc2020_splits_narrowed_from_their_wider_file_dtypes(dfc_root):
+def test_dfc2020_splits_narrowed_from_their_wider_file_dtypes(dfc_root, path):
     ds = SEN12MS(dfc_root, "dfc2020_test", checksum=False, stored=True)
     sample = ds[0]
     assert list(sample) == ["s1", "s2", "dfc", "stored"]
@@ -225,7 +234,7 @@ def _shadow_root(root, tmp_path, pids):
 
 
 @pytest.mark.parametrize("band_set", BAND_SETS)
-def test_equal_to_torchgeos_own_class_nan_included(real_layout_root, tmp_path, band_set):
+def test_equal_to_torchgeos_own_class_nan_included(real_layout_root, tmp_path, band_set, path):
     pids = [*SEN12MS(real_layout_root, "train", checksum=False).patch_ids[:7], PatchId(*facts.DAMAGED_PATCH)]
     shadow = _shadow_root(real_layout_root, tmp_path, pids)
     bands = BAND_SETS[band_set]
@@ -367,7 +376,7 @@ def test_torchgeo_batch_works_on_the_batchs_device(real_layout_root):
     assert torchgeo_batch(moved)["image"].device.type == "meta"  # default: the batch's own device
 
 
-def test_a_mask_mapping_raises_on_values_outside_it_as_torch_take_does(real_layout_root):
+def test_a_mask_mapping_raises_on_values_outside_it_as_torch_take_does(real_layout_root, path):
     batch = next(iter(DataLoader(SEN12MS(real_layout_root, "train", checksum=False, stored=True), batch_size=2)))
     mapping = torch.tensor([0, 1, 1, 1, 1, 1, 2, 2, 3, 3, 4, 5, 6, 7, 6, 8, 9, 10])
     igbp = torchgeo_batch(batch)["mask"]

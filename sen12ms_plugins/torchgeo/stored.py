@@ -161,7 +161,7 @@ def read_stored(dataset: SEN12MS, pids: Sequence[PatchId], pools: Pools) -> dict
     while True:
         memory = {key: batch_tensor(pools.stored.setdefault(key, ArrayPool()), (len(pids), *formats[key].shape),
                                     _TORCH_DTYPES[formats[key].dtype]) for key in keys}
-        slots = {key: _numpy(tensor) for key, tensor in memory.items()}
+        slots = {key: as_numpy(tensor) for key, tensor in memory.items()}
         wider: set[str] = set()  # sensors with a file whose values the batch's dtype cannot hold
         threads.run([functools.partial(_read_patch, dataset.root, pids[k],
                                        {key: (formats[key], slots[key][k]) for key in keys}, wider) for k in order],
@@ -197,8 +197,9 @@ def _sample(sample: Sample, dataset: SEN12MS, pid: PatchId, files: dict[str, Ten
     return sample
 
 
-def _numpy(tensor: Tensor) -> np.ndarray:
-    """The array a tensor's memory is (uint16 through int16: numpy views of torch.uint16 need torch 2.3+)."""
+def as_numpy(tensor: Tensor) -> np.ndarray:
+    """The array a CPU tensor's memory is, strides included (uint16 through int16, which every
+    torch version turns into numpy)."""
     if tensor.dtype == torch.uint16:
         return tensor.view(torch.int16).numpy().view(np.uint16)
     return tensor.numpy()
