@@ -9,8 +9,12 @@ from __future__ import annotations
 import itertools
 import os
 import pickle
+import re
 import shutil
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -457,3 +461,15 @@ def test_reading_threads_read_alone_into_the_memory_the_loader_asks_for(monkeypa
     with threads.reading_for_loader(pin=False, in_flight=4):
         memory.batch_tensor(pool, (2, 3), torch.uint8)
     assert pool.keep == 6 and len(asked) == 1  # as many as the loader holds at once, and two
+
+
+def test_the_example_of_the_docs_runs_as_pasted(real_layout_root, tmp_path):
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "torchgeo.md").read_text()
+    section = re.search(r"^## Batches as stored\n(.*?)(?=^## )", docs, re.S | re.M).group(1)
+    (code,) = re.findall(r"^```python\n(.*?)^```", section, re.S | re.M)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                                     os.environ.get("PYTHONPATH")])))
+    done = subprocess.run([sys.executable, "-c", code.replace("/data/sen12ms", str(real_layout_root))], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split("\n")[0] == "torch.Size([16, 15, 32, 32]) torch.int64"
