@@ -383,7 +383,7 @@ def report(title: str, results: Results, args: argparse.Namespace) -> dict[str, 
     print(f"  DataLoader, {args.workers} workers, batch_size={args.batch_size}:  raw {loader['raw']:.0f}   "
           f"torchgeo {loader['torchgeo']:.0f}   plugin {loader['plugin']:.0f}   "
           f"ceiling (ready samples of the plugin's shape) {loader['ceiling']:.0f}")
-    print(f"  CPU per sample (core-ms, the least of the rounds; 2-core bound in brackets):")
+    print("  CPU per sample (core-ms, the least of the rounds; 2-core bound in brackets):")
     for name in ("raw", "torchgeo", "plugin", "ceiling", "datamodule", "datamodule, stored_batches=False"):
         print(f"    {name:<34}{cpu[name]:6.2f}  ({2000 / cpu[name]:.0f}/s)")
     dm, dm_today = rates["datamodule"]["loader"], rates["datamodule, stored_batches=False"]["loader"]

@@ -55,6 +55,15 @@ def sample_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def real_layout_root(tmp_path_factory) -> Path:
+    """A sample in the real files' layout (pixel-interleaved, 1-row S2 and 4-row S1 strips,
+    uint8 land cover): 20 scenes x 2 patches, 32x32 px."""
+    root = tmp_path_factory.mktemp("real-layout") / "root"
+    make_sample(root, patch_size=TEST_PATCH_SIZE, patches_per_scene=2, layout="real", lc_dtype="uint8")
+    return root
+
+
+@pytest.fixture(scope="session")
 def crafted_root(tmp_path_factory) -> Path:
     """A tiny root whose land cover, georeference and scenes were chosen by hand
     (``tests/crafted.py``, which also holds what it must give, worked out by hand)."""

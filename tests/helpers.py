@@ -86,3 +86,16 @@ def patch_md5s(monkeypatch, dataset_class: type, root: Path) -> list[str]:
 def read_manifest(path: Path) -> dict[str, str]:
     """``{file name: md5}`` of an md5sum-format manifest, as the package parses it."""
     return parse_manifest(path.read_text(encoding="utf-8"), path)
+
+
+def assert_same_batch(got: dict, want: dict, what: str = "") -> None:
+    """Same keys in the same order; tensors of the same dtype and shape, equal (NaN where NaN); the rest equal."""
+    import torch
+
+    assert list(got) == list(want), what
+    for key, expected in want.items():
+        if isinstance(expected, torch.Tensor):
+            assert got[key].dtype == expected.dtype and got[key].shape == expected.shape, (what, key)
+            torch.testing.assert_close(got[key], expected, rtol=0, atol=0, equal_nan=True, msg=f"{what} {key}")
+        else:
+            assert got[key] == expected, (what, key)

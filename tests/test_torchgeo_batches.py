@@ -36,13 +36,6 @@ OPTIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def real_layout_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("real-layout") / "root"
-    make_sample(root, patch_size=32, patches_per_scene=2, layout="real", lc_dtype="uint8")
-    return root
-
-
 @pytest.fixture(params=["compact", "real"])
 def root(request, sample_root, real_layout_root):
     return sample_root if request.param == "compact" else real_layout_root

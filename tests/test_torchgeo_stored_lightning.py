@@ -18,8 +18,9 @@ from torchgeo.datamodules import SEN12MSDataModule
 import sen12ms_plugins.torchgeo as plugin  # registers the plugin
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.ids import PatchId, write_patch_list
-from sen12ms_plugins.demo.sample import make_sample
 from sen12ms_plugins.torchgeo import SEN12MSLoader
+
+from .helpers import assert_same_batch
 
 BAND_SETS = tuple(plugin.SEN12MS.BAND_SETS)
 LABELS = (None, "IGBP", "DFC", "LCCS_LC", "LCCS_LU", "LCCS_SH")
@@ -71,26 +72,13 @@ def seen_by_a_model(datamodule_class, tmp_path, stages=("fit", "test"), **option
 def assert_seen_alike(got, want) -> None:
     assert [stage for stage, _ in got] == [stage for stage, _ in want] and got
     for (stage, a), (_, b) in zip(got, want):
-        assert list(a) == list(b), stage
-        for key in b:
-            if isinstance(b[key], torch.Tensor):
-                assert a[key].dtype == b[key].dtype and a[key].shape == b[key].shape, (stage, key)
-                torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, equal_nan=True, msg=f"{stage} {key}")
-            else:
-                assert a[key] == b[key], (stage, key)
-
-
-@pytest.fixture(scope="module")
-def real_layout_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lightning-real-layout") / "root"
-    make_sample(root, patch_size=32, patches_per_scene=2, layout="real", lc_dtype="uint8")
-    return root
+        assert_same_batch(a, b, stage)
 
 
 @pytest.mark.parametrize("label", LABELS)
 @pytest.mark.parametrize("band_set", BAND_SETS)
 def test_every_band_set_and_label_is_what_the_model_saw_before(real_layout_root, tmp_path, band_set, label):
-    options = dict(root=real_layout_root, batch_size=4, num_workers=0, band_set=band_set, checksum=False)
+    options = {"root": real_layout_root, "batch_size": 4, "num_workers": 0, "band_set": band_set, "checksum": False}
     if label is not None:
         options["label"] = label
     want = seen_by_a_model(SEN12MSDataModule, tmp_path, stored_batches=False, **options)
@@ -102,8 +90,8 @@ def test_every_band_set_and_label_is_what_the_model_saw_before(real_layout_root,
 @pytest.mark.parametrize("workers", [0, 2])
 def test_shuffled_epochs_scene_labels_and_metadata_with_workers_or_threads(sample_root, tmp_path, workers):
     # Band-interleaved files, uint16 land cover; torchgeo's loaders with 2 worker processes against 2 threads.
-    options = dict(root=sample_root, batch_size=3, num_workers=workers, band_set="s2-reduced", checksum=False,
-                   scene_label="multi", metadata=True, s1_nan=-50.0)
+    options = {"root": sample_root, "batch_size": 3, "num_workers": workers, "band_set": "s2-reduced",
+               "checksum": False, "scene_label": "multi", "metadata": True, "s1_nan": -50.0}
     assert_seen_alike(seen_by_a_model(SEN12MSDataModule, tmp_path, **options),
                       seen_by_a_model(SEN12MSDataModule, tmp_path, stored_batches=False, **options))
 
@@ -111,7 +99,8 @@ def test_shuffled_epochs_scene_labels_and_metadata_with_workers_or_threads(sampl
 @pytest.mark.parametrize("test_split, options", [("dfc2020_test", {}), ("dfc2020_validation", {"label": "DFC"}),
                                                  ("dfc2020_test", {"scene_label": "single", "band_set": "s1"})])
 def test_dfc2020_test_splits(dfc_root, tmp_path, test_split, options):
-    options = dict(root=dfc_root, batch_size=4, num_workers=0, checksum=False, test_split=test_split, **options)
+    options = {"root": dfc_root, "batch_size": 4, "num_workers": 0, "checksum": False, "test_split": test_split,
+               **options}
     got = seen_by_a_model(SEN12MSDataModule, tmp_path, **options)
     assert_seen_alike(got, seen_by_a_model(SEN12MSDataModule, tmp_path, stored_batches=False, **options))
     tested = torch.cat([batch["mask"] for stage, batch in got if stage == "test"])
@@ -136,7 +125,7 @@ def upstream_root(real_layout_root, tmp_path_factory):
 @pytest.mark.parametrize("band_set", BAND_SETS)
 def test_test_batches_are_torchgeos_own(upstream_root, tmp_path, band_set):
     """torchgeo's own datamodule and class (the plugin unregistered) against the plugin's default."""
-    options = dict(root=upstream_root, batch_size=4, num_workers=0, band_set=band_set, checksum=False)
+    options = {"root": upstream_root, "batch_size": 4, "num_workers": 0, "band_set": band_set, "checksum": False}
     plugin.unregister()
     try:
         want = seen_by_a_model(SEN12MSDataModule, tmp_path, stages=("test",), **options)
@@ -150,7 +139,7 @@ def test_test_batches_are_torchgeos_own(upstream_root, tmp_path, band_set):
 
 def test_hand_iteration_gets_todays_batches_with_the_option_off(real_layout_root):
     """People who iterate dm.train_dataloader() by hand, without on_after_batch_transfer."""
-    options = dict(root=real_layout_root, batch_size=4, num_workers=0, checksum=False)
+    options = {"root": real_layout_root, "batch_size": 4, "num_workers": 0, "checksum": False}
     off = SEN12MSDataModule(stored_batches=False, **options)
     on = SEN12MSDataModule(**options)
     for dm in (off, on):

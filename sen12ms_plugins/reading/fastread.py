@@ -34,8 +34,17 @@ from .tiffheader import (
     truncation,
 )
 
-__all__ = ["Interleave", "Layout", "Convert", "StoredFormat", "read_bands", "read_as_stored", "read_layout", "tag_numbers",
-           "truncation"]  # the header's names, re-exported
+__all__ = [
+    "Convert",
+    "Interleave",
+    "Layout",
+    "StoredFormat",
+    "read_as_stored",
+    "read_bands",
+    "read_layout",
+    "tag_numbers",
+    "truncation",
+]  # the header's names, re-exported
 
 
 def _read_runs(header: Header, target: memoryview, runs: list[tuple[int, int]]) -> None:

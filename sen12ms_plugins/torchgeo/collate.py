@@ -5,7 +5,7 @@ worker, one in shared memory, which the main process then maps).  The plugin's
 ``SEN12MS.__getitems__`` already reads a batch's triplets into one tensor per key, in
 shared memory in a worker, and returns samples whose tensors are its rows, marked as
 :class:`BatchedSample`.  Registered in torch's ``default_collate_fn_map`` (the
-extension point torch documents for ``default_collate``), :func:`collate_batched`
+extension point torch documents for ``default_collate``; :mod:`.registry` installs it), :func:`collate_batched`
 returns that tensor itself when the samples' tensors are still, in order, its rows,
 and collates everything else exactly as ``default_collate`` does: the batch has the
 same keys, values and dtypes either way, and a transform that replaced a tensor
@@ -68,18 +68,3 @@ def collate_batched(
         whole = _rows_of_one_tensor(values)
         collated[key] = whole if whole is not None else collate(values, collate_fn_map=collate_fn_map)
     return collated
-
-
-def install() -> None:
-    """Have ``default_collate`` collate :class:`BatchedSample` batches with :func:`collate_batched`."""
-    default_collate_fn_map[BatchedSample] = collate_batched
-
-
-def uninstall() -> None:
-    """Give ``default_collate`` back its own handling of dicts for them."""
-    default_collate_fn_map.pop(BatchedSample, None)
-
-
-def is_installed() -> bool:
-    """True when ``default_collate`` collates :class:`BatchedSample` batches with :func:`collate_batched`."""
-    return default_collate_fn_map.get(BatchedSample) is collate_batched

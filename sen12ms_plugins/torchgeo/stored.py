@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import replace
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data._utils.collate import default_collate_fn_map
 
 from ..dataset import facts
 from ..dataset.ids import PatchId
@@ -64,7 +63,7 @@ class StoredSpec:
     A plain class, compared by value: Lightning moves a batch to its device through
     ``apply_to_collection``, which leaves such an object alone (it refuses frozen
     dataclasses), and ``default_collate`` collates the specs of a batch into the one they
-    share (:func:`collate_specs`).
+    share (:func:`collate_specs`, installed by :mod:`.registry`).
     """
 
     def __init__(self, bands: Sequence[str], label: str, scene_label: str | None,
@@ -133,21 +132,6 @@ def collate_specs(batch: Sequence[StoredSpec], *,
         raise ValueError(f"samples stored for different torchgeo samples cannot make one batch: {first} and "
                          f"{next(spec for spec in batch if spec != first)}")
     return first
-
-
-def install() -> None:
-    """Have ``default_collate`` collate stored samples' specs with :func:`collate_specs`."""
-    default_collate_fn_map[StoredSpec] = collate_specs
-
-
-def uninstall() -> None:
-    """Take :func:`collate_specs` out of ``default_collate``'s map."""
-    default_collate_fn_map.pop(StoredSpec, None)
-
-
-def is_installed() -> bool:
-    """True when ``default_collate`` collates specs with :func:`collate_specs`."""
-    return default_collate_fn_map.get(StoredSpec) is collate_specs
 
 
 def read_stored(dataset: SEN12MS, pids: Sequence[PatchId], pools: Pools) -> dict[str, Tensor]:
