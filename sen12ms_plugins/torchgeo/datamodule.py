@@ -167,11 +167,17 @@ def _dataloader_factory(self, split: str) -> DataLoader:
         num_workers=loader.num_workers,
         collate_fn=loader.collate_fn,
         persistent_workers=loader.persistent_workers,
-        # Pinned memory reaches an accelerator asynchronously (MPS cannot pin: torch warns).
-        pin_memory=device is not None and device.type not in ("cpu", "mps"),
+        pin_memory=_pins_for(device),
         generator=loader.generator,
         prefetch_factor=loader.prefetch_factor,
     )
+
+
+def _pins_for(device: torch.device | None) -> bool:
+    """Whether batches for ``device`` are read into pinned memory, from which they reach it
+    without blocking: for torch's current accelerator, unless it is MPS (which cannot pin)."""
+    accelerator = torch.accelerator.current_accelerator() if device is not None else None
+    return accelerator is not None and accelerator.type == device.type != "mps"
 
 
 def _reads_as_plugin(dataset: SEN12MS) -> bool:
