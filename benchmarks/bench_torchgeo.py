@@ -243,7 +243,7 @@ def rate_loader(case: Case, seconds: float) -> tuple[float, float]:
     while True:
         for batch in case.loader:
             batch = case.step(batch)
-            n += len(batch["image" if "image" in batch else "s2"])
+            n += len(next(value for value in batch.values() if isinstance(value, torch.Tensor)))
         case.synchronize()
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
@@ -334,6 +334,7 @@ def measure(root: Path, patch_ids: list[PatchId], dm_root: Path, args: argparse.
     cases["datamodule"] = Case(stored.train_dataloader(), lambda batch: stored.on_after_batch_transfer(batch, 0))
     cases["datamodule, stored_batches=False"] = Case(today.train_dataloader(),
                                                      lambda batch: today.on_after_batch_transfer(batch, 0))
+    cases["datamodule loader alone"] = Case(datamodule(dm_root, args).train_dataloader())  # what a GPU leaves the CPU
     cpu: dict[str, float] = {}
     for each in cases.values():  # starts and warms up the workers
         for batch in each.loader:
@@ -384,11 +385,14 @@ def report(title: str, results: Results, args: argparse.Namespace) -> dict[str, 
           f"torchgeo {loader['torchgeo']:.0f}   plugin {loader['plugin']:.0f}   "
           f"ceiling (ready samples of the plugin's shape) {loader['ceiling']:.0f}")
     print("  CPU per sample (core-ms, the least of the rounds; 2-core bound in brackets):")
-    for name in ("raw", "torchgeo", "plugin", "ceiling", "datamodule", "datamodule, stored_batches=False"):
+    for name in ("raw", "torchgeo", "plugin", "ceiling", "datamodule", "datamodule, stored_batches=False",
+                 "datamodule loader alone"):
         print(f"    {name:<34}{cpu[name]:6.2f}  ({2000 / cpu[name]:.0f}/s)")
     dm, dm_today = rates["datamodule"]["loader"], rates["datamodule, stored_batches=False"]["loader"]
+    alone = rates["datamodule loader alone"]["loader"]
     print(f"  datamodule (num_workers={args.workers}, batch_size={args.batch_size}), train loader + "
-          f"on_after_batch_transfer on the CPU: {dm:.0f}   with stored_batches=False: {dm_today:.0f}")
+          f"on_after_batch_transfer on the CPU: {dm:.0f}   with stored_batches=False: {dm_today:.0f}   "
+          f"its loader alone (batches as stored, converted elsewhere): {alone:.0f}")
     ratios = {
         "single plugin/raw": single["plugin"] / single["raw"],
         "single plugin/raw, 1 thread": single["plugin, 1 thread"] / single["raw"],
@@ -398,6 +402,7 @@ def report(title: str, results: Results, args: argparse.Namespace) -> dict[str, 
         "datamodule/ceiling": dm / loader["ceiling"],
         "datamodule/torchgeo": dm / loader["torchgeo"],
         "datamodule, stored_batches=False/ceiling": dm_today / loader["ceiling"],
+        "datamodule loader alone/ceiling": alone / loader["ceiling"],
     }
     for name, value in ratios.items():
         print(f"  {name:<42}{value:6.2f}x")

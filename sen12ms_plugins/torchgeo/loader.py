@@ -43,7 +43,8 @@ class SEN12MSLoader(DataLoader):
     ``num_workers=0`` reads each batch when it is asked for, in the calling thread (the
     plugin's dataset then reads a batch's triplets on ``torch.get_num_threads()`` threads);
     ``num_workers=N`` keeps ``prefetch_factor * N`` batches asked for ahead, read by N threads,
-    each reading a batch on its own.  Batches come in sampler order; an error raised reading
+    each reading a batch on its own.  Batches come in sampler order (``in_order=False``
+    changes nothing); an error raised reading
     one is raised by ``next()`` when its turn comes, as itself; ``timeout`` (seconds) bounds
     the wait for a batch, as in a ``DataLoader``.  Map-style datasets only.
     ``worker_init_fn`` and ``multiprocessing_context`` concern worker processes: accepted (Lightning

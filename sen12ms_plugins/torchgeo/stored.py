@@ -119,9 +119,14 @@ _SENSOR_OF = {band: sensor for sensor in facts.IMAGE_SENSORS for band in facts.B
 
 
 def spec_of(dataset: SEN12MS) -> StoredSpec:
-    """The :class:`StoredSpec` of a dataset's samples."""
-    return StoredSpec(dataset.bands, dataset.label, dataset.scene_label, dataset.multi_label_threshold,
-                      dataset.s1_nan)
+    """The :class:`StoredSpec` of a dataset's samples (one object for every sample alike)."""
+    return _spec(tuple(dataset.bands), dataset.label, dataset.scene_label, dataset.multi_label_threshold,
+                 dataset.s1_nan)
+
+
+@functools.lru_cache(maxsize=64)
+def _spec(*key: Any) -> StoredSpec:
+    return StoredSpec(*key)
 
 
 def collate_specs(batch: Sequence[StoredSpec], *,
