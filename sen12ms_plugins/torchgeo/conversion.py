@@ -38,8 +38,9 @@ Batch = dict[str, Any]
 _TABLE_SIZE = 256
 # Simplified classes a scene label counts (1-10); 0 collects every other value.
 _CLASSES = len(labels.DFC_CLASSES)
-# Outputs on the CPU, by dtype: a batch's image and mask.
-_outputs = {np.dtype(np.float32): ArrayPool(keep=4), np.dtype(np.int64): ArrayPool(keep=4)}
+# Outputs on the CPU, by dtype: a batch's image and mask.  Two of each: the batch a step holds
+# and the next one (a step's augmentations make a new image, so the converted one is free again).
+_outputs = {np.dtype(np.float32): ArrayPool(keep=2), np.dtype(np.int64): ArrayPool(keep=2)}
 _local = threading.local()  # per thread: the lookup indices of one sample
 
 
