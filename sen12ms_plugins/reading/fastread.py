@@ -9,6 +9,10 @@ per file.  For any other layout :func:`read_bands` raises
 and the caller reads the file with rasterio.  On the layouts it handles the result
 is the very array rasterio's ``DatasetReader.read(indexes)`` returns: same dtype,
 shape and bytes (including NaN payloads), which the tests check file by file.
+
+:func:`read_as_stored` copies a file's samples as the file lays them out (pixel- or
+band-interleaved, the file's dtype) into a buffer, one read for its strips, and leaves
+every file of another format to the caller.
 """
 
 from __future__ import annotations
