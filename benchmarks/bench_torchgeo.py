@@ -61,6 +61,7 @@ CPU: datamodule/ceiling >= 2 and datamodule/torchgeo >= 5.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import sys
@@ -344,7 +345,7 @@ def measure(root: Path, patch_ids: list[PatchId], dm_root: Path, args: argparse.
             rate, core_ms = rate_loader(each, args.seconds)
             best.setdefault(name, {})["loader"] = max(best.get(name, {}).get("loader", 0.0), rate)
             cpu[name] = min(cpu.get(name, float("inf")), core_ms)
-    del cases
+    del cases, stored, today  # their arrays too: the memory below is the datamodule's alone
     device = torch.device(args.device) if args.device else torch.device("cuda") if torch.cuda.is_available() else None
     if device is not None:
         on_device = {name: Case(loader(datasets[name], pin_memory=device.type == "cuda"),
@@ -360,7 +361,8 @@ def measure(root: Path, patch_ids: list[PatchId], dm_root: Path, args: argparse.
             for name, each in on_device.items():
                 rate, _ = rate_loader(each, args.seconds)
                 best[name][str(device)] = max(best[name].get(str(device), 0.0), rate)
-        del on_device
+        del on_device, dm, step
+    gc.collect()  # the loaders above and their arrays (a trainer and its datamodule refer to each other)
     fresh = loader(datasets["plugin"])
     memory = memory_after(Case(fresh), (1, 3), per_epoch, lambda: worker_memory(fresh))
     dm = datamodule(dm_root, args)
