@@ -24,6 +24,16 @@ DFC2020 test split every dataset of the datamodule gives simplified masks (``lab
 the very lookup upstream applies on the device, applied when reading) and nothing is mapped
 after transfer; the LCCS layers, in other classes, cannot be tested on DFC2020 (ValueError).
 
+Its loaders move batches as the files store them (``stored_batches``, a keyword the installed
+``__init__`` adds, True by default): a :class:`~.loader.SEN12MSLoader` of the dataset's stored
+twin, read by ``num_workers`` threads of the training process straight into pinned memory for
+an accelerator (reused arrays otherwise), with torchgeo's sampler, batch size and ``drop_last``;
+``on_after_batch_transfer`` makes torchgeo's batch of them on the device the batch is on
+(:func:`~.conversion.torchgeo_batch`), upstream's IGBP mapping looked up there, before
+torchgeo's augmentations.  ``stored_batches=False``, per-sample ``transforms``, a dataset
+subclass with samples of its own or another ``collate_fn`` take torchgeo's DataLoaders and
+float32 batches.
+
 The class itself is not replaced: LightningCLI resolves ``class_path:
 SEN12MSDataModule`` by class name and refuses a name that two classes share.
 """
