@@ -7,6 +7,7 @@ own datamodule and class give for the same triplets."""
 from __future__ import annotations
 
 import itertools
+import types
 import os
 
 import pytest
@@ -165,3 +166,13 @@ def test_per_sample_transforms_take_todays_path(real_layout_root):
     batch = next(iter(loader))
     plain = plugin.SEN12MS(real_layout_root, "holdout", checksum=False)
     assert torch.equal(batch["image"], torch.stack([2 * plain[i]["image"] for i in range(4)]))
+
+
+def test_devices_without_full_uint16_support_take_todays_path(real_layout_root):
+    # No MPS or XPU device here: a stand-in for the trainer Lightning attaches, with only what the
+    # datamodule asks of it (the device its strategy trains on).
+    dm = SEN12MSDataModule(root=real_layout_root, batch_size=4, checksum=False)
+    dm.setup("test")
+    for device, kind in (("cpu", SEN12MSLoader), ("meta", DataLoader)):
+        dm.trainer = types.SimpleNamespace(strategy=types.SimpleNamespace(root_device=torch.device(device)))
+        assert type(dm.test_dataloader()) is kind, device

@@ -31,8 +31,8 @@ an accelerator (reused arrays otherwise), with torchgeo's sampler, batch size an
 ``on_after_batch_transfer`` makes torchgeo's batch of them on the device the batch is on
 (:func:`~.conversion.torchgeo_batch`), upstream's IGBP mapping looked up there, before
 torchgeo's augmentations.  ``stored_batches=False``, per-sample ``transforms``, a dataset
-subclass with samples of its own or another ``collate_fn`` take torchgeo's DataLoaders and
-float32 batches.
+subclass with samples of its own, another ``collate_fn`` or a device other than the CPU and
+CUDA take torchgeo's DataLoaders and float32 batches.
 
 The class itself is not replaced: LightningCLI resolves ``class_path:
 SEN12MSDataModule`` by class name and refuses a name that two classes share.
@@ -63,6 +63,9 @@ Sample = dict[str, Any]
 _DEFAULTS = {name: p.default for name, p in inspect.signature(SEN12MSDataModule.__dict__["__init__"]).parameters.items()}
 #: The splits ``test`` may run on.
 TEST_SPLITS = ("holdout", *DFC2020_SPLITS)
+#: Devices batches as stored go to: the CPU and CUDA, which move and convert uint16 tensors
+#: (torch's support of uint16 elsewhere, MPS among them, is partial: those take torchgeo's path).
+STORED_DEVICES = ("cpu", "cuda")
 #: Dataset labels whose masks are simplified classes once mapped: what DFC2020 can test.
 _DFC2020_TESTABLE = (None, "IGBP", "DFC")
 
@@ -162,13 +165,15 @@ def val_dataloader(self) -> Any:
 def _dataloader_factory(self, split: str) -> DataLoader:
     """torchgeo's loader of ``split``; with ``stored_batches``, the same as a :class:`SEN12MSLoader`
     of batches as stored (same sampler, batch size, ``drop_last``, collation), when the
-    dataset is the plugin's own, without per-sample ``transforms``, collated by ``default_collate``."""
+    dataset is the plugin's own, without per-sample ``transforms``, collated by ``default_collate``,
+    for a trainer on one of :data:`STORED_DEVICES` (or none)."""
     loader = original(SEN12MSDataModule, "_dataloader_factory")(self, split)
     dataset = loader.dataset
-    if not (getattr(self, "stored_batches", True) and isinstance(dataset, SEN12MS) and dataset.transforms is None
-            and _reads_as_plugin(dataset) and loader.collate_fn is default_collate):
-        return loader
     device = self.trainer.strategy.root_device if self.trainer is not None else None
+    if not (getattr(self, "stored_batches", True) and isinstance(dataset, SEN12MS) and dataset.transforms is None
+            and _reads_as_plugin(dataset) and loader.collate_fn is default_collate
+            and (device is None or device.type in STORED_DEVICES)):
+        return loader
     batches = ({"batch_size": loader.batch_size, "sampler": loader.sampler, "drop_last": loader.drop_last}
                if type(loader.batch_sampler) is BatchSampler else {"batch_sampler": loader.batch_sampler})
     return SEN12MSLoader(
@@ -185,9 +190,9 @@ def _dataloader_factory(self, split: str) -> DataLoader:
 
 def _pins_for(device: torch.device | None) -> bool:
     """Whether batches for ``device`` are read into pinned memory, from which they reach it
-    without blocking: for torch's current accelerator, unless it is MPS (which cannot pin)."""
+    without blocking: for torch's current accelerator."""
     accelerator = torch.accelerator.current_accelerator() if device is not None else None
-    return accelerator is not None and accelerator.type == device.type != "mps"
+    return accelerator is not None and accelerator.type == device.type
 
 
 def _reads_as_plugin(dataset: SEN12MS) -> bool:
