@@ -90,8 +90,8 @@ class RootBusyError(RootError):
 
 
 class RecordError(SEN12MSError):
-    """Raised when a record the package keeps (a root's ``.sen12ms/`` files, a Hugging Face
-    preparation's source record) is of another version or not a record at all; the message
+    """Raised when a record the package keeps (a root's ``.sen12ms/`` files, the source record of
+    data a TFDS or Hugging Face builder prepared) is of another version or not a record at all; the message
     names the file.  It is never silently started afresh: what it remembers (verified md5s,
     extracted archives, a download's selection) would otherwise be lost or misread."""
 
@@ -103,6 +103,13 @@ class RecordError(SEN12MSError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.path, self.problem)
+
+
+class PreparedDataMismatchError(SEN12MSError):
+    """Raised by the TFDS builder, before it serves or builds anything, when the data prepared in
+    its ``data_dir`` is not what was asked for: prepared from another root, from the root's files
+    before they changed, or by another version of the builder (or it says nothing of its root).
+    The message names both sides and the call that prepares again; nothing is rebuilt unasked."""
 
 
 class EmptySplitError(SEN12MSError):

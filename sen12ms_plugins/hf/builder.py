@@ -46,8 +46,8 @@ stay ``all``, ``s2`` and ``s1s2``; what the root holds enters the cache key thro
 builder's ``hash`` instead (:func:`root_fingerprint`: the root's path, the name, size and
 modification time of every triplet file, the patch size and this package's version), so a
 root whose files changed, even in place under the same names, is prepared anew.  Every
-prepared folder holds :data:`SOURCE_RECORD`, saying which root and which fingerprint it
-was made from.  Split sizes and array shapes depend on the root, so the builder never
+prepared folder holds :data:`~sen12ms_plugins.acquisition.bookkeeping.SOURCE_RECORD`, saying
+which root, fingerprint and content stamp it was made from.  Split sizes and array shapes depend on the root, so the builder never
 takes them from a dataset card (``datasets<4`` reads one next to a loading script, and
 ``datasets-cli test --save_info`` would write one): it records none.
 
@@ -72,7 +72,7 @@ import datasets
 from datasets.naming import filenames_for_dataset_split
 
 from .. import __version__
-from ..acquisition.bookkeeping import Record, utc_now
+from ..acquisition.bookkeeping import SOURCE_RECORD, Record, utc_now
 from ..acquisition.download import fetch_missing, require_ready
 from ..acquisition.verify import check_root
 from ..dataset import facts
@@ -90,9 +90,6 @@ from .features import check_example_size, example_nbytes, hf_features
 #: Largest Arrow record batch the builder writes, as ``datasets`` aims for in Parquet row groups.
 MAX_BATCH_BYTES = 100 * 1024 * 1024
 
-
-#: Written into every prepared folder: the root, configuration and fingerprint it was made from.
-SOURCE_RECORD = "sen12ms_source.json"
 #: How to ask this builder to download, for the error messages of the core's root check.
 OPT_IN = "or pass download=True to the builder"
 
@@ -264,7 +261,7 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
         # written into the unfinished folder, so it arrives with the data
         path = posixpath.join(self._output_dir, SOURCE_RECORD)
         fields = {"root": str(self._root.resolve()), "config": self._sen12ms_config.name,
-                  "fingerprint": self._fingerprint, "triplets": len(self._index), "patch_size": self._patch_size,
+                  "fingerprint": self._fingerprint, "content_stamp": self._content_stamp, "triplets": len(self._index), "patch_size": self._patch_size,
                   "package_version": __version__, "prepared": utc_now()}
         with self._fs.open(path, "wb") as f:
             f.write(Record(Path(path)).encode(fields))

@@ -26,7 +26,7 @@ What it keeps and what it removes:
   process is writing, or one ``prepare-hf`` did not make, is left alone and reported;
 * a finished preparation of the same root and configuration with another key (the files
   have changed since, or another package version) is replaced; preparations of other
-  roots are kept (each prepared folder says its root in :data:`~.builder.SOURCE_RECORD`)
+  roots are kept (each prepared folder says its root in :data:`~sen12ms_plugins.acquisition.bookkeeping.SOURCE_RECORD`)
   and reported;
 * the folders of the root just prepared are made the newest, its ``all`` configuration
   the newest of all, so the bare name means the last root prepared, in ``all`` when
@@ -47,12 +47,12 @@ from typing import IO, Sequence
 
 import datasets
 
-from ..acquisition.bookkeeping import Record, utc_now
+from ..acquisition.bookkeeping import SOURCE_RECORD, Record, utc_now
 from ..console import write_message
 from ..dataset.root import resolve_root
 from ..errors import RecordError
 from ..reading.configs import CONFIGS, DEFAULT_CONFIG, get_config
-from .builder import SOURCE_RECORD, Sen12ms
+from .builder import Sen12ms
 
 try:
     import fcntl
@@ -201,7 +201,7 @@ def _folders(dataset_dir: Path) -> list[Path]:
 
 
 def _source(folder: Path) -> dict:
-    """What a prepared folder says it was made from (:data:`~.builder.SOURCE_RECORD`); empty when
+    """What a prepared folder says it was made from (:data:`~sen12ms_plugins.acquisition.bookkeeping.SOURCE_RECORD`); empty when
     it says nothing (a folder prepared by something else); RecordError when it cannot be read."""
     return Record(folder / SOURCE_RECORD).read() or {}
 
