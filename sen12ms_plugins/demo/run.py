@@ -93,7 +93,7 @@ class DemoContext:
     @property
     def root(self) -> Path:
         # Not called "sen12ms": a folder of that name in the working directory would take
-        # precedence over the prepared cache in datasets.load_dataset("sen12ms").
+        # precedence over the prepared cache in datasets.load_dataset("sen12ms", …).
         return self.workdir / "SEN12MS"
 
     @property
@@ -221,7 +221,7 @@ def step_hf(ctx: DemoContext) -> str:
 
     _quiet_frameworks()
     prepare_hf(ctx.root, cache_dir=ctx.hf_cache)
-    return 'datasets.load_dataset("sen12ms", split=…): ' + _load_all(ctx, "hf", lambda s: from_hf(s, ctx.hf_cache))
+    return 'datasets.load_dataset("sen12ms", "all", split=…): ' + _load_all(ctx, "hf", lambda s: from_hf(s, ctx.hf_cache))
 
 
 def step_analysis(ctx: DemoContext) -> str:
