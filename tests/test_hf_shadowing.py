@@ -110,7 +110,7 @@ def test_the_named_call_cannot_be_shadowed_and_prepare_hf_removes_what_shadowed_
 
     # ... and removes it when asked, with the lock files datasets keeps for it.
     removed = _prepare_hf(home, sample_root, "--remove-foreign")
-    assert f"removed, not from prepare-hf (datasets' 'imagefolder' builder, configuration 'default', " in removed.stdout
+    assert "removed, not from prepare-hf (datasets' 'imagefolder' builder, configuration 'default', " in removed.stdout
     assert _entries(home) == ours and not (home / "datasets" / "sen12ms" / "default").exists()
     assert not [p for p in (home / "datasets").glob("*.lock") if "_sen12ms_default_" in p.name]
     bare = _loaded(_load(home, elsewhere, "", "holdout"))

@@ -24,7 +24,7 @@ foreign entries and --remove-foreign removes them.
 Running it again reuses what is prepared for this root while its files are unchanged
 (names, sizes and modification times); a file rewritten since, even in place, gets the
 root prepared anew, replacing the older preparation.  Preparations of other roots are
-kept (the last root prepared is the one the bare name loads; prepare-hf again to switch
+kept (the last root prepared is the one the name loads; prepare-hf again to switch
 back, instantly).  Unfinished folders are removed only when a prepare-hf run that is gone
 left them; another process's work is left alone.
 

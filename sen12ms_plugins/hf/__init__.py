@@ -5,7 +5,7 @@
 * :func:`export_hf` — a data-only dataset directory (Parquet shards + dataset card)
   for ``load_dataset(DIR)`` and the Hub (``sen12ms export-hf``).
 * :func:`prepare_hf` — prepares the ``datasets`` cache so that
-  ``load_dataset("sen12ms", split="holdout")`` works by bare name, offline, from any
+  ``load_dataset("sen12ms", "all", split="holdout")`` works by name, offline, from any
   working directory (``sen12ms prepare-hf``).
 * :func:`table_to_numpy` — Arrow batches to numpy with the files' dtypes
   (``with_format("numpy")`` widens uint16 to int64);

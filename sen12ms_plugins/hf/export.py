@@ -52,8 +52,14 @@ from ..reading.examples import patch_size_of, read_example
 from ..reading.reader import mark_announced, probe_layouts
 from . import DEFAULT_ROW_GROUP_SIZE, DEFAULT_SHARD_SIZE
 from .card import ConfigSummary, write_card
-from .features import (check_example_size, example_nbytes, examples_to_table, features_digest, hf_features,
-                       parquet_row_nbytes)
+from .features import (
+    check_example_size,
+    example_nbytes,
+    examples_to_table,
+    features_digest,
+    hf_features,
+    parquet_row_nbytes,
+)
 
 CARD_NAME = "README.md"
 #: Key of the shard identity in the Parquet footer's key-value metadata.

@@ -38,7 +38,7 @@ What it keeps and what it removes:
   roots are kept (each prepared folder says its root in :data:`~sen12ms_plugins.acquisition.bookkeeping.SOURCE_RECORD`)
   and reported;
 * the folders of the root just prepared are made the newest, its ``all`` configuration
-  the newest of all, so the bare name means the last root prepared, in ``all`` when
+  the newest of all, so the name means the last root prepared, in ``all`` when
   that is prepared.
 """
 

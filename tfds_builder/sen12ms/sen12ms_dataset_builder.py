@@ -28,6 +28,14 @@ checks, extraction) completes the root first: the request recorded by ``sen12ms
 download --seasons/--sensors`` when there is one, else all 12 archives (about
 ``facts.TOTAL_GB_APPROX`` GB, printed before it starts).
 
+What a data_dir holds is served only for what was asked: every version folder records
+the root it was prepared from and that root's ``content_stamp`` (``SOURCE_RECORD``), and
+prepared data loaded with a root given (argument or ``$SEN12MS_ROOT``) that is another
+root, or the same root after its files changed, is a ``PreparedDataMismatchError`` naming
+both and the call that prepares again (:data:`PREPARE_AGAIN`); without a root it is read
+as it is.  A data_dir holding another version of a config, and none of this one, is the same
+error rather than a build nobody asked for.  Nothing is rebuilt unasked.
+
 Configurations and example fields are the core's (``sen12ms_plugins.reading.configs``,
 ``sen12ms_plugins.reading.examples``), as in the Hugging Face builder; images are stored
 height x width x bands.
@@ -174,12 +182,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         """
         download_config = kwargs.get("download_config") or tfds.download.DownloadConfig()
         rebuild = download_config.download_mode.overwrite_dataset
-        prepared = self.is_prepared()
-        if prepared and not rebuild:
-            self._check_source()
-        if not prepared and not rebuild:
-            self._refuse_other_versions()
-        if not self._download and (not prepared or rebuild):
+        if not rebuild:
+            self._check_data_dir()
+        if not self._download and (rebuild or not self.is_prepared()):
             given = self._given_root()
             if given is not None:
                 require_ready(given, opt_in=OPT_IN)
@@ -236,22 +241,25 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     # --- reading -------------------------------------------------------------------------
 
     def as_dataset(self, split=None, *args, **kwargs):
-        self._check_before_reading()
+        self._check_data_dir()
         _check_dfc2020_split(self, split)
         _cache_tensor_dtypes(self.info.features)
         return super().as_dataset(split, *args, **kwargs)
 
     def as_data_source(self, split=None, *args, **kwargs):
-        self._check_before_reading()
+        self._check_data_dir()
         _check_dfc2020_split(self, split)
         return super().as_data_source(split, *args, **kwargs)
 
     # --- what the data_dir holds ------------------------------------------------------------
 
-    def _check_before_reading(self) -> None:
+    def _check_data_dir(self) -> None:
+        """Before data is served or built: prepared data must hold the root asked for; nothing
+        prepared in this version must not hide another version (TFDS would build it, or say only
+        that nothing is prepared)."""
         if self.is_prepared():
             self._check_source()
-        else:  # TFDS would only say that nothing is prepared
+        else:
             self._refuse_other_versions()
 
     def _check_source(self) -> None:
@@ -300,14 +308,16 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         if not config_dir.exists():
             return
         others = sorted((p for p in config_dir.iterdir() if p.name != str(self.version)
-                         and _is_version(p.name) and (p / "dataset_info.json").exists()), key=lambda p: p.name)
+                         and _is_version(p.name) and (p / "dataset_info.json").exists()),
+                        key=lambda p: tfds.core.Version(p.name))
         if not others:
             return
         old = others[-1]
+        changed = self.RELEASE_NOTES[str(self.version)].split(";")[0]  # the note's first clause: what changed
         raise PreparedDataMismatchError(
             f"{config_dir} holds {self.name} {', '.join(p.name for p in others)}, not {self.version}, the version this "
-            f"sen12ms-plugins reads ({self.RELEASE_NOTES[str(self.version)].split(';')[0]}): prepare {self.version} "
-            f"with {PREPARE_AGAIN}, or read {old.name} as it is with tfds.builder_from_directory({str(old)!r})")
+            f"sen12ms-plugins reads ({changed}): prepare {self.version} with {PREPARE_AGAIN}, or read {old.name} as "
+            f"it is with tfds.builder_from_directory({str(old)!r})")
 
     def _generate_examples(self, root: str, patch_ids):
         names = [pid.name for pid in patch_ids]
