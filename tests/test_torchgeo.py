@@ -31,7 +31,9 @@ from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.ids import PatchId, write_patch_list
 from sen12ms_plugins.dataset.index import build_index
 from sen12ms_plugins.dataset.splits import compute_splits
-from sen12ms_plugins.errors import EmptySplitError, PatchFileError
+from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping
+from sen12ms_plugins.acquisition.download import Selection
+from sen12ms_plugins.errors import EmptySplitError, PatchFileError, RootError
 
 from . import crafted
 from .conftest import TEST_PATCH_SIZE
@@ -119,11 +121,42 @@ def test_invalid_split_is_an_assertion_error_raised_before_any_file_access(tmp_p
 
 @pytest.mark.parametrize("checksum", [True, False])
 def test_not_downloaded(tmp_path, checksum):
+    """torchgeo's type and first words, then the core's reason: what is missing, where, and
+    the command that downloads it (as TFDS's and Hugging Face's builders say it)."""
     with pytest.raises(DatasetNotFoundError, match="Dataset not found") as ours:
         SEN12MS(tmp_path, checksum=checksum)
     with pytest.raises(DatasetNotFoundError) as theirs:
         Upstream(tmp_path, checksum=checksum)
-    assert str(ours.value) == str(theirs.value)
+    assert str(theirs.value).startswith("Dataset not found")
+    message = str(ours.value)
+    assert "\n" not in message
+    assert message.startswith(f"Dataset not found: {tmp_path}: holds no SEN12MS triplet")
+    assert f"`sen12ms download --root {tmp_path} --extract` (all 12 archives, about 510 GB)" in message
+    assert isinstance(ours.value, RootError)  # the core's error too, as TFDS and Hugging Face raise it
+
+
+def test_not_downloaded_names_a_root_that_does_not_exist(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as err:
+        SEN12MS(tmp_path / "sen12ms", checksum=False)
+    assert str(err.value).startswith(f"Dataset not found: {tmp_path / 'sen12ms'}: SEN12MS root does not exist; "
+                                     f"to download SEN12MS into it run `sen12ms download --root")
+
+
+def test_not_found_after_an_unfinished_download_says_how_to_finish_it(sample_root, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(sample_root, root, ignore=shutil.ignore_patterns(".sen12ms"))
+    Selection.of([facts.archive_name("ROIs1158_spring", "s1")], "spring", "s1").record(Bookkeeping(root))
+    with pytest.raises(DatasetNotFoundError) as err:
+        SEN12MS(root, "holdout", checksum=False)
+    assert str(err.value).startswith(f"Dataset not found: {root}: unfinished download: 1 of the 1 archives")
+    assert "`sen12ms download --root" in str(err.value) and "--seasons spring --sensors s1 --extract`" in str(err.value)
+
+
+def test_not_found_pickles_with_its_message(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as err:
+        SEN12MS(tmp_path, checksum=False)
+    again = pickle.loads(pickle.dumps(err.value))
+    assert type(again) is type(err.value) and str(again) == str(err.value)
 
 
 def test_check_integrity_light(tg_root):
@@ -131,7 +164,9 @@ def test_check_integrity_light(tg_root):
     patched here) the sample's archives fail it, yet the dataset opens."""
     with pytest.raises(DatasetNotFoundError) as err:
         SEN12MS(tg_root, checksum=True)
-    assert "md5" in "\n".join(err.value.__notes__)
+    first, *more = str(err.value).split("\n")
+    assert not more and first.startswith(f"Dataset not found: {tg_root} does not verify: {tg_root}/") and "md5" in first
+    assert "md5" in "\n".join(err.value.__notes__)  # every problem, one a line
     ds = SEN12MS(tg_root, checksum=False)
     assert len(ds) == SAMPLE_COUNTS["train"]
 
@@ -254,9 +289,8 @@ def test_empty_split_is_a_clear_error(sample_root, tmp_path):
 
 def test_a_root_without_triplets_is_not_found(tmp_path):
     (tmp_path / "ROIs1158_spring").mkdir()
-    with pytest.raises(DatasetNotFoundError, match="Dataset not found") as err:
+    with pytest.raises(DatasetNotFoundError, match=f"Dataset not found: {tmp_path}: holds no SEN12MS triplet"):
         SEN12MS(tmp_path, "validation", checksum=False)
-    assert "no complete SEN12MS triplet" in "\n".join(err.value.__notes__)
 
 
 def test_a_bad_file_is_named_when_read(sample_root, tmp_path):
