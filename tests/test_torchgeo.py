@@ -31,6 +31,7 @@ from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.ids import PatchId, write_patch_list
 from sen12ms_plugins.dataset.index import build_index
 from sen12ms_plugins.dataset.splits import compute_splits
+from sen12ms_plugins.reading.reader import read_triplet
 from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping
 from sen12ms_plugins.acquisition.download import Selection
 from sen12ms_plugins.errors import EmptySplitError, PatchFileError, RootError
@@ -175,6 +176,60 @@ def test_band_subsets(tg_root):
     for bands in SEN12MS.BAND_SETS.values():
         ds = SEN12MS(tg_root, bands=bands, checksum=False)
         assert ds[0]["image"].shape[0] == len(bands)
+
+
+#: The band sets, written out by hand: torchgeo's four as torchgeo 0.10.1 has them (its
+#: ``s2-reduced`` holds B10, the cirrus band, not B12, whatever its datamodule's docstring says),
+#: the six bands that docstring describes, and the authors' 10 bands "related to land"
+#: (S2_BANDS_LD of the SEN12MS toolbox's classification code: B2-B8, B8A, B11, B12).
+BAND_SETS_BY_HAND = {
+    "all": ("VV", "VH", "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"),
+    "s1": ("VV", "VH"),
+    "s2-all": ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"),
+    "s2-reduced": ("B02", "B03", "B04", "B08", "B10", "B11"),
+    "s2-reduced-swir": ("B02", "B03", "B04", "B08", "B11", "B12"),
+    "s2-land": ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12"),
+}
+
+
+def test_band_sets_keep_upstreams_and_add_two():
+    assert dict(SEN12MS.BAND_SETS) == BAND_SETS_BY_HAND
+    for name, bands in Upstream.BAND_SETS.items():  # a drop-in: upstream's names mean what they mean there
+        assert SEN12MS.BAND_SETS[name] == tuple(bands)
+    assert set(Upstream.BAND_SETS) < set(SEN12MS.BAND_SETS)
+
+
+@pytest.mark.parametrize("name", ["s2-reduced", "s2-reduced-swir", "s2-land"])
+def test_a_band_set_reads_its_bands(sample_root, name):
+    ds = SEN12MS(sample_root, "holdout", bands=SEN12MS.BAND_SETS[name], checksum=False)
+    pid = ds.patch_ids[0]
+    s2 = read_triplet(sample_root, pid, {"s2": None})["s2"]
+    expected = np.stack([s2[facts.BANDS["s2"].index(b)] for b in BAND_SETS_BY_HAND[name]]).astype(np.float32)
+    np.testing.assert_array_equal(ds[0]["image"].numpy(), expected)
+
+
+#: What torchgeo's datamodule divides each band by (its ``std``; the mean is 0): dB by -25, the
+#: Sentinel-2 digital numbers by 10,000.
+DIVISOR = {**dict.fromkeys(("VV", "VH"), -25.0), **dict.fromkeys(BAND_SETS_BY_HAND["s2-all"], 1e4)}
+
+
+@pytest.mark.parametrize("band_set", sorted(BAND_SETS_BY_HAND))
+def test_the_datamodule_normalises_every_band_set(sample_root, band_set):
+    dm = torchgeo.datamodules.SEN12MSDataModule(batch_size=2, band_set=band_set, root=sample_root, checksum=False)
+    bands = BAND_SETS_BY_HAND[band_set]
+    assert dm.kwargs["bands"] == bands
+    assert dm.std.tolist() == [DIVISOR[b] for b in bands]
+    dm.setup("test")
+    image = next(iter(dm.test_dataloader()))["image"]
+    out = dm.aug({"image": image.clone()})["image"]  # what on_after_batch_transfer applies in a Trainer
+    divisor = torch.tensor([DIVISOR[b] for b in bands]).view(1, -1, 1, 1)
+    torch.testing.assert_close(out, image / divisor)
+
+
+def test_the_datamodule_names_an_unknown_band_set():
+    with pytest.raises(ValueError, match="unknown band_set 's2-rgb'; expected one of all, s1, s2-all, s2-reduced, "
+                                         "s2-reduced-swir, s2-land"):
+        torchgeo.datamodules.SEN12MSDataModule(band_set="s2-rgb", root="/nonexistent")
 
 
 def test_invalid_bands_before_any_file_access(tmp_path):

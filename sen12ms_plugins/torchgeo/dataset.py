@@ -171,6 +171,9 @@ class SEN12MS(UpstreamSEN12MS):
 
     #: Label layers ``label`` accepts.
     LABELS: ClassVar[tuple[str, ...]] = tuple(labels.SCHEMES)
+    #: Named band sets: torchgeo's four as torchgeo has them, ``s2-reduced-swir`` and ``s2-land``
+    #: (:data:`~sen12ms_plugins.dataset.facts.BAND_SETS` says what each holds and why).
+    BAND_SETS: ClassVar[dict[str, tuple[str, ...]]] = dict(facts.BAND_SETS)
 
     def __init__(
         self,
@@ -193,7 +196,8 @@ class SEN12MS(UpstreamSEN12MS):
                 and upstream's patch lists)
             split: ``train``, ``holdout`` (or ``test``), ``validation``,
                 ``train_minus_validation``, ``dfc2020_validation`` or ``dfc2020_test``
-            bands: band names from :attr:`band_names`, in the order wanted
+            bands: band names from :attr:`band_names`, in the order wanted (a named set:
+                ``SEN12MS.BAND_SETS["s2-land"]``)
             transforms: a function/transform that takes a sample and returns it transformed
             checksum: verify the archives (remembered) or the tree, and the patch lists
             label: ``mask`` layer, one of :attr:`LABELS`; None: IGBP, or the 10 m label of a
