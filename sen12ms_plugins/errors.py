@@ -33,8 +33,9 @@ tree, by layer::
 The torchgeo adapter adds ``UnknownSplitError`` (also an ``AssertionError``, which is
 what torchgeo's own class raises for an unknown split).
 
-One warning, outside the tree: :class:`EmptySplitWarning` (a ``UserWarning``), given when
-a writer of several splits leaves out the empty ones and carries on.
+Two warnings (``UserWarning``), outside the tree: :class:`EmptySplitWarning`, given when a
+writer of several splits leaves out the empty ones and carries on, and :class:`SmallSplitWarning`,
+given when a datamodule's training split is smaller than one batch.
 """
 
 from __future__ import annotations
@@ -119,6 +120,14 @@ class EmptySplitWarning(UserWarning):
     """Given once when a writer of several splits (TFDS, Hugging Face, stats, a datamodule's fit)
     leaves out those without members in this root; the message names them, says why, and what
     is written instead."""
+
+
+class SmallSplitWarning(UserWarning):
+    """Given once per fit by torchgeo's ``SEN12MSDataModule`` (the plugin registered) when its
+    training split holds fewer triplets than one batch (per process, in a distributed run):
+    torchgeo drops the last incomplete training batch, so such a fit trains on nothing while
+    Lightning reports it finished.  The message names the split, its size, the batch size and
+    the largest batch size that trains."""
 
 
 # --- Files -------------------------------------------------------------------------------

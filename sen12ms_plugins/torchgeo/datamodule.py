@@ -31,6 +31,7 @@ SEN12MSDataModule`` by class name and refuses a name that two classes share.
 from __future__ import annotations
 
 import inspect
+import math
 import warnings
 from typing import Any
 
@@ -40,7 +41,7 @@ from torchgeo.datamodules.geo import NonGeoDataModule
 from torchgeo.datamodules.sen12ms import SEN12MSDataModule
 
 from ..dataset.splits import DFC2020_SPLITS, TRAIN_PARTS, canonical_split
-from ..errors import EmptySplitWarning
+from ..errors import EmptySplitWarning, SmallSplitWarning
 from .dataset import SEN12MS, UpstreamSEN12MS
 from .originals import original
 
@@ -139,8 +140,26 @@ def setup(self, stage: str) -> None:
             self.val_dataset = SEN12MS(split="validation", **kwargs)
         #: True after a ``fit`` setup on a root whose ``validation`` is empty.
         self.fit_without_validation = "validation" not in kept
+        if stage == "fit":
+            _warn_if_smaller_than_a_batch(self)
     if stage == "test":
         self.test_dataset = SEN12MS(split=getattr(self, "test_split", "holdout"), **kwargs)
+
+
+def _warn_if_smaller_than_a_batch(self) -> None:
+    """One :class:`~sen12ms_plugins.errors.SmallSplitWarning` (from the first process) when the
+    training split gives no batch: torchgeo's training loader drops the last incomplete batch,
+    and in a distributed run each process gets its share of the split."""
+    batch_size = self.train_batch_size or self.batch_size
+    ranks = self.trainer.world_size if self.trainer is not None else 1
+    n = len(self.train_dataset)
+    if math.ceil(n / ranks) < batch_size and rank_zero_only.rank == 0:
+        share = f" ({math.ceil(n / ranks)} per process of {ranks})" if ranks > 1 else ""
+        warnings.warn(
+            f"SEN12MSDataModule: split {self.train_dataset.split!r} of {self.train_dataset.root} holds {n} triplets"
+            f"{share}, fewer than one batch of {batch_size}; torchgeo drops the last incomplete training batch "
+            f"(drop_last), so fit trains on nothing: pass batch_size={max(1, n // ranks)} or less",
+            SmallSplitWarning, stacklevel=2)
 
 
 def val_dataloader(self) -> Any:
