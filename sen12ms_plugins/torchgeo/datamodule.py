@@ -185,6 +185,14 @@ def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:
     return NonGeoDataModule.on_after_batch_transfer(self, batch, dataloader_idx)
 
 
+def plot(self, *args: Any, **kwargs: Any) -> Any:
+    """torchgeo's plot of a sample (its tasks plot one of each validation batch, after transfer):
+    with the masks mapped to the simplified classes there, it is drawn in those classes."""
+    if _dataset_kwargs(self).get("label") in (None, "IGBP"):
+        kwargs.setdefault("scheme", "DFC")
+    return original(SEN12MSDataModule, "plot")(self, *args, **kwargs)
+
+
 #: The methods registration installs on torchgeo's ``SEN12MSDataModule``.
 METHODS = {"__init__": __init__, "setup": setup, "val_dataloader": val_dataloader,
-           "on_after_batch_transfer": on_after_batch_transfer}
+           "on_after_batch_transfer": on_after_batch_transfer, "plot": plot}

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 import torchgeo.datasets.sen12ms as _upstream_module
 from torch import Tensor
-from torchgeo.datasets import DatasetNotFoundError
+from matplotlib.figure import Figure
+from torchgeo.datasets import DatasetNotFoundError, RGBBandsMissingError
 
 from ..acquisition import verify
 from ..acquisition.download import require_ready
@@ -34,6 +35,7 @@ from ..reading.fastread import Convert
 from ..reading.reader import announced, georeference, mark_announced, probe_layouts, read_file
 from . import threads
 from .collate import BatchedSample
+from .figure import plot_sample
 from .plan import Pools, ReadPlan, batch_tensor, new_array, resolve_label
 
 Sample = dict[str, Any]
@@ -455,6 +457,35 @@ class SEN12MS(UpstreamSEN12MS):
         hot = torch.zeros(len(labels.DFC_CLASSES) + 1, dtype=torch.int64)
         hot[list(multi)] = 1
         return hot
+
+    def plot(self, sample: Sample, show_titles: bool = True, suptitle: str | None = None, *,
+             scheme: str | None = None) -> Figure:
+        """Plot a sample: the image in true colour with a robust stretch, the mask and (when the
+        sample has one) the ``prediction`` in the class colours of their scheme, with fixed
+        class limits and a legend of the classes shown (:mod:`.figure` says how).
+
+        Args:
+            sample: a sample returned by :meth:`__getitem__` (or one of a batch, with ``prediction``)
+            show_titles: flag indicating whether to show titles above each panel
+            suptitle: optional suptitle to use for figure
+            scheme: the classes ``mask`` and ``prediction`` hold, one of :attr:`LABELS`; None: the
+                dataset's ``label`` layer (the datamodule passes ``"DFC"`` for masks it mapped)
+
+        Returns:
+            a matplotlib Figure with the rendered sample
+
+        Raises:
+            RGBBandsMissingError: If *bands* does not include all RGB bands.
+            ValueError: If *scheme* is not a label layer.
+        """
+        missing = [band for band in self.rgb_bands if band not in self.bands]
+        if missing:
+            raise RGBBandsMissingError()
+        scheme = self.label if scheme is None else scheme
+        if scheme not in labels.SCHEMES:
+            raise ValueError(f"unknown scheme {scheme!r}; expected one of {', '.join(labels.SCHEMES)}")
+        rgb = [list(self.bands).index(band) for band in self.rgb_bands]
+        return plot_sample(sample, rgb, scheme, rgb_names=self.rgb_bands, show_titles=show_titles, suptitle=suptitle)
 
     def _metadata(self, pid: PatchId) -> Sample:
         geo = georeference(self.root, pid)
