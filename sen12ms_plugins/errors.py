@@ -30,8 +30,10 @@ tree, by layer::
     ├── ExportError                     a Hugging Face export that cannot be written
     └── MissingExtraError (ImportError) an optional dependency that is not installed
 
-The torchgeo adapter adds ``UnknownSplitError`` (also an ``AssertionError``, which is
-what torchgeo's own class raises for an unknown split).
+The torchgeo adapter adds two, which subclass what torchgeo raises and so live beside it:
+``UnknownSplitError`` (also an ``AssertionError``, which is what torchgeo's own class raises
+for an unknown split) and ``SEN12MSNotFoundError`` (torchgeo's ``DatasetNotFoundError`` and a
+:class:`RootError`, carrying the core's reason).
 
 Two warnings (``UserWarning``), outside the tree: :class:`EmptySplitWarning`, given when a
 writer of several splits leaves out the empty ones and carries on, and :class:`SmallSplitWarning`,
