@@ -136,9 +136,21 @@ class SmallSplitWarning(UserWarning):
 
 
 class PatchFileError(SEN12MSError):
-    """Raised by the readers when a patch file is missing, unreadable or not shaped like a SEN12MS patch."""
+    """Raised by the readers when a patch file is missing, unreadable or not shaped like a SEN12MS
+    patch: ``<path>: <problem>``, the problem in the words ``verify --deep`` uses for the file.
 
-    def __init__(self, path: str | os.PathLike[str], problem: str):
+    Made from one message alone, it is the error of a DataLoader worker that torch re-raises in
+    the main process (``type(error)(message)``, the message being the worker's traceback, whose
+    last line is the original error): the type is kept, and so are ``path`` and ``problem``,
+    read back from that line."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str | None = None):
+        if problem is None:
+            message = os.fspath(path)
+            last = message.rstrip().rsplit("\n", 1)[-1]
+            self.path, _, self.problem = last.split(": ", 1)[-1].partition(": ")
+            super().__init__(message)
+            return
         self.path = os.fspath(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")

@@ -34,6 +34,7 @@ from sen12ms_plugins.dataset.splits import compute_splits
 from sen12ms_plugins.reading.reader import read_triplet
 from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping
 from sen12ms_plugins.acquisition.download import Selection
+from sen12ms_plugins.acquisition.verify import verify_tree
 from sen12ms_plugins.errors import EmptySplitError, PatchFileError, RootError
 
 from . import crafted
@@ -262,8 +263,11 @@ def test_constructor_and_attributes_match_upstream():
         (p.name, p.default, p.kind) for p in theirs
     ]
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in ours[len(theirs) :])
-    for attr in ("BAND_SETS", "band_names", "rgb_bands", "filenames", "md5s"):
+    for attr in ("band_names", "rgb_bands", "filenames", "md5s"):
         assert getattr(SEN12MS, attr) == getattr(Upstream, attr)
+    # upstream's band sets, each the same; two more beside them (test_band_sets_keep_upstreams_and_add_two)
+    assert {name: tuple(SEN12MS.BAND_SETS[name]) for name in Upstream.BAND_SETS} == {
+        name: tuple(bands) for name, bands in Upstream.BAND_SETS.items()}
 
 
 BAND_CHOICES = [*SEN12MS.BAND_SETS.values(), ("B04", "VV", "B04", "VH"), ("B12", "B01"), ("VH",)]
@@ -363,6 +367,28 @@ def test_a_bad_file_is_named_when_read(sample_root, tmp_path):
     pid.path(root, "s1").unlink()
     with pytest.raises(PatchFileError, match=rf"{pid.filename('s1')}: does not exist"):
         ds[1]
+
+
+def test_a_truncated_file_is_named_in_verifys_words_also_from_a_dataloader_worker(sample_root, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(sample_root, root, ignore=shutil.ignore_patterns(".sen12ms"))
+    ds = SEN12MS(root, "holdout", checksum=False)
+    path = ds.patch_ids[0].path(root, "s2")
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        f.truncate(size // 2)
+    (bad,) = verify_tree(root, deep=True, patch_size=None, quiet=True).tree.bad_files  # the 32 px sample
+    words = bad["problem"]
+    assert words.startswith("truncated: its image data ends at byte ")
+    with pytest.raises(PatchFileError) as direct:
+        ds[0]
+    assert str(direct.value) == f"{path}: {words}"
+    with pytest.raises(PatchFileError) as from_worker:  # torch re-raises a worker's error by type and message
+        next(iter(DataLoader(ds, batch_size=2, num_workers=1)))
+    message = str(from_worker.value)
+    assert message.startswith("Caught PatchFileError in DataLoader worker process 0.")
+    assert message.rstrip().endswith(f"{path}: {words}")
+    assert (from_worker.value.path, from_worker.value.problem) == (str(path), words)
 
 
 # --- Options beyond upstream -------------------------------------------------------------

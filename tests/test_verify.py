@@ -154,10 +154,10 @@ def test_deep_check_names_bad_geotiffs(tree, sample_root):
     # bytes b" not" = 0x746F6E20 = 1953459744, far past the end of the file; libtiff (through
     # GDAL, which names the file by its base name) reports exactly that.
     assert bad == {
-        pids[0].relpath("s2"): "12 bands, expected 13",
-        pids[1].relpath("s1"): "data type float64, expected float32",
-        pids[2].relpath("lc"): "no CRS",
-        pids[3].relpath("lc"): "16x16 px, expected 32x32",
+        pids[0].relpath("s2"): "has 12 bands, a s2 patch has 13",  # the reader's words for the same files
+        pids[1].relpath("s1"): "has data type float64, a s1 patch has float32",
+        pids[2].relpath("lc"): "has no coordinate reference system",
+        pids[3].relpath("lc"): "is 16x16 pixels, a patch is 32x32",
         pids[4].relpath("s2"): f"cannot be read as a GeoTIFF ({pids[4].filename('s2')}: "
                                "TIFFReadDirectory:Failed to read directory at offset 1953459744)",
     }

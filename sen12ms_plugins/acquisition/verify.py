@@ -50,7 +50,7 @@ from ..dataset.facts import SensorFormat
 from ..dataset.index import Index, build_index
 from ..dataset.root import resolve_root
 from ..dataset.splits import compute_splits
-from ..errors import DamagedHeaderError, PatchFileError, UnsupportedLayoutError
+from ..errors import PatchFileError
 from . import checksums as checksums_mod
 from .bookkeeping import Bookkeeping, RecordFile, file_key
 from .checksums import md5_file
@@ -59,7 +59,6 @@ from .reports import ArchiveCheck, CheckStatus, TreeCheck, VerificationReport
 
 #: Files handed to one deep-check task (one GDAL environment per task).
 _DEEP_BATCH = 256
-_UNREADABLE = "cannot be read as a GeoTIFF"
 
 # --- Archives ------------------------------------------------------------------------------
 
@@ -329,44 +328,23 @@ def _check_dfc2020(books: Bookkeeping, report: VerificationReport, index: Index,
 # --- one patch file against its format ---------------------------------------------------------------
 
 
-def _layout_problem(path: str) -> tuple[str | None, str | None]:
-    """(problem, reason the file is read by rasterio) from the TIFF structure alone."""
-    from ..reading.tiffheader import read_layout, truncation  # deferred: numpy, which importing the package avoids
-
-    cut = truncation(path)  # the header can be intact in a file cut short
-    if cut is not None:
-        return cut, None
-    try:
-        read_layout(path)
-    except DamagedHeaderError as exc:
-        return f"damaged TIFF header: {exc}", None
-    except UnsupportedLayoutError as exc:
-        return None, str(exc)
-    return None, None
-
-
 def _profile_problems(path: str, fmt: SensorFormat, patch_size: int | None,
                       needs_crs: bool) -> tuple[list[str], str | None]:
-    """What rasterio finds wrong with the file's bands, data type, size and CRS, and its data type."""
+    """What rasterio finds wrong with the file's bands, data type, size and CRS (in the reader's
+    words), and its data type."""
     import rasterio  # deferred: GDAL, which importing the package avoids
     from rasterio.errors import RasterioError
+
+    from ..reading.reader import NO_CRS, profile_problems, unreadable
 
     try:
         with rasterio.open(path) as src:
             count, dtypes, width, height, crs = src.count, set(src.dtypes), src.width, src.height, src.crs
     except (RasterioError, ValueError) as exc:  # rasterio's CRSError (garbled GeoKeys) is a ValueError
-        return [f"{_UNREADABLE} ({exc})"], None
-    problems = []
-    if count != len(fmt.bands):
-        problems.append(f"{count} bands, expected {len(fmt.bands)}")
-    if len(dtypes) != 1 or not dtypes <= set(fmt.file_dtypes):
-        problems.append(f"data type {','.join(sorted(dtypes))}, expected {fmt.describe_file_dtypes()}")
-    if patch_size is not None and (width, height) != (patch_size, patch_size):
-        problems.append(f"{width}x{height} px, expected {patch_size}x{patch_size}")
-    elif width != height:
-        problems.append(f"{width}x{height} px, not square")
+        return [unreadable(path, exc, opened=False)], None
+    problems = profile_problems(fmt, count, dtypes, width, height, patch_size)
     if crs is None and needs_crs:
-        problems.append("no CRS")
+        problems.append(NO_CRS)
     return problems, min(dtypes)
 
 
@@ -403,13 +381,15 @@ def check_patch(path: str | os.PathLike[str], fmt: SensorFormat, patch_size: int
     """The one check of a patch file against its format (the module docstring says what it
     checks).  ``patch_size=None`` accepts any square size; ``needs_crs=False`` does not require a
     georeference."""
+    from ..reading.reader import UNREADABLE, structure_problem  # deferred: numpy, which importing the package avoids
+
     path = os.fspath(path)
     try:
-        problem, slow = _layout_problem(path)
+        problem, slow = structure_problem(path)
     except OSError as exc:
         return PatchCheck(f"cannot be read ({exc.strerror or exc})")
     profile, dtype = _profile_problems(path, fmt, patch_size, needs_crs)
-    if profile and profile[0].startswith(_UNREADABLE):
+    if profile and profile[0].startswith(UNREADABLE):
         return PatchCheck(profile[0])  # GDAL's own words say why; the TIFF parser's would repeat it
     problems = profile + ([problem] if problem else [])
     if not problems and dtype is not None:
