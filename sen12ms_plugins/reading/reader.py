@@ -35,6 +35,7 @@ from ..dataset.facts import SensorFormat
 from ..dataset.ids import PatchId
 from ..errors import DamagedHeaderError, PatchFileError, UnsupportedLayoutError
 from . import fastread
+from .tiffheader import TRUNCATED
 
 #: GDAL settings for reading many small files: no sibling-file scans, no .aux.xml.
 GDAL_OPTIONS: Mapping[str, str] = {
@@ -148,12 +149,28 @@ def profile_problems(fmt: SensorFormat, count: int, dtypes: Iterable[str], width
     return problems
 
 
+#: Bytes every TIFF starts with: byte order, magic number, offset of the first directory.
+TIFF_HEADER_BYTES = 8
+
+
+def cut_short(path: str | os.PathLike[str], size: int | None = None) -> str | None:
+    """``truncated: …`` when the file (of ``size`` bytes, stat'ed when not given) is shorter than
+    its header says: too short for a TIFF header, or image data (strips or tiles) beyond its end
+    (:func:`~.tiffheader.truncation`); None otherwise.  Reads the header only; OSError when the
+    file cannot be opened.  The check plain ``verify`` makes; ``verify --deep`` and the readers
+    say the same of such a file."""
+    size = os.stat(path).st_size if size is None else size
+    if size < TIFF_HEADER_BYTES:
+        return f"{TRUNCATED}: {size} bytes, too short for a TIFF header"
+    return fastread.truncation(path)
+
+
 def structure_problem(path: str | os.PathLike[str]) -> tuple[str | None, str | None]:
     """(what is wrong with the file's TIFF structure, why the fast reader leaves it to rasterio),
-    from its header alone: ``truncated: …`` for a file cut short (:func:`~.tiffheader.truncation`),
+    from its header alone: ``truncated: …`` for a file cut short (:func:`cut_short`),
     ``damaged TIFF header: …`` for a header that contradicts itself or the file; (None, None) for a
     file the fast reader reads.  OSError when the file cannot be opened."""
-    cut = fastread.truncation(path)  # the header can be intact in a file cut short
+    cut = cut_short(path)  # the header can be intact in a file cut short
     if cut is not None:
         return cut, None
     try:
@@ -181,17 +198,14 @@ def gdal_reason(exc: BaseException) -> str:
 
 
 def unreadable(path: str | os.PathLike[str], exc: BaseException, *, opened: bool) -> str:
-    """What to say of a file GDAL failed on (``exc``): when it was ``opened`` and then failed to
-    read, its TIFF structure's problem if it has one (a file cut short, a damaged header), else
-    :data:`UNREADABLE` with GDAL's reason; ``verify --deep`` says the same of the same file."""
-    if opened:
-        try:
-            problem, _ = structure_problem(path)
-        except OSError:
-            problem = None
-        if problem is not None:
-            return problem
-    return f"{UNREADABLE} ({gdal_reason(exc)})"
+    """What to say of a file GDAL failed on (``exc``), as ``verify --deep`` says it of the same file:
+    a file cut short is said to be (:func:`cut_short`); one GDAL ``opened`` but could not read,
+    its damaged header if it has one; else :data:`UNREADABLE` with GDAL's reason."""
+    try:
+        problem = structure_problem(path)[0] if opened else cut_short(path)
+    except OSError:
+        problem = None
+    return problem if problem is not None else f"{UNREADABLE} ({gdal_reason(exc)})"
 
 
 def _check_profile(path: str, fmt: SensorFormat, count: int, dtypes: Iterable[str], width: int, height: int) -> None:
