@@ -168,7 +168,7 @@ def test_bad_geotiff(extracted, tmp_path, damage):
 
     done = sen12ms("verify", "--root", extracted, "--deep", "--patch-size", 32, check_exit=1)
     no_traceback(done)
-    words = re.search(rf"{re.escape(bad.relative_to(extracted).as_posix())}: (.*?)\)$", done.stdout, re.M).group(1)
+    words = re.search(rf"{re.escape(bad.relative_to(extracted).as_posix())}: (.*?)\)$", done.stdout, re.MULTILINE).group(1)
     assert words.startswith(expected)
     done = sen12ms("stats", "--root", extracted, "--out", tmp_path / "stats", "--quiet", check_exit=1)
     no_traceback(done)

@@ -27,15 +27,15 @@ from torch.utils.data import ConcatDataset, DataLoader
 from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset, RGBBandsMissingError
 
 import sen12ms_plugins.torchgeo as plugin  # registers the plugin
+from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping
+from sen12ms_plugins.acquisition.download import Selection
+from sen12ms_plugins.acquisition.verify import verify_tree
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.ids import PatchId, write_patch_list
 from sen12ms_plugins.dataset.index import build_index
 from sen12ms_plugins.dataset.splits import compute_splits
-from sen12ms_plugins.reading.reader import read_triplet
-from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping
-from sen12ms_plugins.acquisition.download import Selection
-from sen12ms_plugins.acquisition.verify import verify_tree
 from sen12ms_plugins.errors import EmptySplitError, PatchFileError, RootError
+from sen12ms_plugins.reading.reader import read_triplet
 
 from . import crafted
 from .conftest import TEST_PATCH_SIZE

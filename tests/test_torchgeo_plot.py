@@ -23,7 +23,7 @@ from sen12ms_plugins.dataset import labels
 from . import crafted
 
 matplotlib.use("agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 SEN12MS = plugin.SEN12MS
 #: The colours a mask value other than a class is drawn in (black, grey, magenta), by hand.
@@ -63,7 +63,7 @@ def test_the_mask_in_its_schemes_colours_with_a_legend_of_names(crafted_root, la
     for i, pid in enumerate(ds.patch_ids):
         mask = crafted.PATCHES[tuple(pid)][LAYER_OF[label]]
         fig = ds.plot(ds[i], suptitle=pid.name)
-        image_ax, mask_ax, legend_ax = fig.axes
+        image_ax, mask_ax, _ = fig.axes  # and the legend's
         assert [image_ax.get_title(), mask_ax.get_title()] == ["Image (B04, B03, B02)", f"Mask ({label})"]
         pixels = drawn(mask_ax)
         for code in np.unique(mask):

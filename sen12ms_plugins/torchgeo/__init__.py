@@ -50,9 +50,9 @@ register()
 
 __all__ = [
     "SEN12MS",
+    "SPLIT_NAMES",
     "SEN12MSDataModule",
     "SEN12MSNotFoundError",
-    "SPLIT_NAMES",
     "SemanticSegmentation",
     "UnknownSplitError",
     "UpstreamSEN12MS",

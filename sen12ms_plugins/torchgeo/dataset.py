@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torchgeo.datasets.sen12ms as _upstream_module
-from torch import Tensor
 from matplotlib.figure import Figure
+from torch import Tensor
 from torchgeo.datasets import DatasetNotFoundError, RGBBandsMissingError
 
 from ..acquisition import verify
