@@ -66,7 +66,7 @@ def deliberate(sensor: str) -> dict[str, tuple[bytes, str]]:
         "cut in the pixels": (good[: len(good) // 2], "truncated: its image data ends at byte"),
         "cut in the header": (good[:100], "cannot be read as a GeoTIFF"),
         "not a TIFF": (b"XX" + good[2:], "cannot be read as a GeoTIFF"),
-        "empty": (b"", "cannot be read as a GeoTIFF"),
+        "empty": (b"", "truncated: 0 bytes, too short for a TIFF header"),
     }
 
 

@@ -79,7 +79,7 @@ def test_truncated_file_names_the_file(tmp_path, sample_root):
 def test_not_a_tiff_and_missing(tmp_path):
     path = tmp_path / "x.tif"
     path.write_text("hello")
-    with pytest.raises(PatchFileError, match="x.tif: cannot be read"):
+    with pytest.raises(PatchFileError, match="x.tif: truncated: 5 bytes, too short for a TIFF header$"):
         read_file(path, "lc")
     with pytest.raises(PatchFileError, match="nope.tif: does not exist"):
         read_file(tmp_path / "nope.tif", "lc")

@@ -523,13 +523,13 @@ def _profile_problems(path: str, fmt: SensorFormat, patch_size: int | None,
     import rasterio  # deferred: GDAL, which importing the package avoids
     from rasterio.errors import RasterioError
 
-    from ..reading.reader import NO_CRS, profile_problems, unreadable
+    from ..reading.reader import NO_CRS, UNREADABLE, gdal_reason, profile_problems
 
     try:
         with rasterio.open(path) as src:
             count, dtypes, width, height, crs = src.count, set(src.dtypes), src.width, src.height, src.crs
     except (RasterioError, ValueError) as exc:  # rasterio's CRSError (garbled GeoKeys) is a ValueError
-        return [unreadable(path, exc, opened=False)], None
+        return [f"{UNREADABLE} ({gdal_reason(exc)})"], None  # check_patch weighs it against the TIFF structure
     problems = profile_problems(fmt, count, dtypes, width, height, patch_size)
     if crs is None and needs_crs:
         problems.append(NO_CRS)

@@ -155,14 +155,16 @@ TIFF_HEADER_BYTES = 8
 
 def cut_short(path: str | os.PathLike[str], size: int | None = None) -> str | None:
     """``truncated: …`` when the file (of ``size`` bytes, stat'ed when not given) is shorter than
-    its header says: too short for a TIFF header, or image data (strips or tiles) beyond its end
-    (:func:`~.tiffheader.truncation`); None otherwise.  Reads the header only; OSError when the
+    its header says: too short for a TIFF header, or image data (strips or tiles) laid out back
+    to back running past its end (:func:`~.tiffheader.truncation`); None otherwise (image data
+    placed elsewhere beyond the end is a damaged header, :func:`structure_problem`'s).  Reads the header only; OSError when the
     file cannot be opened.  The check plain ``verify`` makes; ``verify --deep`` and the readers
     say the same of such a file."""
     size = os.stat(path).st_size if size is None else size
     if size < TIFF_HEADER_BYTES:
         return f"{TRUNCATED}: {size} bytes, too short for a TIFF header"
-    return fastread.truncation(path)
+    found = fastread.truncation(path)
+    return found if found is not None and found.startswith(TRUNCATED) else None  # not a damaged header
 
 
 def structure_problem(path: str | os.PathLike[str]) -> tuple[str | None, str | None]:
@@ -170,7 +172,9 @@ def structure_problem(path: str | os.PathLike[str]) -> tuple[str | None, str | N
     from its header alone: ``truncated: …`` for a file cut short (:func:`cut_short`),
     ``damaged TIFF header: …`` for a header that contradicts itself or the file; (None, None) for a
     file the fast reader reads.  OSError when the file cannot be opened."""
-    cut = cut_short(path)  # the header can be intact in a file cut short
+    size = os.stat(path).st_size
+    # the header can be intact in a file cut short; data placed beyond the end is a damaged header
+    cut = cut_short(path, size) if size < TIFF_HEADER_BYTES else fastread.truncation(path)
     if cut is not None:
         return cut, None
     try:
