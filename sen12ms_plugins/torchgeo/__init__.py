@@ -9,6 +9,20 @@
 :class:`SEN12MS`, and that datamodule trains on ``train_minus_validation``, validates on
 the scene-level ``validation`` and tests on ``holdout``; :func:`unregister` restores
 torchgeo's own.
+
+Two names here are torchgeo's own classes, not classes of this package, so that a
+LightningCLI config (``torchgeo fit --config …``) that names them imports, and so registers,
+the plugin while it is parsed:
+
+* :data:`SEN12MSDataModule` is ``torchgeo.datamodules.SEN12MSDataModule`` itself (the same
+  object: LightningCLI refuses a short name two classes share, and registration changes the
+  class's methods, not the class); ``data.class_path: sen12ms_plugins.torchgeo.SEN12MSDataModule``;
+* :data:`SemanticSegmentation` is the installed torchgeo's segmentation task,
+  ``torchgeo.tasks.SemanticSegmentation`` from torchgeo 0.10 on, ``torchgeo.trainers.SemanticSegmentationTask``
+  before (torchgeo 0.8 and 0.9 have no ``torchgeo.tasks``), so that one config runs on both.
+
+``python -m sen12ms_plugins.torchgeo fit|validate|test|predict …`` is torchgeo's command
+line with the plugin registered first, for configs that name torchgeo's classes only.
 """
 
 from __future__ import annotations
@@ -22,7 +36,14 @@ try:  # checked first, so that a missing extra is one clear line, not a deep tra
 except ImportError as _exc:
     raise (MissingExtraError.from_import_error(_exc, "sen12ms_plugins.torchgeo") or _exc) from None
 
-from .dataset import SEN12MS, SPLIT_NAMES, UnknownSplitError, UpstreamSEN12MS  # noqa: E402
+from torchgeo.datamodules import SEN12MSDataModule  # noqa: E402  (torchgeo's class, re-exported)
+
+try:  # torchgeo >= 0.10
+    from torchgeo.tasks import SemanticSegmentation  # noqa: E402
+except ImportError:  # torchgeo 0.8, 0.9 (the newest for Python 3.11 is 0.8.1)
+    from torchgeo.trainers import SemanticSegmentationTask as SemanticSegmentation  # noqa: E402
+
+from .dataset import SEN12MS, SPLIT_NAMES, SEN12MSNotFoundError, UnknownSplitError, UpstreamSEN12MS  # noqa: E402
 from .registry import is_registered, register, unregister  # noqa: E402
 
 register()
@@ -30,6 +51,9 @@ register()
 __all__ = [
     "SEN12MS",
     "SPLIT_NAMES",
+    "SEN12MSDataModule",
+    "SEN12MSNotFoundError",
+    "SemanticSegmentation",
     "UnknownSplitError",
     "UpstreamSEN12MS",
     "is_registered",
