@@ -11,9 +11,13 @@ compact one):
   peak resident memory of the export process tree (parent and largest worker);
 * read throughput of ``load_dataset(DIR)``: the exported files read whole (the ceiling of
   reading stored data), ``with_format("numpy")`` row by row and 16 rows at a time,
-  ``with_format("torch")`` 16 rows at a time, and Arrow batches of 16 converted by
-  ``table_to_numpy``, triplets/s; then the dtypes each gives (``datasets`` widens uint16
-  to int64 in its numpy and torch formats; ``table_to_numpy`` keeps it);
+  ``with_format("torch")`` through a plain ``DataLoader`` in batches of 16, Arrow batches of
+  16 converted by ``table_to_numpy`` (the best path: views, nothing copied) and the same with
+  every array copied once (what any reader of the pixels pays at least), and
+  ``torch_loader`` in batches of 16, in order and shuffled (against Arrow gathers of the
+  same shuffled batches), triplets/s, best of 3 rounds of >= 1 s; the ratios of the torch
+  paths to the Arrow ones; then the dtypes each gives (``datasets`` widens uint16 to int64
+  in its numpy and torch formats; ``table_to_numpy`` and ``torch_loader`` keep it);
 
 then whether the export's peak memory stayed flat as the number of triplets grew.
 
@@ -38,6 +42,8 @@ from pathlib import Path
 
 MEASURE = r"""
 import json, resource, sys, time
+READS = ("numpy", "numpy16", "torch16", "arrow", "arrow_copied", "arrow_shuffled", "torch_loader",
+         "torch_loader_shuffled")
 what, root, out, config, num_proc, shard_size = sys.argv[1:7]
 shard_size = int(shard_size)
 start = time.perf_counter()
@@ -72,27 +78,51 @@ elif what == "files":
                 while f.readinto(buffer):
                     pass
         n += total
-elif what in ("numpy", "numpy16", "torch16", "arrow"):
+elif what in READS:
     import datasets
+    import numpy as np
     from sen12ms_plugins.hf.features import table_to_numpy
     ds = datasets.concatenate_datasets([datasets.load_dataset(out, config, split=s) for s in ("holdout", "train")])
-    fmt = {"numpy": "numpy", "numpy16": "numpy", "torch16": "torch", "arrow": "arrow"}[what]
-    first = next(iter(ds.with_format(fmt).iter(batch_size=1)))
-    if what == "arrow":
-        first = table_to_numpy(first)
-    dtypes = {k: str(first[k].dtype) for k in ("s1", "s2", "lc", "igbp") if k in first}
-    start = time.perf_counter()
-    n = 0
-    while time.perf_counter() - start < 2.0:  # whole epochs, for at least 2 s
-        if what == "numpy":
-            for row in ds.with_format("numpy"):
-                n += 1
-        elif what == "arrow":
-            for batch in ds.with_format("arrow").iter(batch_size=16):
-                n += len(table_to_numpy(batch)["id"])
-        else:
-            for batch in ds.with_format(fmt).iter(batch_size=16):
-                n += len(batch["id"])
+    order = np.random.default_rng(0).permutation(len(ds))
+    shuffled = [order[k:k + 16].tolist() for k in range(0, len(ds), 16)]
+    if what in ("torch16", "torch_loader", "torch_loader_shuffled"):
+        import torch
+        from torch.utils.data import DataLoader
+        from sen12ms_plugins.hf import torch_loader
+        loaders = {"torch16": lambda: DataLoader(ds.with_format("torch"), batch_size=16),
+                   "torch_loader": lambda: torch_loader(ds, batch_size=16),
+                   "torch_loader_shuffled": lambda: torch_loader(ds, batch_size=16, shuffle=True)}
+        first = next(iter(loaders[what]()))
+        epoch = lambda: sum(len(batch["id"]) for batch in loaders[what]())
+    elif what == "numpy":
+        first = next(iter(ds.with_format("numpy")))
+        epoch = lambda: sum(1 for row in ds.with_format("numpy"))
+    elif what == "numpy16":
+        first = next(iter(ds.with_format("numpy").iter(batch_size=16)))
+        epoch = lambda: sum(len(batch["id"]) for batch in ds.with_format("numpy").iter(batch_size=16))
+    elif what == "arrow":
+        first = table_to_numpy(next(iter(ds.with_format("arrow").iter(batch_size=16))))
+        epoch = lambda: sum(len(table_to_numpy(batch)["id"]) for batch in ds.with_format("arrow").iter(batch_size=16))
+    else:  # arrow_copied, arrow_shuffled: every array copied once, as a reader of the pixels must
+        arrow = ds.with_format("arrow")
+        batches = ((lambda: arrow.iter(batch_size=16)) if what == "arrow_copied"
+                   else (lambda: (arrow[keys] for keys in shuffled)))
+        def copied(batch):
+            arrays = table_to_numpy(batch)
+            for values in arrays.values():
+                np.array(values)
+            return len(arrays["id"])
+        first = table_to_numpy(next(iter(batches())))
+        epoch = lambda: sum(copied(batch) for batch in batches())
+    dtypes = {k: str(first[k].dtype) for k in ("s1", "s2", "lc", "igbp", "labels") if k in first}
+    rates = []
+    for _ in range(3):  # best of 3 rounds of whole epochs for at least 1 s each
+        round_start = time.perf_counter()
+        n = 0
+        while time.perf_counter() - round_start < 1.0:
+            n += epoch()
+        rates.append((n, time.perf_counter() - round_start))
+    n, best_seconds = max(rates, key=lambda r: r[0] / r[1])
 elif what == "geotiff":
     import numpy as np
     from sen12ms_plugins.dataset import facts
@@ -108,7 +138,7 @@ elif what == "geotiff":
             for path in triplet:
                 np.fromfile(path, dtype=np.uint8)
         n += len(paths)
-seconds = time.perf_counter() - start
+seconds = globals().get("best_seconds") or time.perf_counter() - start
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"n": n, "seconds": seconds, "rss_mib": own / 1024, "worker_rss_mib": children / 1024,
@@ -178,11 +208,22 @@ def main() -> None:
                 peaks.append((result["n"], rss))
         out = work / f"export-{per_scene}-np1"
         row("the exported files read whole", files := measure("files", root, out, args.config), files["rss_mib"])
+        rates = {}
         for what, label in (("numpy", "read with_format('numpy'), by row"), ("numpy16", "with_format('numpy').iter(16)"),
-                            ("torch16", "with_format('torch').iter(16)"), ("arrow", "arrow.iter(16) + table_to_numpy")):
+                            ("torch16", "with_format('torch'), DataLoader(16)"),
+                            ("arrow", "arrow.iter(16) + table_to_numpy"),
+                            ("arrow_copied", "the same, every array copied"),
+                            ("torch_loader", "torch_loader(16)"),
+                            ("arrow_shuffled", "arrow[shuffled 16] + copied"),
+                            ("torch_loader_shuffled", "torch_loader(16, shuffle=True)")):
             result = measure(what, root, out, args.config)
             row(label, result, result["rss_mib"])
+            rates[what] = result["n"] / result["seconds"]
             dtypes.setdefault(label, result["dtypes"])
+        print(f"{'':>8}  torch_loader / Arrow batches: {rates['torch_loader'] / rates['arrow']:.2f}x "
+              f"(views), {rates['torch_loader'] / rates['arrow_copied']:.2f}x (copied); shuffled / Arrow gathers: "
+              f"{rates['torch_loader_shuffled'] / rates['arrow_shuffled']:.2f}x; / with_format('torch'): "
+              f"{rates['torch_loader'] / rates['torch16']:.1f}x")
     if len(peaks) > 1:
         (n0, m0), (n1, m1) = peaks[0], peaks[-1]
         print(f"\nexport peak memory: {m0:.0f} MiB for {n0} triplets, {m1:.0f} MiB for {n1} "

@@ -16,7 +16,10 @@ uint8 land cover; ``--layout compact`` for the generator's compact one), in one 
   marginal rate, (N - n) / (T - t), which is what a large dataset sees;
 * reading ``train``: its shard files read whole (the ceiling of reading stored data),
   ``tfds.load`` (tf.data over tfrecord, decoded to numpy) example by example and in
-  batches of 16, and ``tfds.data_source`` (array_record, random order, no TensorFlow)
+  batches of 16 (``ds.batch(16)``, as tf.data users write it), against a hand-written
+  tf.data pipeline over the same shard files (``TFRecordDataset``, ``batch(16)``,
+  ``parse_example``, ``decode_raw``; every field decoded, as ``tfds.load`` does), with the
+  ratio of the two; and ``tfds.data_source`` (array_record, random order, no TensorFlow)
   example by example and 16 at a time (``__getitems__``).  The dtypes read are printed:
   uint16 stays uint16.
 
@@ -33,8 +36,10 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from _common import raw_file_rate, raw_triplet_rate, sample_root
@@ -106,16 +111,87 @@ def _read_tf_data(data_dir: Path) -> None:
 
     first = next(iter(tfds.as_numpy(tfds.load("sen12ms", split="train", data_dir=data_dir))))
     print(f"  (dtypes read: s1 {first['s1'].dtype}, s2 {first['s2'].dtype}, lc {first['lc'].dtype}, "
-          f"igbp {first['igbp'].dtype})")
+          f"igbp {first['igbp'].dtype}, labels {first['labels'].dtype} {first['labels'].shape})")
     print(f"  tfds.load train, tf.data -> numpy    {_rate(*_best(one_pass))}")
 
-    def batched() -> tuple[int, float]:
-        dataset = tfds.as_numpy(tfds.load("sen12ms", split="train", data_dir=data_dir).ragged_batch(16).prefetch(2))
-        started = time.perf_counter()
-        count = sum(len(batch["id"]) for batch in dataset)
-        return count, time.perf_counter() - started
+    def batched(make) -> Callable[[], tuple[int, float, float]]:
+        def one_batched_pass() -> tuple[int, float, float]:
+            started, cpu = time.perf_counter(), _cpu_seconds()
+            count = sum(len(batch["id"]) for batch in tfds.as_numpy(make()))
+            return count, time.perf_counter() - started, _cpu_seconds() - cpu
+        return one_batched_pass
 
-    print(f"  the same, .ragged_batch(16).prefetch(2){_rate(*_best(batched))}")
+    pipelines = {
+        "ours": batched(lambda: tfds.load("sen12ms", split="train", data_dir=data_dir).batch(16).prefetch(2)),
+        "theirs": batched(lambda: _hand_written(files, first["s2"].shape[0])),
+        "decoding": batched(lambda: _hand_read_tfds_decoded(data_dir, files)),
+    }
+    # They take turns, best of 3 each: the machine's load moves all alike.  CPU time (all of the
+    # process's threads) is reported too: on a shared machine it moves much less than wall time.
+    runs: dict[str, list[tuple[int, float, float]]] = {name: [] for name in pipelines}
+    for one_pass in pipelines.values():
+        one_pass()
+    for _ in range(3):
+        for name, one_pass in pipelines.items():
+            runs[name].append(one_pass())
+    rate = {name: max(n / t for n, t, _ in found) for name, found in runs.items()}
+    cpu = {name: min(c / n for n, _, c in found) for name, found in runs.items()}
+    for name, label in (("ours", "tfds.load .batch(16).prefetch(2)"), ("theirs", "hand-written tf.data, same files"),
+                        ("decoding", "hand-written reading, TFDS decoding")):
+        print(f"  {label:<37}{rate[name]:8.1f} examples/s  ({cpu[name] * 1000:.2f} ms of CPU an example)")
+    print(f"  tfds.load / hand-written              {rate['ours'] / rate['theirs']:8.2f}x  by time, "
+          f"{cpu['theirs'] / cpu['ours']:.2f}x by CPU (the features' decoding {cpu['theirs'] / cpu['decoding']:.2f}x, "
+          f"TFDS's reader {cpu['decoding'] / cpu['ours']:.2f}x)")
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _hand_read_tfds_decoded(data_dir: Path, files: list[Path]):
+    """The hand-written pipeline's reading with TFDS's parsing and decoding of the features, per
+    example as ``tfds.load`` does it: tells the features' decoding from TFDS's reader."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder("sen12ms", data_dir=data_dir)
+    builder.as_dataset(split="train")  # builds nothing; settles the features' dtypes as tfds.load does
+    features = builder.info.features
+    parser = tfds.core.example_parser.ExampleParser(features.get_serialized_info())
+    return (tf.data.TFRecordDataset([str(f) for f in files])
+            .map(lambda record: features.decode_example(parser.parse_example(record)),
+                 num_parallel_calls=tf.data.AUTOTUNE)
+            .batch(16).prefetch(2))
+
+
+def _hand_written(files: list[Path], size: int):
+    """What a tf.data user writes for these shard files by hand, knowing the layout
+    (features.json): records in batches of 16, ``parse_example``, ``decode_raw`` (and zlib for
+    the masks, stored compressed), static shapes; every field ``tfds.load`` gives."""
+    import tensorflow as tf
+
+    raw = tf.io.FixedLenFeature([], tf.string)
+    spec = {"id": raw, "season": tf.io.FixedLenFeature([], tf.int64), "scene": tf.io.FixedLenFeature([], tf.int64),
+            "patch": tf.io.FixedLenFeature([], tf.int64), "lon": raw, "lat": raw, "s1/value": raw, "s2/value": raw,
+            "lc/value": raw, "igbp/value": raw, "dfc/value": raw, "label": tf.io.FixedLenFeature([], tf.int64),
+            "labels": tf.io.FixedLenFeature([11], tf.int64)}
+
+    def decode(records):
+        ex = tf.io.parse_example(records, spec)
+        out = {"id": ex["id"], "season": ex["season"], "label": ex["label"], "labels": tf.cast(ex["labels"], tf.bool),
+               "scene": tf.cast(ex["scene"], tf.int32), "patch": tf.cast(ex["patch"], tf.int32)}
+        for name in ("lon", "lat"):
+            out[name] = tf.reshape(tf.io.decode_raw(ex[name], tf.float64), [-1])
+        for name, dtype, bands in (("s1", tf.float32, 2), ("s2", tf.uint16, 13), ("lc", tf.uint16, 4)):
+            out[name] = tf.reshape(tf.io.decode_raw(ex[f"{name}/value"], dtype), [-1, size, size, bands])
+        for name, dtype in (("igbp", tf.uint16), ("dfc", tf.uint8)):
+            inflated = tf.io.decode_compressed(ex[f"{name}/value"], compression_type="ZLIB")
+            out[name] = tf.reshape(tf.io.decode_raw(inflated, dtype), [-1, size, size])
+        return out
+
+    return (tf.data.TFRecordDataset([str(f) for f in files]).batch(16)
+            .map(decode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2))
 
 
 def _read_data_source(data_dir: Path) -> None:

@@ -23,7 +23,7 @@ is the same builder for ``datasets>=4`` (which refuses scripts)::
     builder.download_and_prepare()
     holdout = builder.as_dataset(split="holdout")
 
-or, after ``sen12ms prepare-hf --root /data/sen12ms``, ``load_dataset("sen12ms", split="holdout")``.
+or, after ``sen12ms prepare-hf --root /data/sen12ms``, ``load_dataset("sen12ms", "all", split="holdout")``.
 """
 
 from sen12ms_plugins.hf.builder import Sen12ms as _Sen12msBuilder

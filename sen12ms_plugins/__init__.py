@@ -42,6 +42,7 @@ from .errors import (
     PatchFileError,
     RootError,
     SEN12MSError,
+    SmallSplitWarning,
     TransferError,
     UnsafeArchiveError,
 )
@@ -75,7 +76,7 @@ __all__ = [
     "ALIASES", "DFC2020_SPLITS", "ENV_VAR", "SPLITS",
     "ChecksumMismatchError", "DFC2020NotAddedError", "DFC2020SourceError", "DownloadError", "EmptySplitError", "EmptySplitWarning", "ExtractError", "GeoReference", "Index",
     "MalformedLineError", "MalformedNameError", "PatchFileError", "PatchId", "RootError", "SEN12MSError",
-    "SceneId", "Splits", "TransferError", "UnsafeArchiveError",
+    "SceneId", "SmallSplitWarning", "Splits", "TransferError", "UnsafeArchiveError",
     "add_dfc2020", "build_index", "check_root", "compute_splits", "compute_stats", "download", "ensure_dataset",
     "extract_archives", "facts", "fetch_archive", "georeference", "labels", "make_dfc2020_sample", "make_map", "make_sample",
     "parse_filename", "parse_patch_id", "read_file", "read_triplet", "resolve_root", "scene_locations",

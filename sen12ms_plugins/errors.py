@@ -30,11 +30,14 @@ tree, by layer::
     ├── ExportError                     a Hugging Face export that cannot be written
     └── MissingExtraError (ImportError) an optional dependency that is not installed
 
-The torchgeo adapter adds ``UnknownSplitError`` (also an ``AssertionError``, which is
-what torchgeo's own class raises for an unknown split).
+The torchgeo adapter adds two, which subclass what torchgeo raises and so live beside it:
+``UnknownSplitError`` (also an ``AssertionError``, which is what torchgeo's own class raises
+for an unknown split) and ``SEN12MSNotFoundError`` (torchgeo's ``DatasetNotFoundError`` and a
+:class:`RootError`, carrying the core's reason).
 
-One warning, outside the tree: :class:`EmptySplitWarning` (a ``UserWarning``), given when
-a writer of several splits leaves out the empty ones and carries on.
+Two warnings (``UserWarning``), outside the tree: :class:`EmptySplitWarning`, given when a
+writer of several splits leaves out the empty ones and carries on, and :class:`SmallSplitWarning`,
+given when a datamodule's training split is smaller than one batch.
 """
 
 from __future__ import annotations
@@ -90,8 +93,8 @@ class RootBusyError(RootError):
 
 
 class RecordError(SEN12MSError):
-    """Raised when a record the package keeps (a root's ``.sen12ms/`` files, a Hugging Face
-    preparation's source record) is of another version or not a record at all; the message
+    """Raised when a record the package keeps (a root's ``.sen12ms/`` files, the source record of
+    data a TFDS or Hugging Face builder prepared) is of another version or not a record at all; the message
     names the file.  It is never silently started afresh: what it remembers (verified md5s,
     extracted archives, a download's selection) would otherwise be lost or misread."""
 
@@ -103,6 +106,13 @@ class RecordError(SEN12MSError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.path, self.problem)
+
+
+class PreparedDataMismatchError(SEN12MSError):
+    """Raised by the TFDS builder, before it serves or builds anything, when the data prepared in
+    its ``data_dir`` is not what was asked for: prepared from another root, from the root's files
+    before they changed, or by another version of the builder (or it says nothing of its root).
+    The message names both sides and the call that prepares again; nothing is rebuilt unasked."""
 
 
 class EmptySplitError(SEN12MSError):
@@ -121,13 +131,33 @@ class EmptySplitWarning(UserWarning):
     is written instead."""
 
 
+class SmallSplitWarning(UserWarning):
+    """Given once per fit by torchgeo's ``SEN12MSDataModule`` (the plugin registered) when its
+    training split holds fewer triplets than one batch (per process, in a distributed run):
+    torchgeo drops the last incomplete training batch, so such a fit trains on nothing while
+    Lightning reports it finished.  The message names the split, its size, the batch size and
+    the largest batch size that trains."""
+
+
 # --- Files -------------------------------------------------------------------------------
 
 
 class PatchFileError(SEN12MSError):
-    """Raised by the readers when a patch file is missing, unreadable or not shaped like a SEN12MS patch."""
+    """Raised by the readers when a patch file is missing, unreadable or not shaped like a SEN12MS
+    patch: ``<path>: <problem>``, the problem in the words ``verify --deep`` uses for the file.
 
-    def __init__(self, path: str | os.PathLike[str], problem: str):
+    Made from one message alone, it is the error of a DataLoader worker that torch re-raises in
+    the main process (``type(error)(message)``, the message being the worker's traceback, whose
+    last line is the original error): the type is kept, and so are ``path`` and ``problem``,
+    read back from that line."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str | None = None):
+        if problem is None:
+            message = os.fspath(path)
+            last = message.rstrip().rsplit("\n", 1)[-1]
+            self.path, _, self.problem = last.split(": ", 1)[-1].partition(": ")
+            super().__init__(message)
+            return
         self.path = os.fspath(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")

@@ -78,7 +78,7 @@ def test_land_cover_of_another_dtype_names_the_file(tree, tmp_path, dtype):
         dst.write(data.astype(dtype))
     good = snapshot(tree)
     verify, stats, export = _run_all(tree, tmp_path, 1)
-    assert f"{LC_PID.relpath('lc')}: data type {dtype}, expected uint8 or uint16" in verify.stdout
+    assert f"{LC_PID.relpath('lc')}: has data type {dtype}, a lc patch has uint8 or uint16" in verify.stdout
     for done in (stats, export):
         assert f"{path}: has data type {dtype}, a lc patch has uint8 or uint16" in done.stderr
     assert not (tmp_path / "hf" / "README.md").exists()
@@ -109,8 +109,7 @@ def test_damaged_header_is_reported_not_a_crash(tmp_path):
     assert f"{PID.relpath('s2')}: damaged TIFF header: StripByteCounts has 10 entries, StripOffsets 256" in verify.stdout
     stats = sen12ms("stats", "--root", tree, "--out", tmp_path / "stats", "--no-charts", "--quiet", check_exit=1)
     no_traceback(stats)
-    assert f"{path}: cannot be read as a GeoTIFF (" in stats.stderr
-    assert "its TIFF header is damaged: StripByteCounts has 10 entries, StripOffsets 256" in stats.stderr
+    assert f"{path}: damaged TIFF header: StripByteCounts has 10 entries, StripOffsets 256\n" in stats.stderr  # verify's words
     assert snapshot(tree) == good
 
 

@@ -8,7 +8,7 @@ import pytest
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.ids import PatchId
 from sen12ms_plugins.reading.configs import CONFIGS, DEFAULT_CONFIG, get_config
-from sen12ms_plugins.reading.examples import SCENE_LABEL_NAMES, read_example
+from sen12ms_plugins.reading.examples import SCENE_LABEL_NAMES, SEASON_NAMES, read_example
 
 from . import crafted
 
@@ -51,7 +51,7 @@ def test_read_example_of_crafted_patches(crafted_root, name):
         example = read_example(crafted_root, PatchId(*key), config)
         assert tuple(example) == FIELDS[name]
         season, scene, patch = key
-        assert (example["id"], example["season"], example["scene"], example["patch"]) == (
+        assert (example["id"], SEASON_NAMES_BY_HAND[example["season"]], example["scene"], example["patch"]) == (
             f"{season}_{scene}_p{patch}", season.split("_")[1], scene, patch)
         assert (example["lon"], example["lat"]) == pytest.approx(p["lonlat"], abs=1e-9)
         for sensor in ("s1", "s2", "lc"):
@@ -63,8 +63,18 @@ def test_read_example_of_crafted_patches(crafted_root, name):
         assert example["igbp"].dtype == np.uint16 and example["dfc"].dtype == np.uint8
         np.testing.assert_array_equal(example["igbp"], p["igbp"])
         np.testing.assert_array_equal(example["dfc"], p["dfc"])
-        assert (example["label"], example["labels"]) == (p["single"], p["multi"]), key
+        assert example["label"] == p["single"], key
+        assert example["labels"].dtype == np.bool_ and example["labels"].shape == (11,)
+        assert list(np.flatnonzero(example["labels"])) == list(p["multi"]), key
         assert SCENE_LABEL_NAMES[example["label"]] == SCENE_LABEL_NAMES_BY_HAND[p["single"]]
+
+
+#: Index k names season class k, by hand (facts.SEASONS' order).
+SEASON_NAMES_BY_HAND = ("spring", "summer", "fall", "winter")
+
+
+def test_season_names():
+    assert SEASON_NAMES == SEASON_NAMES_BY_HAND
 
 
 #: Index k names scene-label class k (DFC 2020), by hand.

@@ -123,8 +123,9 @@ def test_pixels_are_byte_identical(demo):
             assert results[ecosystem]["difference"] is None, (split, ecosystem, results[ecosystem]["difference"])
             assert results[ecosystem]["sha256"] == results["core"]["sha256"]
         # all four land-cover layers were compared where the ecosystem carries them
-        assert results["tfds"]["fields"] == results["hf"]["fields"] == ["igbp", "lc", "s1", "s2"]
-        assert results["torchgeo"]["fields"] == ["igbp", "s1", "s2"]
+        # ... and the season class and multi-hot scene label of every patch
+        assert results["tfds"]["fields"] == results["hf"]["fields"] == ["igbp", "labels", "lc", "s1", "s2", "season"]
+        assert results["torchgeo"]["fields"] == ["igbp", "labels", "s1", "s2", "season"]
 
 
 def test_reference_pixels_are_the_files(demo):
@@ -168,8 +169,9 @@ def test_the_dfc2020_splits_agree_everywhere_and_are_the_zips_labels(demo):
         expected = sorted(p.name for p in splits[split])
         results = report["results"][split]
         assert_every_ecosystem_is_the_core(results, split, expected)
-        assert results["tfds"]["fields"] == results["hf"]["fields"] == ["dfc", "igbp", "lc", "s1", "s2"]
-        assert results["torchgeo"]["fields"] == ["dfc", "s1", "s2"]  # its mask is the 10 m label
+        assert results["tfds"]["fields"] == results["hf"]["fields"] == ["dfc", "igbp", "labels", "lc", "s1", "s2",
+                                                                        "season"]
+        assert results["torchgeo"]["fields"] == ["dfc", "labels", "s1", "s2", "season"]  # its mask is the 10 m label
         labels = zip_labels(work / "dfc2020-zips", folder)
         assert expected == sorted(f"{folder}_0_p{n}" for n in labels)
         by_core = fingerprint(from_core(work / "SEN12MS", splits[split]))

@@ -74,7 +74,7 @@ def test_every_ecosystem_returns_the_core_ids_and_pixels(demo):
         expected = sorted(p.name for p in splits[split])
         results = report["results"][split]
         assert_every_ecosystem_is_the_core(results, split, expected)
-        assert results["tfds"]["fields"] == results["hf"]["fields"] == ["igbp", "lc", "s1", "s2"]
+        assert results["tfds"]["fields"] == results["hf"]["fields"] == ["igbp", "labels", "lc", "s1", "s2", "season"]
 
 
 def test_reference_pixels_are_the_files(demo):

@@ -61,12 +61,12 @@ def deliberate(sensor: str) -> dict[str, tuple[bytes, str]]:
         "offset table beyond the file": (_set_entry(good, _STRIP_OFFSETS, value=0xFFFFFF00),
                                          "header points beyond the end of the file"),
         "absurd strip count": (_set_entry(good, _STRIP_OFFSETS, count=0x3FFFFFFF), "beyond the end of the file"),
-        "wrong width": (_set_entry(good, 256, value=512), "expected 256x256"),
+        "wrong width": (_set_entry(good, 256, value=512), "is 512x256 pixels, a patch is square"),
         "wrong samples per pixel": (_set_entry(good, 277, value=3), "cannot be read as a GeoTIFF"),
         "cut in the pixels": (good[: len(good) // 2], "truncated: its image data ends at byte"),
         "cut in the header": (good[:100], "cannot be read as a GeoTIFF"),
         "not a TIFF": (b"XX" + good[2:], "cannot be read as a GeoTIFF"),
-        "empty": (b"", "cannot be read as a GeoTIFF"),
+        "empty": (b"", "truncated: 0 bytes, too short for a TIFF header"),
     }
 
 
@@ -133,17 +133,21 @@ def test_verify_deep_reports_every_damaged_header_by_name(damaged_tree):
 
 
 def test_every_outcome_of_reading_is_a_patch_or_an_error_naming_the_file(damaged_tree):
-    """And a file ``verify --deep`` passes is one the reader reads."""
+    """And a file ``verify --deep`` passes is one the reader reads; one it refuses, the reader
+    refuses in the same words (one of the problems verify lists for it), with nothing of the
+    libraries' own remainder ("Read failed. See previous exception for details.")."""
     root, cases = damaged_tree
-    bad = {b["path"] for b in verify_tree(root, deep=True, quiet=True).tree.bad_files}
+    bad = {b["path"]: b["problem"] for b in verify_tree(root, deep=True, quiet=True).tree.bad_files}
     outcomes = {"read": 0, "refused": 0}
     for name, (pid, sensor, _) in cases.items():
         path = pid.path(root, sensor)
         try:
             array = read_file(path, sensor)
         except PatchFileError as exc:
-            assert str(path) in str(exc), name
+            assert str(exc) == f"{path}: {exc.problem}", name
             assert pid.relpath(sensor) in bad, f"{name}: verify --deep passed a file the reader refuses ({exc})"
+            assert exc.problem in bad[pid.relpath(sensor)].split("; "), (name, exc.problem, bad[pid.relpath(sensor)])
+            assert "See previous exception" not in exc.problem and "Read failed" not in exc.problem, name
             outcomes["refused"] += 1
             continue
         assert array.shape == ((2, 256, 256) if sensor == "s1" else (13, 256, 256)), name

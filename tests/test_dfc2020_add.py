@@ -264,7 +264,7 @@ def test_bad_zips_and_bad_patches_are_refused(variants, tmp_path):
     with rasterio.open(path, "w", driver="GTiff", width=16, height=16, count=1, dtype="float32") as dst:
         dst.write(np.ones((1, 16, 16), np.float32))
     _write_zip(source / "dfc_0.zip", [("dfc_0/ROIs0000_test_dfc_0_p0.tif", path.read_bytes(), 0o100644)])
-    with pytest.raises(BadArchiveError, match="is not a DFC2020 dfc patch: data type float32, expected uint8 or int32"):
+    with pytest.raises(BadArchiveError, match="is not a DFC2020 dfc patch: has data type float32, a dfc patch has uint8 or int32"):
         add_dfc2020(tmp_path / "root", source, quiet=True)
     _write_zip(source / "dfc_0.zip", [("dfc_0/README", b"nothing here", 0o100644)])
     with pytest.raises(BadArchiveError, match="dfc_0.zip: holds no ROIs0000_test/dfc_0/ patch"):

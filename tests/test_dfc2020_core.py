@@ -89,7 +89,7 @@ def test_examples_of_dfc2020_patches(dfc_root, dfc_zips):
     for n in (0, 10):
         pid = PatchId("ROIs0000_test", 0, n)
         example = read_example(dfc_root, pid, get_config("all"))
-        assert example["id"] == f"ROIs0000_test_0_p{n}" and example["season"] == "unknown"
+        assert example["id"] == f"ROIs0000_test_0_p{n}" and example["season"] == -1  # ClassLabel's "no label"
         assert (example["scene"], example["patch"]) == (0, n)
         assert np.isnan(example["lon"]) and np.isnan(example["lat"])  # the stripped georeference
         assert example["dfc"].dtype == np.uint8

@@ -187,7 +187,7 @@ def test_hf_builder_prepare_and_export_give_the_zips_labels(dfc_root, dfc_zips, 
             columns = table_to_numpy(batch)
             for i, key in enumerate(columns["id"]):
                 seen[str(key)] = columns["dfc"][i]
-                assert columns["season"][i] == "unknown" and np.isnan(columns["lon"][i])
+                assert columns["season"][i] == -1 and np.isnan(columns["lon"][i])  # ClassLabel's "no label"
         assert set(seen) == set(expected)
         for key, got in seen.items():
             assert got.dtype == np.uint8

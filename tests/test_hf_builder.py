@@ -45,9 +45,11 @@ def test_splits_and_ids_equal_the_core(prepared, sample_root):
 #: The scene-label class names, by class number (DFC 2020; 0: no labelled pixel).
 LABEL_NAMES = ["No data", "Forest", "Shrubland", "Savanna", "Grassland", "Wetlands", "Croplands", "Urban/Built-up",
                "Snow/Ice", "Barren", "Water"]
+#: The season class names, by class number (the TFDS builder's, in its order).
+SEASON_NAMES = ["spring", "summer", "fall", "winter"]
 #: The features of configuration "all" for 32 px patches, written out.
 ALL_FEATURES_32 = datasets.Features({
-    "id": datasets.Value("string"), "season": datasets.Value("string"),
+    "id": datasets.Value("string"), "season": datasets.ClassLabel(names=SEASON_NAMES),
     "scene": datasets.Value("int32"), "patch": datasets.Value("int32"),
     "lon": datasets.Value("float64"), "lat": datasets.Value("float64"),
     "s1": datasets.Array3D(shape=(2, 32, 32), dtype="float32"),
@@ -56,7 +58,7 @@ ALL_FEATURES_32 = datasets.Features({
     "igbp": datasets.Array2D(shape=(32, 32), dtype="uint16"),
     "dfc": datasets.Array2D(shape=(32, 32), dtype="uint8"),
     "label": datasets.ClassLabel(names=LABEL_NAMES),
-    "labels": datasets.Sequence(datasets.ClassLabel(names=LABEL_NAMES)),
+    "labels": datasets.Sequence(datasets.Value("bool"), length=11),
 })
 
 
@@ -194,11 +196,12 @@ def test_crafted_root_split_order_and_fields(crafted_root, tmp_path):
         for row in ds.with_format("numpy"):
             key = crafted.key_of(str(row["id"]))
             p = crafted.PATCHES[key]
-            assert (row["season"], row["scene"], row["patch"]) == (key[0].split("_")[1], key[1], key[2])
+            assert (SEASON_NAMES[row["season"]], row["scene"], row["patch"]) == (key[0].split("_")[1], key[1], key[2])
             assert (row["lon"], row["lat"]) == pytest.approx(p["lonlat"], abs=1e-9)
             np.testing.assert_array_equal(row["s1"], crafted.s1_pixels(key))
             np.testing.assert_array_equal(row["s2"], crafted.s2_pixels(key))
             np.testing.assert_array_equal(row["lc"], crafted.lc_pixels(key))
             np.testing.assert_array_equal(row["igbp"], p["igbp"])
             np.testing.assert_array_equal(row["dfc"], p["dfc"])
-            assert (int(row["label"]), [int(x) for x in row["labels"]]) == (p["single"], p["multi"]), key
+            assert int(row["label"]) == p["single"], key
+            assert row["labels"].dtype == np.bool_ and list(np.flatnonzero(row["labels"])) == p["multi"], key

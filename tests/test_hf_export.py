@@ -147,8 +147,9 @@ def test_pixels_equal_the_reader(export_dir, sample_root, core_splits):
         np.testing.assert_array_equal(row["lc"], truth["lc"])
         np.testing.assert_array_equal(row["igbp"], truth["lc"][0])
         example = read_example(sample_root, pid, get_config("all"))
-        assert (row["label"], list(row["labels"]), row["lon"], row["lat"]) == (
-            example["label"], example["labels"], example["lon"], example["lat"])
+        assert (row["label"], row["season"], row["lon"], row["lat"]) == (
+            example["label"], example["season"], example["lon"], example["lat"])
+        np.testing.assert_array_equal(row["labels"], example["labels"])
 
 
 def test_numpy_and_torch_formats_widen_uint16_and_table_to_numpy_keeps_it(export_dir, sample_root):

@@ -1,4 +1,4 @@
-"""``sen12ms prepare-hf``, then ``datasets.load_dataset("sen12ms")`` by bare name, offline, from anywhere.
+"""``sen12ms prepare-hf``, then ``datasets.load_dataset("sen12ms", …)`` by name, offline, from anywhere.
 
 Every load runs in a fresh process with ``HF_HUB_OFFLINE=1`` and a working directory
 other than the repository's, as a user would run it.
@@ -74,7 +74,7 @@ def hf_home(sample_root, tmp_path_factory):
                           cwd=tmp_path_factory.mktemp("elsewhere"), env=_env(home), capture_output=True, text=True,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert 'load_dataset("sen12ms", split="holdout")' in done.stdout
+    assert 'load it with: datasets.load_dataset("sen12ms", "all", split="holdout")' in done.stdout
     assert (home / "datasets" / "sen12ms" / "all").is_dir()
     return home
 
@@ -122,11 +122,16 @@ def test_again_reuses(sample_root, tmp_path):
 
 
 def test_local_folder_named_sen12ms_takes_precedence(hf_home, sample_root, tmp_path):
-    """Documented: a ./sen12ms folder in the working directory wins over the prepared cache."""
+    """Documented: a ./sen12ms folder in the working directory wins over the prepared cache; the
+    named call fails loudly where that folder lacks the configuration
+    (tests/test_hf_shadowing.py: a SEN12MS root called sen12ms)."""
     cwd = tmp_path / "project"
     export_hf(sample_root, cwd / "sen12ms", configs=["s2"], quiet=True)
-    got = _load(hf_home, cwd, sample_root)
-    assert "s1" not in got["features"], "the local s2-only export was loaded, not the prepared 'all'"
+    got = _load(hf_home, cwd, sample_root, "s2")
+    assert got["config"] == "s2" and "s1" not in got["features"], "the local s2-only export was loaded"
+    done = subprocess.run([sys.executable, "-c", "import datasets; datasets.load_dataset('sen12ms', 'all', split='holdout')"],
+                          cwd=cwd, env=_env(hf_home), capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode != 0 and "BuilderConfig 'all' not found" in done.stderr, done.stderr[-3000:]
 
 
 def test_local_script_folder_is_an_error(hf_home, sample_root, tmp_path):

@@ -23,3 +23,15 @@ def test_scene_labels_single_and_multi():
     assert multi == (6, 10)
     assert labels.scene_labels(igbp, threshold=0.05) == (6, (1, 6, 10))
     assert labels.scene_labels(np.zeros((3, 3), np.uint16)) == (0, ())
+
+
+def test_every_scheme_has_one_distinct_colour_per_class():
+    from matplotlib.colors import is_color_like  # deferred: the [plot] extra
+
+    assert set(labels.COLORS) == set(labels.SCHEMES)
+    for scheme, (_, classes) in labels.SCHEMES.items():
+        colors = labels.COLORS[scheme]
+        assert set(colors) == set(classes), scheme
+        assert all(is_color_like(c) and c.startswith("#") and len(c) == 7 for c in colors.values()), scheme
+        assert len(set(colors.values())) == len(colors), f"{scheme}: two classes share a colour"
+        assert labels.NO_DATA not in classes

@@ -92,7 +92,7 @@ def test_other_lc_dtypes_are_refused_naming_the_file(trees, triplets, copy_tree)
         with pytest.raises(PatchFileError, match=rf"{path}: has data type {dtype}, a lc patch has uint8 or uint16"):
             read_file(path, "lc")
         bad = verify_tree(root, deep=True, patch_size=32, quiet=True).tree.bad_files
-        assert bad == [{"path": pid.relpath("lc"), "problem": f"data type {dtype}, expected uint8 or uint16"}]
+        assert bad == [{"path": pid.relpath("lc"), "problem": f"has data type {dtype}, a lc patch has uint8 or uint16"}]
 
 
 def test_stats_and_map_are_the_same(trees, tmp_path):

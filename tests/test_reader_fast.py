@@ -195,7 +195,7 @@ def test_a_header_pointing_past_the_end_is_left_to_rasterio(tmp_path, sample_roo
     path.write_bytes(data[: len(data) - 100])
     with pytest.raises(DamagedHeaderError, match="strips beyond the end of the file"):
         fastread.read_bands(path, [1])
-    with pytest.raises(PatchFileError, match="cut.tif: cannot be read as a GeoTIFF"):
+    with pytest.raises(PatchFileError, match=rf"cut.tif: truncated: .* the file has {len(data) - 100:,} bytes$"):
         read_file(path, "s2")
 
 

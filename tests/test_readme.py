@@ -60,7 +60,18 @@ def test_try_it_in_a_minute(tmp_path):
 def test_torchgeo_snippets(sample_root, tmp_path):
     dataset, training = blocks("torchgeo", "python")
     python(with_paths(dataset, sample_root, tmp_path), tmp_path)
-    python(with_paths(training, sample_root, tmp_path), tmp_path)
+    printed = python(with_paths(training, sample_root, tmp_path), tmp_path).strip().splitlines()
+    steps = re.fullmatch(r"(\d+) steps; holdout loss [\d.]+, mIoU [\d.]+", printed[-1])
+    assert steps and int(steps.group(1)) > 0, printed  # it trained: batches > 0
+
+
+def test_torchgeo_command_line(sample_root, tmp_path):
+    """The torchgeo command of the README, on a config of the repository (its path made absolute)."""
+    (command,) = blocks("torchgeo", "sh")
+    assert command.startswith("torchgeo fit --config configs/torchgeo/")
+    shell(with_paths(command, sample_root, tmp_path).replace("configs/", f"{REPO}/configs/"), tmp_path)
+    header, *rows = (tmp_path / "lightning_logs" / "version_0" / "metrics.csv").read_text().splitlines()
+    assert {"train_OverallAccuracy", "val_loss"} <= set(header.split(",")) and rows  # trained and validated
 
 
 def test_tfds_snippet(sample_root, tmp_path):

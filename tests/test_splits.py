@@ -175,3 +175,25 @@ def test_upstream_list_that_differs(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "test_list.txt: differs from split 'holdout': 1 listed patches are not complete triplets here" in err
     assert "ROIs1158_spring_s2_124_p697.tif" in err
+
+
+#: A line of the toolbox's scene lists, as its ValidationScenes.txt (deleted upstream in commit 7611378,
+#: 2020-10-21) writes them: ``ROIs1158_spring/s2_112``, LF endings.
+TOOLBOX_SCENE_LINE = r"ROIs(1158_spring|1868_summer|1970_fall|2017_winter)/s2_[1-9]\d*"
+
+
+def test_validation_scenes_are_written_in_the_toolboxs_format(sample_root, tmp_path):
+    """``sen12ms splits --write-lists DIR`` writes the root's validation scenes as the toolbox's
+    ValidationScenes.txt lists its own (one ``<season folder>/s2_<scene>`` a line); the file and
+    the rule agree, read back through the reader of the shipped hold-out list."""
+    import re
+
+    from sen12ms_plugins.cli import main
+    from sen12ms_plugins.dataset.ids import read_scene_list
+
+    assert main(["splits", "--root", str(sample_root), "--write-lists", str(tmp_path), "--json"]) == 0
+    path = tmp_path / "validation_scenes.txt"
+    text = path.read_text()
+    assert text.endswith("\n") and "\r" not in text
+    assert all(re.fullmatch(TOOLBOX_SCENE_LINE, line) for line in text.splitlines())
+    assert read_scene_list(path) == list(compute_splits(build_index(sample_root)).validation_scenes)

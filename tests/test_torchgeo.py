@@ -27,11 +27,15 @@ from torch.utils.data import ConcatDataset, DataLoader
 from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset, RGBBandsMissingError
 
 import sen12ms_plugins.torchgeo as plugin  # registers the plugin
+from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping
+from sen12ms_plugins.acquisition.download import Selection
+from sen12ms_plugins.acquisition.verify import verify_tree
 from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.ids import PatchId, write_patch_list
 from sen12ms_plugins.dataset.index import build_index
 from sen12ms_plugins.dataset.splits import compute_splits
-from sen12ms_plugins.errors import EmptySplitError, PatchFileError
+from sen12ms_plugins.errors import EmptySplitError, PatchFileError, RootError
+from sen12ms_plugins.reading.reader import read_triplet
 
 from . import crafted
 from .conftest import TEST_PATCH_SIZE
@@ -119,11 +123,42 @@ def test_invalid_split_is_an_assertion_error_raised_before_any_file_access(tmp_p
 
 @pytest.mark.parametrize("checksum", [True, False])
 def test_not_downloaded(tmp_path, checksum):
+    """torchgeo's type and first words, then the core's reason: what is missing, where, and
+    the command that downloads it (as TFDS's and Hugging Face's builders say it)."""
     with pytest.raises(DatasetNotFoundError, match="Dataset not found") as ours:
         SEN12MS(tmp_path, checksum=checksum)
     with pytest.raises(DatasetNotFoundError) as theirs:
         Upstream(tmp_path, checksum=checksum)
-    assert str(ours.value) == str(theirs.value)
+    assert str(theirs.value).startswith("Dataset not found")
+    message = str(ours.value)
+    assert "\n" not in message
+    assert message.startswith(f"Dataset not found: {tmp_path}: holds no SEN12MS triplet")
+    assert f"`sen12ms download --root {tmp_path} --extract` (all 12 archives, about 510 GB)" in message
+    assert isinstance(ours.value, RootError)  # the core's error too, as TFDS and Hugging Face raise it
+
+
+def test_not_downloaded_names_a_root_that_does_not_exist(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as err:
+        SEN12MS(tmp_path / "sen12ms", checksum=False)
+    assert str(err.value).startswith(f"Dataset not found: {tmp_path / 'sen12ms'}: SEN12MS root does not exist; "
+                                     f"to download SEN12MS into it run `sen12ms download --root")
+
+
+def test_not_found_after_an_unfinished_download_says_how_to_finish_it(sample_root, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(sample_root, root, ignore=shutil.ignore_patterns(".sen12ms"))
+    Selection.of([facts.archive_name("ROIs1158_spring", "s1")], "spring", "s1").record(Bookkeeping(root))
+    with pytest.raises(DatasetNotFoundError) as err:
+        SEN12MS(root, "holdout", checksum=False)
+    assert str(err.value).startswith(f"Dataset not found: {root}: unfinished download: 1 of the 1 archives")
+    assert "`sen12ms download --root" in str(err.value) and "--seasons spring --sensors s1 --extract`" in str(err.value)
+
+
+def test_not_found_pickles_with_its_message(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as err:
+        SEN12MS(tmp_path, checksum=False)
+    again = pickle.loads(pickle.dumps(err.value))
+    assert type(again) is type(err.value) and str(again) == str(err.value)
 
 
 def test_check_integrity_light(tg_root):
@@ -131,7 +166,9 @@ def test_check_integrity_light(tg_root):
     patched here) the sample's archives fail it, yet the dataset opens."""
     with pytest.raises(DatasetNotFoundError) as err:
         SEN12MS(tg_root, checksum=True)
-    assert "md5" in "\n".join(err.value.__notes__)
+    first, *more = str(err.value).split("\n")
+    assert not more and first.startswith(f"Dataset not found: {tg_root} does not verify: {tg_root}/") and "md5" in first
+    assert "md5" in "\n".join(err.value.__notes__)  # every problem, one a line
     ds = SEN12MS(tg_root, checksum=False)
     assert len(ds) == SAMPLE_COUNTS["train"]
 
@@ -140,6 +177,60 @@ def test_band_subsets(tg_root):
     for bands in SEN12MS.BAND_SETS.values():
         ds = SEN12MS(tg_root, bands=bands, checksum=False)
         assert ds[0]["image"].shape[0] == len(bands)
+
+
+#: The band sets, written out by hand: torchgeo's four as torchgeo 0.10.1 has them (its
+#: ``s2-reduced`` holds B10, the cirrus band, not B12, whatever its datamodule's docstring says),
+#: the six bands that docstring describes, and the authors' 10 bands "related to land"
+#: (S2_BANDS_LD of the SEN12MS toolbox's classification code: B2-B8, B8A, B11, B12).
+BAND_SETS_BY_HAND = {
+    "all": ("VV", "VH", "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"),
+    "s1": ("VV", "VH"),
+    "s2-all": ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"),
+    "s2-reduced": ("B02", "B03", "B04", "B08", "B10", "B11"),
+    "s2-reduced-swir": ("B02", "B03", "B04", "B08", "B11", "B12"),
+    "s2-land": ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12"),
+}
+
+
+def test_band_sets_keep_upstreams_and_add_two():
+    assert dict(SEN12MS.BAND_SETS) == BAND_SETS_BY_HAND
+    for name, bands in Upstream.BAND_SETS.items():  # a drop-in: upstream's names mean what they mean there
+        assert SEN12MS.BAND_SETS[name] == tuple(bands)
+    assert set(Upstream.BAND_SETS) < set(SEN12MS.BAND_SETS)
+
+
+@pytest.mark.parametrize("name", ["s2-reduced", "s2-reduced-swir", "s2-land"])
+def test_a_band_set_reads_its_bands(sample_root, name):
+    ds = SEN12MS(sample_root, "holdout", bands=SEN12MS.BAND_SETS[name], checksum=False)
+    pid = ds.patch_ids[0]
+    s2 = read_triplet(sample_root, pid, {"s2": None})["s2"]
+    expected = np.stack([s2[facts.BANDS["s2"].index(b)] for b in BAND_SETS_BY_HAND[name]]).astype(np.float32)
+    np.testing.assert_array_equal(ds[0]["image"].numpy(), expected)
+
+
+#: What torchgeo's datamodule divides each band by (its ``std``; the mean is 0): dB by -25, the
+#: Sentinel-2 digital numbers by 10,000.
+DIVISOR = {**dict.fromkeys(("VV", "VH"), -25.0), **dict.fromkeys(BAND_SETS_BY_HAND["s2-all"], 1e4)}
+
+
+@pytest.mark.parametrize("band_set", sorted(BAND_SETS_BY_HAND))
+def test_the_datamodule_normalises_every_band_set(sample_root, band_set):
+    dm = torchgeo.datamodules.SEN12MSDataModule(batch_size=2, band_set=band_set, root=sample_root, checksum=False)
+    bands = BAND_SETS_BY_HAND[band_set]
+    assert dm.kwargs["bands"] == bands
+    assert dm.std.tolist() == [DIVISOR[b] for b in bands]
+    dm.setup("test")
+    image = next(iter(dm.test_dataloader()))["image"]
+    out = dm.aug({"image": image.clone()})["image"]  # what on_after_batch_transfer applies in a Trainer
+    divisor = torch.tensor([DIVISOR[b] for b in bands]).view(1, -1, 1, 1)
+    torch.testing.assert_close(out, image / divisor)
+
+
+def test_the_datamodule_names_an_unknown_band_set():
+    with pytest.raises(ValueError, match="unknown band_set 's2-rgb'; expected one of all, s1, s2-all, s2-reduced, "
+                                         "s2-reduced-swir, s2-land"):
+        torchgeo.datamodules.SEN12MSDataModule(band_set="s2-rgb", root="/nonexistent")
 
 
 def test_invalid_bands_before_any_file_access(tmp_path):
@@ -172,8 +263,11 @@ def test_constructor_and_attributes_match_upstream():
         (p.name, p.default, p.kind) for p in theirs
     ]
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in ours[len(theirs) :])
-    for attr in ("BAND_SETS", "band_names", "rgb_bands", "filenames", "md5s"):
+    for attr in ("band_names", "rgb_bands", "filenames", "md5s"):
         assert getattr(SEN12MS, attr) == getattr(Upstream, attr)
+    # upstream's band sets, each the same; two more beside them (test_band_sets_keep_upstreams_and_add_two)
+    assert {name: tuple(SEN12MS.BAND_SETS[name]) for name in Upstream.BAND_SETS} == {
+        name: tuple(bands) for name, bands in Upstream.BAND_SETS.items()}
 
 
 BAND_CHOICES = [*SEN12MS.BAND_SETS.values(), ("B04", "VV", "B04", "VH"), ("B12", "B01"), ("VH",)]
@@ -254,9 +348,8 @@ def test_empty_split_is_a_clear_error(sample_root, tmp_path):
 
 def test_a_root_without_triplets_is_not_found(tmp_path):
     (tmp_path / "ROIs1158_spring").mkdir()
-    with pytest.raises(DatasetNotFoundError, match="Dataset not found") as err:
+    with pytest.raises(DatasetNotFoundError, match=f"Dataset not found: {tmp_path}: holds no SEN12MS triplet"):
         SEN12MS(tmp_path, "validation", checksum=False)
-    assert "no complete SEN12MS triplet" in "\n".join(err.value.__notes__)
 
 
 def test_a_bad_file_is_named_when_read(sample_root, tmp_path):
@@ -274,6 +367,28 @@ def test_a_bad_file_is_named_when_read(sample_root, tmp_path):
     pid.path(root, "s1").unlink()
     with pytest.raises(PatchFileError, match=rf"{pid.filename('s1')}: does not exist"):
         ds[1]
+
+
+def test_a_truncated_file_is_named_in_verifys_words_also_from_a_dataloader_worker(sample_root, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(sample_root, root, ignore=shutil.ignore_patterns(".sen12ms"))
+    ds = SEN12MS(root, "holdout", checksum=False)
+    path = ds.patch_ids[0].path(root, "s2")
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        f.truncate(size // 2)
+    (bad,) = verify_tree(root, deep=True, patch_size=None, quiet=True).tree.bad_files  # the 32 px sample
+    words = bad["problem"]
+    assert words.startswith("truncated: its image data ends at byte ")
+    with pytest.raises(PatchFileError) as direct:
+        ds[0]
+    assert str(direct.value) == f"{path}: {words}"
+    with pytest.raises(PatchFileError) as from_worker:  # torch re-raises a worker's error by type and message
+        next(iter(DataLoader(ds, batch_size=2, num_workers=1)))
+    message = str(from_worker.value)
+    assert message.startswith("Caught PatchFileError in DataLoader worker process 0.")
+    assert message.rstrip().endswith(f"{path}: {words}")
+    assert (from_worker.value.path, from_worker.value.problem) == (str(path), words)
 
 
 # --- Options beyond upstream -------------------------------------------------------------

@@ -30,7 +30,7 @@ from torchgeo.trainers import SemanticSegmentationTask
 import sen12ms_plugins.torchgeo as plugin  # registers the plugin
 from sen12ms_plugins.dataset import labels
 from sen12ms_plugins.dataset.index import build_index
-from sen12ms_plugins.errors import EmptySplitError, EmptySplitWarning
+from sen12ms_plugins.errors import EmptySplitError, EmptySplitWarning, SmallSplitWarning
 
 from .small_roots import (
     HOLDOUT_SCENE,
@@ -113,6 +113,34 @@ def test_fit_validate_and_test_like_torchgeos_task_tests(tg_root, tmp_path):
     trainer.test(task, datamodule=datamodule)
     assert batches.count["test"] == 1 and "test_loss" in trainer.callback_metrics
     assert {p.name for p in datamodule.test_dataset.patch_ids} == _names(tg_root, HOLDOUT_SCENE)
+
+
+def test_a_training_split_smaller_than_a_batch_is_said_once(tg_root, tmp_path):
+    """torchgeo's training loader drops the last incomplete batch: a split of fewer triplets than
+    one batch trains nothing, and Lightning ends the fit as if it had worked.  Said once, naming
+    the split, its size, the batch size and what to pass instead."""
+    n = len(_names(tg_root, *[s for s in ONE_PER_SEASON if s != ONE_PER_SEASON_VALIDATION]))  # 12
+    datamodule = SEN12MSDataModule(root=str(tg_root), batch_size=n + 1, num_workers=0, checksum=False)
+    batches = Batches()
+    trainer = _trainer(tmp_path, batches, fast_dev_run=False, max_epochs=2, limit_val_batches=0)
+    with pytest.warns(SmallSplitWarning) as caught:
+        trainer.fit(_task(), datamodule=datamodule)
+    ours = [w for w in caught if issubclass(w.category, SmallSplitWarning)]
+    assert len(ours) == 1, [str(w.message) for w in ours]
+    assert str(ours[0].message) == (
+        f"SEN12MSDataModule: split 'train_minus_validation' of {tg_root} holds {n} triplets, fewer than one batch "
+        f"of {n + 1}; torchgeo drops the last incomplete training batch (drop_last), so fit trains on nothing: "
+        f"pass batch_size={n} or less")
+    assert batches.count["train"] == 0 and trainer.global_step == 0  # what the warning is about
+
+
+def test_a_training_split_of_one_batch_is_not_warned_about(tg_root):
+    n = len(_names(tg_root, *[s for s in ONE_PER_SEASON if s != ONE_PER_SEASON_VALIDATION]))
+    datamodule = SEN12MSDataModule(root=str(tg_root), batch_size=n, num_workers=0, checksum=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmallSplitWarning)
+        datamodule.setup("fit")
+    assert len(datamodule.train_dataloader()) == 1
 
 
 def test_a_subclass_of_the_datamodule_fits_too(tg_root, tmp_path):

@@ -13,6 +13,7 @@ import pytest
 import rasterio
 
 from sen12ms_plugins.acquisition.bookkeeping import Bookkeeping
+from sen12ms_plugins.acquisition.download import Selection
 from sen12ms_plugins.acquisition.verify import check_root, verify_archives, verify_tree
 from sen12ms_plugins.cli import main
 from sen12ms_plugins.dataset import facts
@@ -115,10 +116,11 @@ def test_official_counts_compared_when_complete(tree):
 
 
 def test_season_counts_compared_once_its_official_archives_were_extracted(tree):
-    """The markers say the three official spring archives were extracted here: the hold-out
-    count of spring is then compared, and only that one."""
-    for sensor in facts.SENSORS:
-        name = facts.archive_name("ROIs1158_spring", sensor)
+    """The markers say the three official spring archives were extracted here (a download of
+    spring, as recorded): the hold-out count of spring is then compared, and only that one."""
+    names = [facts.archive_name("ROIs1158_spring", sensor) for sensor in facts.SENSORS]
+    Selection.of(names, "spring", None).record(Bookkeeping(tree))
+    for sensor, name in zip(facts.SENSORS, names):
         dirs = [f"ROIs1158_spring/{p.name}" for p in (tree / "ROIs1158_spring").glob(f"{sensor}_*")]
         Bookkeeping(tree).write_marker(name, facts.ARCHIVE_MD5[name], dirs, 0, 0, [], 0)
     report = verify_tree(tree, quiet=True)
@@ -154,10 +156,10 @@ def test_deep_check_names_bad_geotiffs(tree, sample_root):
     # bytes b" not" = 0x746F6E20 = 1953459744, far past the end of the file; libtiff (through
     # GDAL, which names the file by its base name) reports exactly that.
     assert bad == {
-        pids[0].relpath("s2"): "12 bands, expected 13",
-        pids[1].relpath("s1"): "data type float64, expected float32",
-        pids[2].relpath("lc"): "no CRS",
-        pids[3].relpath("lc"): "16x16 px, expected 32x32",
+        pids[0].relpath("s2"): "has 12 bands, a s2 patch has 13",  # the reader's words for the same files
+        pids[1].relpath("s1"): "has data type float64, a s1 patch has float32",
+        pids[2].relpath("lc"): "has no coordinate reference system",
+        pids[3].relpath("lc"): "is 16x16 pixels, a patch is 32x32",
         pids[4].relpath("s2"): f"cannot be read as a GeoTIFF ({pids[4].filename('s2')}: "
                                "TIFFReadDirectory:Failed to read directory at offset 1953459744)",
     }

@@ -1,4 +1,4 @@
-"""Regenerate the two pictures of the documentation from the built-in sample.
+"""Regenerate the pictures of the documentation from the built-in sample.
 
     python tools/make_docs_images.py [--out docs/img]
 
@@ -10,9 +10,11 @@ Runs the same commands a user runs, on the default built-in sample (60 triplets 
     sen12ms map --root SAMPLE --out MAP.png
 
 and copies ``STATS/classes_IGBP.png`` and ``MAP.png`` into ``--out`` as
-``sample_classes_IGBP.png`` and ``sample_map.png``, reduced to 256 colours (without
-dithering) so that they stay small in the repository.  Needs matplotlib and Pillow
-(the ``plot`` extra).
+``sample_classes_IGBP.png`` and ``sample_map.png``; with torchgeo installed it also draws
+``torchgeo_plot.png``: the torchgeo dataset's ``plot()`` of the hold-out's fourth sample with
+its mask as the prediction, shifted by 40 rows.  Each is reduced to 256 colours (without
+dithering) so that they stay small in the repository.  Needs matplotlib and Pillow (the
+``plot`` extra).
 """
 
 from __future__ import annotations
@@ -48,6 +50,27 @@ def main() -> None:
                 raise SystemExit(f"sen12ms {' '.join(argv)} failed")
         _small_png(stats / "classes_IGBP.png", args.out / "sample_classes_IGBP.png")
         _small_png(map_png, args.out / "sample_map.png")
+        plot_png = Path(tmp, "plot.png")
+        if _torchgeo_plot(sample, plot_png):
+            _small_png(plot_png, args.out / "torchgeo_plot.png")
+
+
+def _torchgeo_plot(sample: Path, out: Path) -> bool:
+    """The torchgeo dataset's figure of one sample (False without the torchgeo extra)."""
+    try:
+        import sen12ms_plugins.torchgeo as plugin
+    except ImportError:
+        return False
+    import matplotlib
+
+    matplotlib.use("agg")
+    import torch
+
+    ds = plugin.SEN12MS(sample, split="holdout", checksum=False)
+    item = ds[3]
+    item["prediction"] = torch.roll(item["mask"], 40, 0)  # stands for a model's output
+    ds.plot(item, suptitle=ds.patch_ids[3].name).savefig(out, dpi=90)
+    return True
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ Records
       (:mod:`.checksums`);
     * ``dfc2020.json``: what ``add-dfc2020`` added (:mod:`.dfc2020`, checked by :mod:`.verify`).
 
-    The Hugging Face adapter writes the same record type beside each folder it prepares.
+    The TFDS and Hugging Face adapters write the same record type into the data they prepare
+    (:data:`SOURCE_RECORD`: the root, its ``content_stamp`` and the configuration it was made
+    from), and owner files beside the folders ``prepare-hf`` prepares.
 Locks
     ``lock`` is held (``flock``) while a download, extraction or ``add-dfc2020`` changes the
     root; ``records.lock`` for each read-modify-write of a record, so two processes (two
@@ -60,6 +62,9 @@ META_DIRNAME = ".sen12ms"
 ROOT_LOCK_NAME = "lock"
 RECORDS_LOCK_NAME = "records.lock"
 EXTRACTED_DIRNAME = "extracted"
+#: The record an ecosystem adapter writes into data it prepared from a root (a TFDS version
+#: folder, a ``datasets`` cache folder): which root, as its files were then.
+SOURCE_RECORD = "sen12ms_source.json"
 
 
 class RecordFile(StrEnum):

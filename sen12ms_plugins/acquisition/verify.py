@@ -8,7 +8,20 @@ Archives
     construction.
 Tree
     Every patch must have its s1, s2 and lc file (missing files and their orphaned partners
-    are listed, as are entries that are not SEN12MS patches).  Counts are compared with the
+    are listed, as are entries that are not SEN12MS patches), and every scene that has a folder
+    of one sensor must have the folders of the others (an empty ``s1_101/`` beside no ``s2_101/``
+    is a scene deleted in part).  Every patch file must be as long as its header says: its size
+    is read (one ``stat`` a file), and within a folder the files of one size share a header
+    layout, so the header of one file per folder and size is read (:func:`~sen12ms_plugins.reading.reader.cut_short`),
+    and every file of a size whose file is cut short; words as ``verify --deep``'s.  Nothing is
+    remembered for this: on an unchanged root it costs the ``stat`` calls and a few hundred reads
+    of 16 KiB (a file truncated in place changes neither its folder nor anything but itself).
+    What should be there: a root the downloader filled has its request and extraction markers
+    (:class:`~.download.Selection`), and an archive of the request that is not extracted as
+    recorded (never, or its folders gone since) is a problem saying how to finish the download;
+    any root also has the folders the last passing verify saw (kept in the user's cache beside
+    the index, never in the root), and one of them gone is a problem, until a verify with
+    ``accept_removed`` (``--accept-removed``) takes the root as it now is.  Counts are compared with the
     official ones (:mod:`~sen12ms_plugins.dataset.facts`) only where they are known and the
     tree claims to be complete: the hold-out patches of a season once that season's three
     official archives were extracted here (or ``full=True``), and the totals once all four
@@ -39,27 +52,30 @@ import os
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 
 from ..console import LockedCounter, Progress
 from ..dataset import facts
 from ..dataset.facts import SensorFormat
+from ..dataset.ids import SCENE_DIR_RE, scene_dirname
 from ..dataset.index import Index, build_index
 from ..dataset.root import resolve_root
 from ..dataset.splits import compute_splits
-from ..errors import DamagedHeaderError, PatchFileError, UnsupportedLayoutError
+from ..errors import PatchFileError
+from ..fsutil import root_cache_dir
 from . import checksums as checksums_mod
-from .bookkeeping import Bookkeeping, RecordFile, file_key
+from .bookkeeping import Bookkeeping, Record, RecordFile, file_key, utc_now
 from .checksums import md5_file
+from .download import Selection
 from .fetch import part_path, rejected_paths
 from .reports import ArchiveCheck, CheckStatus, TreeCheck, VerificationReport
 
 #: Files handed to one deep-check task (one GDAL environment per task).
 _DEEP_BATCH = 256
-_UNREADABLE = "cannot be read as a GeoTIFF"
 
 # --- Archives ------------------------------------------------------------------------------
 
@@ -216,18 +232,20 @@ def verify_tree(
     full: bool | None = None,
     jobs: int | None = None,
     quiet: bool = False,
+    accept_removed: bool = False,
 ) -> VerificationReport:
     """Check the extracted tree of ``root`` (see the module docstring).
 
     ``full``: True compares all official counts, False none; None (default) decides from
     what was extracted here.  ``deep`` checks every GeoTIFF (``jobs`` threads);
-    ``patch_size=None`` accepts any square size.
+    ``patch_size=None`` accepts any square size.  ``accept_removed`` takes the folders gone
+    since the last passing verify as removed on purpose.
     """
-    return _verify_tree(Bookkeeping(resolve_root(root)), deep, patch_size, full, jobs, quiet)
+    return _verify_tree(Bookkeeping(resolve_root(root)), deep, patch_size, full, jobs, quiet, accept_removed)
 
 
 def _verify_tree(books: Bookkeeping, deep: bool, patch_size: int | None, full: bool | None, jobs: int | None,
-                 quiet: bool) -> VerificationReport:
+                 quiet: bool, accept_removed: bool = False) -> VerificationReport:
     started = time.monotonic()
     root = books.root
     index = build_index(root)
@@ -256,6 +274,20 @@ def _verify_tree(books: Bookkeeping, deep: bool, patch_size: int | None, full: b
         report.notes.append("counts not compared with the official ones: the tree is not a complete SEN12MS "
                             "(pass full=True / --full to compare anyway)")
     _check_dfc2020(books, report, index, deep=deep, full=bool(full), quiet=quiet)
+    folders = _files_by_folder(index)
+    unpartnered = _unpartnered_scenes(root)
+    if unpartnered:
+        scenes = "1 scene has" if len(unpartnered) == 1 else f"{len(unpartnered):,} scenes have"
+        report.problems.append(f"{root}: {scenes} folders of some sensors only ({_sample(unpartnered)})")
+    reported = _check_download_record(books, report)
+    _check_gone_folders(books, report, set(folders) | reported, accept_removed)
+    if not deep:
+        tree.bad_files, tree.files_checked = _cut_short_files(root, folders)
+        if tree.bad_files:
+            report.problems.append(
+                f"{root}: {len(tree.bad_files):,} of {tree.files_checked:,} GeoTIFFs are shorter than their headers say "
+                f"({_sample([b['path'] + ': ' + b['problem'] for b in tree.bad_files], 2)}); download or extract "
+                "them again")
     if deep:
         paths = [(pid.relpath(s), s) for pid in (*index.dfc2020, *index.triplets) for s in pid.sensors]
         paths += [(rel, rel.split("/", 1)[1].split("_", 1)[0]) for rel in tree.orphans]
@@ -269,8 +301,163 @@ def _verify_tree(books: Bookkeeping, deep: bool, patch_size: int | None, full: b
         if tree.bad_files:
             report.problems.append(f"{root}: {len(tree.bad_files):,} of {len(paths):,} GeoTIFFs are not valid "
                                    f"SEN12MS patches ({_sample([b['path'] + ': ' + b['problem'] for b in tree.bad_files], 2)})")
+    if report.ok:
+        _remember_folders(root, sorted(folders))
     report.seconds = time.monotonic() - started
     return report
+
+
+# --- The tree's cheap checks: files cut short, partner folders, folders that should be there ------------------
+
+
+def _files_by_folder(index: Index) -> dict[str, list[str]]:
+    """The patch files of ``index`` (complete patches, and the files incomplete ones have) by
+    folder: root-relative folder -> file names."""
+    folders: dict[str, list[str]] = {}
+    for _, group in groupby((*index.triplets, *index.dfc2020), key=lambda pid: (pid.season, pid.scene)):
+        patches = list(group)
+        for sensor in patches[0].sensors:  # one folder a sensor: its name made once, not per file
+            folder = os.path.dirname(patches[0].relpath(sensor))
+            folders.setdefault(folder, []).extend(pid.filename(sensor) for pid in patches)
+    for item in index.incomplete:
+        for sensor in item.patch.sensors:
+            if sensor not in item.missing:
+                rel = item.patch.relpath(sensor)
+                folders.setdefault(os.path.dirname(rel), []).append(os.path.basename(rel))
+    return folders
+
+
+def _cut_short_files(root: Path, folders: dict[str, list[str]]) -> tuple[list[dict[str, str]], int]:
+    """(``{"path", "problem"}`` of every file shorter than its header says, files looked at).  Each
+    file's size is read; within a folder (one sensor of one scene) the files of one size share
+    a header layout, so one file's header stands for its size, and every file of a size whose
+    file is cut short is checked itself."""
+    bad: list[dict[str, str]] = []
+    looked = 0
+    for folder in sorted(folders):
+        base = os.path.join(root, folder)
+        sizes: dict[int, list[str]] = {}
+        for name, size in _sizes(base, folders[folder]):
+            sizes.setdefault(size, []).append(name)
+            looked += 1
+        for size, names in sizes.items():
+            if _cut(os.path.join(base, names[0]), size) is None:
+                continue
+            for name in names:
+                problem = _cut(os.path.join(base, name), size)
+                if problem is not None:
+                    bad.append({"path": f"{folder}/{name}", "problem": problem})
+    return sorted(bad, key=lambda b: b["path"]), looked
+
+
+def _sizes(folder: str, names: list[str]) -> Iterator[tuple[str, int]]:
+    """(name, size) of the files of ``folder`` that exist (one gone since the index was made is
+    left out: the next index says so)."""
+    fd = None
+    if os.stat in os.supports_dir_fd:
+        try:  # names looked up in the folder's descriptor: its path is walked once, not once a file (-30 %)
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            return
+    try:
+        for name in names:
+            try:
+                size = os.stat(name, dir_fd=fd).st_size if fd is not None else os.stat(os.path.join(folder, name)).st_size
+            except FileNotFoundError:
+                continue
+            yield name, size
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _cut(path: str, size: int) -> str | None:
+    from ..reading.reader import cut_short  # deferred: numpy, which importing the package avoids
+
+    try:
+        return cut_short(path, size)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+
+
+def _unpartnered_scenes(root: Path) -> list[str]:
+    """Scenes of the seasons present that have folders of some sensors only, as
+    ``ROIs1158_spring/s1_101/ and lc_101/ without s2_101/``."""
+    found = []
+    for season in facts.SEASONS:
+        try:
+            with os.scandir(root / season) as entries:
+                names = [e.name for e in entries if e.is_dir()]
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        scenes: dict[int, set[str]] = {}
+        for name in names:
+            match = SCENE_DIR_RE.fullmatch(name)
+            if match:
+                scenes.setdefault(int(match.group(2)), set()).add(match.group(1))
+        for scene, sensors in sorted(scenes.items()):
+            if len(sensors) < len(facts.SENSORS):
+                have = " and ".join(f"{scene_dirname(season, s, scene)}/" for s in facts.SENSORS if s in sensors)
+                lack = " and ".join(f"{scene_dirname(season, s, scene)}/" for s in facts.SENSORS if s not in sensors)
+                found.append(f"{season}/{have} without {lack}")
+    return found
+
+
+def _check_download_record(books: Bookkeeping, report: VerificationReport) -> set[str]:
+    """A problem for the archives of the root's recorded download that are not extracted as
+    recorded (never, or their folders gone since); returns the folders those archives fill."""
+    selection = Selection.recorded(books)
+    if selection is None:
+        return set()
+    missing = selection.not_extracted(books)
+    if not missing:
+        return set()
+    markers = {name: books.marker(name) or {} for name in missing}
+    gone = sorted(name for name in missing if markers[name])
+    never = sorted(name for name in missing if not markers[name])
+    parts = [f"{', '.join(names)}: {what}" for names, what in ((gone, "folders gone"), (never, "never extracted"))
+             if names]
+    report.problems.append(
+        f"{books.root}: {len(missing)} of the {len(selection.archives)} archives recorded as downloaded here are not "
+        f"extracted as recorded ({'; '.join(parts)}); complete the download with `{selection.command(books.root)}`")
+    return {folder for marker in markers.values() for folder in marker.get("dirs", ())}
+
+
+#: The record of the folders the last passing verify saw, in the user's cache of the root.
+_VERIFIED_FOLDERS = "verified-tree.json"
+
+
+def _verified_folders(root: Path) -> Record:
+    return Record(root_cache_dir(root) / _VERIFIED_FOLDERS)
+
+
+def _check_gone_folders(books: Bookkeeping, report: VerificationReport, accounted: set[str],
+                        accept_removed: bool) -> None:
+    """A problem for the folders the last passing verify saw that are gone (and not already
+    said by :func:`_check_download_record`); with ``accept_removed``, they are forgotten."""
+    record = _verified_folders(books.root)
+    fields = record.read() or {}
+    gone = sorted(folder for folder in fields.get("folders", ()) if folder not in accounted
+                  and not (books.root / folder).is_dir())
+    if not gone:
+        return
+    if accept_removed:
+        with contextlib.suppress(OSError), record.update() as latest:
+            latest["folders"] = [f for f in latest.get("folders", ()) if f not in set(gone)]
+        return
+    report.problems.append(
+        f"{books.root}: {len(gone):,} folders that held patches when verify last passed ({fields.get('verified', '?')}: "
+        f"{_sample(gone)}) are gone; restore them, or, if they were removed on purpose, run "
+        f"`sen12ms verify --root {books.root} --accept-removed`")
+
+
+def _remember_folders(root: Path, folders: list[str]) -> None:
+    """Record the folders of a root that passed (a cache: a record that cannot be written only
+    means a folder removed later goes unnoticed)."""
+    record = _verified_folders(root)
+    with contextlib.suppress(OSError):
+        if (record.read() or {}).get("folders") != folders:
+            record.write({"folders": folders, "verified": utc_now()})
 
 
 # --- DFC2020 files ----------------------------------------------------------------------------------
@@ -329,44 +516,23 @@ def _check_dfc2020(books: Bookkeeping, report: VerificationReport, index: Index,
 # --- one patch file against its format ---------------------------------------------------------------
 
 
-def _layout_problem(path: str) -> tuple[str | None, str | None]:
-    """(problem, reason the file is read by rasterio) from the TIFF structure alone."""
-    from ..reading.tiffheader import read_layout, truncation  # deferred: numpy, which importing the package avoids
-
-    cut = truncation(path)  # the header can be intact in a file cut short
-    if cut is not None:
-        return cut, None
-    try:
-        read_layout(path)
-    except DamagedHeaderError as exc:
-        return f"damaged TIFF header: {exc}", None
-    except UnsupportedLayoutError as exc:
-        return None, str(exc)
-    return None, None
-
-
 def _profile_problems(path: str, fmt: SensorFormat, patch_size: int | None,
                       needs_crs: bool) -> tuple[list[str], str | None]:
-    """What rasterio finds wrong with the file's bands, data type, size and CRS, and its data type."""
+    """What rasterio finds wrong with the file's bands, data type, size and CRS (in the reader's
+    words), and its data type."""
     import rasterio  # deferred: GDAL, which importing the package avoids
     from rasterio.errors import RasterioError
+
+    from ..reading.reader import NO_CRS, UNREADABLE, gdal_reason, profile_problems
 
     try:
         with rasterio.open(path) as src:
             count, dtypes, width, height, crs = src.count, set(src.dtypes), src.width, src.height, src.crs
     except (RasterioError, ValueError) as exc:  # rasterio's CRSError (garbled GeoKeys) is a ValueError
-        return [f"{_UNREADABLE} ({exc})"], None
-    problems = []
-    if count != len(fmt.bands):
-        problems.append(f"{count} bands, expected {len(fmt.bands)}")
-    if len(dtypes) != 1 or not dtypes <= set(fmt.file_dtypes):
-        problems.append(f"data type {','.join(sorted(dtypes))}, expected {fmt.describe_file_dtypes()}")
-    if patch_size is not None and (width, height) != (patch_size, patch_size):
-        problems.append(f"{width}x{height} px, expected {patch_size}x{patch_size}")
-    elif width != height:
-        problems.append(f"{width}x{height} px, not square")
+        return [f"{UNREADABLE} ({gdal_reason(exc)})"], None  # check_patch weighs it against the TIFF structure
+    problems = profile_problems(fmt, count, dtypes, width, height, patch_size)
     if crs is None and needs_crs:
-        problems.append("no CRS")
+        problems.append(NO_CRS)
     return problems, min(dtypes)
 
 
@@ -403,14 +569,18 @@ def check_patch(path: str | os.PathLike[str], fmt: SensorFormat, patch_size: int
     """The one check of a patch file against its format (the module docstring says what it
     checks).  ``patch_size=None`` accepts any square size; ``needs_crs=False`` does not require a
     georeference."""
+    from ..reading.reader import UNREADABLE, structure_problem  # deferred: numpy, which importing the package avoids
+    from ..reading.tiffheader import TRUNCATED
+
     path = os.fspath(path)
     try:
-        problem, slow = _layout_problem(path)
+        problem, slow = structure_problem(path)
     except OSError as exc:
         return PatchCheck(f"cannot be read ({exc.strerror or exc})")
     profile, dtype = _profile_problems(path, fmt, patch_size, needs_crs)
-    if profile and profile[0].startswith(_UNREADABLE):
-        return PatchCheck(profile[0])  # GDAL's own words say why; the TIFF parser's would repeat it
+    if profile and profile[0].startswith(UNREADABLE):
+        # GDAL's own words say why (the TIFF parser's would repeat them), except of a file cut short
+        return PatchCheck(problem if problem is not None and problem.startswith(TRUNCATED) else profile[0])
     problems = profile + ([problem] if problem else [])
     if not problems and dtype is not None:
         values = _value_problem(path, fmt, dtype)

@@ -7,11 +7,15 @@ from pathlib import Path
 
 from ..console import print_table
 from ..dataset import facts
-from ..dataset.ids import write_patch_list
+from ..dataset.ids import format_scene_list, write_patch_list
 from ..dataset.index import build_index
 from ..dataset.splits import ALIASES, DFC2020_SPLITS, SPLITS, compare_upstream_lists, compute_splits
 from ..errors import EmptySplitError
+from ..fsutil import atomic_write_bytes
 from ._common import add_json_argument, add_root_argument, print_json, subparser
+
+#: The file --write-lists writes the validation scenes to.
+VALIDATION_SCENES_NAME = "validation_scenes.txt"
 
 DESCRIPTION = """\
 Compute the named splits of a root and print their patch counts per season:
@@ -23,7 +27,9 @@ and, when ROOT holds DFC2020 ('sen12ms add-dfc2020'):
   dfc2020_validation      the contest's validation patches, 10 m labels
   dfc2020_test            the contest's test patches, 10 m labels
 With --write-lists DIR, also write <split>_list.txt for each split in upstream's
-format (S2 file names, CRLF), plus test_list.txt (the hold-out under torchgeo's name).
+format (S2 file names, CRLF), plus test_list.txt (the hold-out under torchgeo's name),
+and validation_scenes.txt: the validation scenes in the toolbox's scene-list format
+(<season folder>/s2_<scene>, one a line, as its ValidationScenes.txt).
 When ROOT holds upstream's train_list.txt or test_list.txt (torchgeo reads them),
 each is compared with its split (train, holdout).
 
@@ -76,8 +82,12 @@ def run(args) -> int:
             members = splits.members[ALIASES.get(name, name)]
             if members:
                 write_patch_list(args.write_lists / f"{name}_list.txt", members)
+        written = [f"{n}_list.txt" for n in names if splits.members[ALIASES.get(n, n)]]
+        if splits.validation_scenes:
+            atomic_write_bytes(args.write_lists / VALIDATION_SCENES_NAME, format_scene_list(splits.validation_scenes))
+            written.append(VALIDATION_SCENES_NAME)
         if not args.json:
-            print(f"\nwrote {', '.join(f'{n}_list.txt' for n in names if splits.members[ALIASES.get(n, n)])} to {args.write_lists}")
+            print(f"\nwrote {', '.join(written)} to {args.write_lists}")
     for problem in problems:
         print(f"sen12ms splits: {problem}", file=sys.stderr)
     return 1 if problems else 0

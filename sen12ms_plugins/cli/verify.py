@@ -18,7 +18,12 @@ was downloaded with).  Each verified archive is remembered by size and modificat
 time, so a second run reads nothing and is instant.
 
 Tree: every patch must have its s1, s2 and lc file; missing files, orphaned partners
-and entries that are not SEN12MS patches are listed.  Counts are compared with the
+and entries that are not SEN12MS patches are listed; every scene with a folder of one
+sensor must have the others' folders; every GeoTIFF must be as long as its header says
+(its size, and one header per folder and size).  What should be there: the archives of
+the root's recorded download ('sen12ms download' records its request), and the folders
+the last passing verify saw; --accept-removed takes those removed since as removed on
+purpose.  Counts are compared with the
 official ones where they are known and the tree is complete (hold-out patches per
 season, total {total:,}, train {train:,}); --full compares them whatever was extracted
 here.  --deep also opens every GeoTIFF header: band count, data type, 256x256 pixels
@@ -51,6 +56,8 @@ def register(sub) -> None:
     p.add_argument("--jobs", type=int, default=None, metavar="N", help="files checked at once (default: CPUs)")
     p.add_argument("--deep", action="store_true", help="open every GeoTIFF header (slow on the full dataset)")
     p.add_argument("--full", action="store_true", help="compare counts with the official ones in any case")
+    p.add_argument("--accept-removed", action="store_true",
+                   help="take folders removed since the last passing verify as removed on purpose")
     p.add_argument("--patch-size", type=int, default=facts.PATCH_SIZE, metavar="PX",
                    help=f"expected patch size for --deep (default: {facts.PATCH_SIZE}; 0 = any square size)")
     add_limit_argument(p, "files per kind of problem")
@@ -73,7 +80,8 @@ def run(args) -> int:
                                      checksums=args.checksums, jobs=args.jobs, quiet=args.quiet))
     if want_tree and (has_tree or args.tree):
         report.merge(verify_tree(root, deep=args.deep, patch_size=args.patch_size or None,
-                                 full=True if args.full else None, jobs=args.jobs, quiet=args.quiet))
+                                 full=True if args.full else None, jobs=args.jobs, quiet=args.quiet,
+                                 accept_removed=args.accept_removed))
     if report.archives is None and report.tree is None:
         report.problems.append(f"{root}: holds neither SEN12MS archives nor an extracted tree")
     if args.json:
@@ -105,9 +113,9 @@ def _print(report, limit: int) -> None:
         print_listing("missing files", tree.missing, limit)
         print_listing("orphaned files (their triplet is incomplete)", tree.orphans, limit)
         print_listing("entries that are not SEN12MS patches", tree.strays, limit)
-        if tree.deep:
-            print(f"\nGeoTIFF headers checked: {tree.files_checked:,}")
-            print_listing("bad GeoTIFFs", [f"{b['path']}: {b['problem']}" for b in tree.bad_files], limit)
+        checked = "GeoTIFF headers checked" if tree.deep else "GeoTIFFs checked for their length"
+        print(f"\n{checked}: {tree.files_checked:,}")
+        print_listing("bad GeoTIFFs", [f"{b['path']}: {b['problem']}" for b in tree.bad_files], limit)
     for note in report.notes:
         print(f"note: {note}")
     if report.problems:

@@ -107,6 +107,31 @@ FORMATS: Final[Mapping[str, SensorFormat]] = MappingProxyType(
 )
 #: The Sentinel-2 bands that make a true-colour picture.
 RGB_BANDS: Final = ("B04", "B03", "B02")
+#: Every band an image can hold, in the order torchgeo's ``SEN12MS.band_names`` lists them.
+IMAGE_BANDS: Final = (*BANDS["s1"], *BANDS["s2"])
+#: Named sets of image bands (torchgeo's ``bands=`` and its datamodule's ``band_set=``).
+#:
+#: * ``all``, ``s1``, ``s2-all``, ``s2-reduced``: torchgeo's own four (``SEN12MS.BAND_SETS``,
+#:   torchgeo 0.8-0.10), as torchgeo defines them, so that the plugin is a drop-in.  torchgeo's
+#:   ``s2-reduced`` is B02 B03 B04 B08 B10 B11, with B10 (cirrus, 1375 nm, an atmospheric band) and
+#:   without B12, although its datamodule's docstring describes it as "B2, B3, B4, B8, B11, and B12";
+#:   its code (the set, and the normalisation indexes 3 4 5 9 12 13) agrees with itself.
+#: * ``s2-reduced-swir``: the set that docstring describes, B02 B03 B04 B08 B11 B12 (10 m visible
+#:   and near infrared, both shortwave-infrared bands).
+#: * ``s2-land``: the 10 bands the authors train on, B02-B08, B8A, B11, B12 (``S2_BANDS_LD``,
+#:   "bands related to land", of the SEN12MS toolbox's ``classification/dataset.py``; the same
+#:   set as the DFC2020 baseline's high- and medium-resolution bands): every band but the 60 m
+#:   atmospheric ones (B01 aerosol, B09 water vapour, B10 cirrus).
+BAND_SETS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "all": IMAGE_BANDS,
+        "s1": BANDS["s1"],
+        "s2-all": BANDS["s2"],
+        "s2-reduced": ("B02", "B03", "B04", "B08", "B10", "B11"),
+        "s2-reduced-swir": ("B02", "B03", "B04", "B08", "B11", "B12"),
+        "s2-land": ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12"),
+    }
+)
 
 PATCH_SIZE: Final = 256  # pixels per side
 GSD_METRES: Final = 10.0

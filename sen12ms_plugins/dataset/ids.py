@@ -193,6 +193,12 @@ def read_patch_list(path: str | os.PathLike[str]) -> list[PatchId]:
     return [parse_patch_line(line, path, lineno) for lineno, line in _lines(path)]
 
 
+def format_scene_list(scenes: Iterable[SceneId], sensor: str = "s2") -> bytes:
+    """The toolbox's scene-list format (its ``ValidationScenes.txt``): one ``<season folder>/<sensor>_<scene>``
+    line per scene, in dataset order, LF after every line; :func:`read_scene_list` reads it back."""
+    return "".join(f"{scene.line(sensor)}\n" for scene in sorted(scenes)).encode("ascii")
+
+
 def format_patch_list(ids: Iterable[PatchId], sensor: str = "s2") -> bytes:
     """Upstream's patch-list format: file names sorted as bytes, CRLF after every line.
 

@@ -130,6 +130,38 @@ LCCS_SH_CLASSES: Final[Mapping[int, str]] = MappingProxyType(
     }
 )
 
+# Colours of the LCCS classes.  No palette is published with the SEN12MS files: a class named
+# as an IGBP class (Barren, Water Bodies, the forest types, Urban, Shrublands, Grasslands,
+# wetlands and mosaics) has that class's MODIS colour, so that the layers read alike; the
+# others were chosen here, in the hue of their family (forests green, open and sparse forests
+# paler, herbaceous yellow-green, shrubs tan, wetlands blue-green).
+_BARREN_SNOW_WATER = {1: IGBP_COLORS[16], 2: IGBP_COLORS[15], 3: IGBP_COLORS[17]}
+#: Colours of the LCCS land-cover classes.
+LCCS_LC_COLORS: Final[Mapping[int, str]] = MappingProxyType(
+    {
+        **_BARREN_SNOW_WATER,
+        11: IGBP_COLORS[1], 12: IGBP_COLORS[2], 13: IGBP_COLORS[3], 14: IGBP_COLORS[4], 15: IGBP_COLORS[5],
+        16: "#2f7f2f", 21: "#8fb84a", 22: "#c4d67a", 31: IGBP_COLORS[10], 32: "#e2f5a0",
+        41: IGBP_COLORS[6], 42: "#b8c96a", 43: IGBP_COLORS[7],
+    }
+)
+#: Colours of the LCCS land-use classes.
+LCCS_LU_COLORS: Final[Mapping[int, str]] = MappingProxyType(
+    {
+        **_BARREN_SNOW_WATER,
+        9: IGBP_COLORS[13], 10: "#0b5a12", 20: LCCS_LC_COLORS[21], 25: "#d99b3f", 30: IGBP_COLORS[10],
+        35: IGBP_COLORS[14], 36: IGBP_COLORS[12], 40: IGBP_COLORS[6],
+    }
+)
+#: Colours of the LCCS surface-hydrology classes.
+LCCS_SH_COLORS: Final[Mapping[int, str]] = MappingProxyType(
+    {
+        **_BARREN_SNOW_WATER,
+        10: LCCS_LU_COLORS[10], 20: LCCS_LC_COLORS[21], 27: "#3b8c6e", 30: IGBP_COLORS[10], 40: IGBP_COLORS[6],
+        50: IGBP_COLORS[11], 51: "#9fb8b0",
+    }
+)
+
 #: Every label scheme by name: its band in the ``lc`` file (0-based) and its classes.
 SCHEMES: Final[Mapping[str, tuple[int, Mapping[int, str]]]] = MappingProxyType(
     {
@@ -140,6 +172,14 @@ SCHEMES: Final[Mapping[str, tuple[int, Mapping[int, str]]]] = MappingProxyType(
         "LCCS_SH": (3, LCCS_SH_CLASSES),
     }
 )
+
+#: The colour of every class of every scheme (:data:`SCHEMES`), for maps and charts.
+COLORS: Final[Mapping[str, Mapping[int, str]]] = MappingProxyType(
+    {"IGBP": IGBP_COLORS, "DFC": DFC_COLORS, "LCCS_LC": LCCS_LC_COLORS, "LCCS_LU": LCCS_LU_COLORS,
+     "LCCS_SH": LCCS_SH_COLORS}
+)
+#: The code of a pixel without a label in every scheme (upstream's mapping sends an IGBP 0 to 0).
+NO_DATA: Final = 0
 
 #: Default share of a class above which it counts in a patch's multi-label
 #: (Schmitt & Wu 2021).

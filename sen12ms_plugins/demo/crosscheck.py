@@ -9,6 +9,11 @@ be compared byte for byte.  :func:`fingerprint` reduces a split, as it streams b
 digest per patch and field, so two ecosystems can be compared without holding either in
 memory, and a difference names the patch and the field.
 
+Besides the pixels, every ecosystem gives each patch's ``season`` (a class number, the
+index in ``reading.examples.SEASON_NAMES``; -1 unknown) and its scene multi-label as a
+multi-hot (torchgeo's ``scene_label="multi"``, the ``labels`` field of TFDS and HF); both
+are compared too.
+
 A DFC2020 split (``dfc2020_validation``, ``dfc2020_test``) is read the same way; its patches
 also carry ``dfc``, the contest's 10 m label, which is torchgeo's ``mask`` for those splits
 (the ``igbp`` layer torchgeo then does not return) and the ``dfc`` field of TFDS and HF.
@@ -27,8 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dataset import facts
+from ..dataset import facts, labels
 from ..dataset.ids import PatchId, parse_patch_id
+from ..reading.examples import SEASON_NAMES, multi_hot, season_class
 from ..reading.reader import read_triplet
 
 ECOSYSTEMS = ("core", "torchgeo", "tfds", "hf")
@@ -44,9 +50,11 @@ class Canonical:
     igbp: np.ndarray | None  # uint16 [H, W]; torchgeo's mask of a DFC2020 split is dfc instead
     lc: np.ndarray | None = None  # uint16 [4, H, W]; torchgeo returns only the IGBP layer
     dfc: np.ndarray | None = None  # uint8 [H, W]: a DFC2020 patch's 10 m label (None for SEN12MS patches)
+    season: np.ndarray | None = None  # int64 []: the season class (-1 unknown)
+    labels: np.ndarray | None = None  # bool [11]: the scene multi-label, multi-hot
 
 
-FIELDS = ("s1", "s2", "igbp", "lc", "dfc")
+FIELDS = ("s1", "s2", "igbp", "lc", "dfc", "season", "labels")
 
 
 def mask_field(patch_id: str) -> str:
@@ -112,12 +120,21 @@ def fingerprint(patches: Iterable[Canonical]) -> Fingerprint:
     return Fingerprint(digests)
 
 
+def _season(value) -> np.ndarray:
+    """A season as each ecosystem gives it (a class number, or torchgeo's name) as the class number."""
+    if isinstance(value, str):
+        value = -1 if value == facts.UNKNOWN_SEASON else SEASON_NAMES.index(value)
+    return np.asarray(value, dtype=np.int64)
+
+
 def from_core(root: str | os.PathLike[str], ids: Iterable[PatchId]) -> Iterator[Canonical]:
     """The reader's arrays: the reference every ecosystem is compared with."""
     for pid in ids:
         arrays = read_triplet(root, pid)
         dfc = arrays["dfc"][0] if pid.is_dfc2020 else None
-        yield Canonical(pid.name, arrays["s1"], arrays["s2"], arrays["lc"][0], arrays["lc"], dfc)
+        _, multi = labels.dfc_scene_labels(dfc if dfc is not None else labels.igbp_to_dfc(arrays["lc"][0]))
+        yield Canonical(pid.name, arrays["s1"], arrays["s2"], arrays["lc"][0], arrays["lc"], dfc,
+                        _season(season_class(pid.season)), multi_hot(multi))
 
 
 def from_torchgeo(root: str | os.PathLike[str], split: str) -> Iterator[Canonical]:
@@ -128,17 +145,18 @@ def from_torchgeo(root: str | os.PathLike[str], split: str) -> Iterator[Canonica
 
     import sen12ms_plugins.torchgeo  # noqa: F401  (registers the plugin's class under torchgeo's name)
 
-    dataset = torchgeo.datasets.SEN12MS(str(root), split=split, metadata=True)
+    dataset = torchgeo.datasets.SEN12MS(str(root), split=split, metadata=True, scene_label="multi")
     n_s1 = len(facts.BANDS["s1"])
     for i in range(len(dataset)):
         sample = dataset[i]
         image = sample["image"].numpy()
         # S2 was widened to float32 by torchgeo; its values (< 2**24) convert back exactly.
         s1, s2 = image[:n_s1].astype(np.float32), image[n_s1:].astype(np.uint16)
+        scene = {"season": _season(sample["season"]), "labels": sample["label"].numpy().astype(np.bool_)}
         if mask_field(sample["patch_id"]) == "dfc":
-            yield Canonical(sample["patch_id"], s1, s2, None, dfc=sample["mask"].numpy().astype(np.uint8))
+            yield Canonical(sample["patch_id"], s1, s2, None, dfc=sample["mask"].numpy().astype(np.uint8), **scene)
         else:
-            yield Canonical(sample["patch_id"], s1, s2, sample["mask"].numpy().astype(np.uint16))
+            yield Canonical(sample["patch_id"], s1, s2, sample["mask"].numpy().astype(np.uint16), **scene)
 
 
 def from_tfds(root: str | os.PathLike[str], split: str, data_dir: str | os.PathLike[str]) -> Iterator[Canonical]:
@@ -152,11 +170,12 @@ def from_tfds(root: str | os.PathLike[str], split: str, data_dir: str | os.PathL
         lc = np.moveaxis(ex["lc"], -1, 0)  # HWC -> CHW
         patch_id = ex["id"].decode()
         dfc = ex["dfc"] if mask_field(patch_id) == "dfc" else None
-        yield Canonical(patch_id, np.moveaxis(ex["s1"], -1, 0), np.moveaxis(ex["s2"], -1, 0), ex["igbp"], lc, dfc)
+        yield Canonical(patch_id, np.moveaxis(ex["s1"], -1, 0), np.moveaxis(ex["s2"], -1, 0), ex["igbp"], lc, dfc,
+                        _season(ex["season"]), ex["labels"])
 
 
 def from_hf(split: str, cache_dir: str | os.PathLike[str] | None = None) -> Iterator[Canonical]:
-    """``datasets.load_dataset("sen12ms", split=split)`` by bare name (after ``sen12ms prepare-hf``).
+    """``datasets.load_dataset("sen12ms", "all", split=split)`` by name (after ``sen12ms prepare-hf``).
 
     Read through Arrow, which keeps uint16 (the numpy and torch formatters widen it to int64).
     """
@@ -164,12 +183,13 @@ def from_hf(split: str, cache_dir: str | os.PathLike[str] | None = None) -> Iter
 
     from ..hf.features import table_to_numpy
 
-    ds = datasets.load_dataset("sen12ms", split=split, cache_dir=None if cache_dir is None else str(cache_dir))
+    ds = datasets.load_dataset("sen12ms", "all", split=split, cache_dir=None if cache_dir is None else str(cache_dir))
     for batch in ds.with_format("arrow").iter(batch_size=16):
         columns = table_to_numpy(batch)
         for i, name in enumerate(columns["id"]):
             dfc = columns["dfc"][i] if mask_field(str(name)) == "dfc" else None
-            yield Canonical(str(name), columns["s1"][i], columns["s2"][i], columns["igbp"][i], columns["lc"][i], dfc)
+            yield Canonical(str(name), columns["s1"][i], columns["s2"][i], columns["igbp"][i], columns["lc"][i], dfc,
+                            _season(columns["season"][i]), columns["labels"][i])
 
 
 def isolated_env(cache_dir: Path) -> dict[str, str]:

@@ -10,8 +10,8 @@ What a new user would do with the real dataset, on the sample, in one process:
 5. verify the root (remembered archive md5s, the extracted tree, the DFC2020 files' md5s);
 6. index and split it: the four SEN12MS splits and the two DFC2020 splits;
 7. load every split through torchgeo (``torchgeo.datasets.SEN12MS``), TensorFlow
-   Datasets (``tfds.load("sen12ms")``) and Hugging Face (``datasets.load_dataset("sen12ms")``
-   by bare name, after the preparation ``sen12ms prepare-hf`` does);
+   Datasets (``tfds.load("sen12ms")``) and Hugging Face (``datasets.load_dataset("sen12ms", "all")``
+   by name, after the preparation ``sen12ms prepare-hf`` does);
 8. write the class and band statistics and the world map;
 
 then print, per split and ecosystem, the count, the first ids and a checksum of the
@@ -93,7 +93,7 @@ class DemoContext:
     @property
     def root(self) -> Path:
         # Not called "sen12ms": a folder of that name in the working directory would take
-        # precedence over the prepared cache in datasets.load_dataset("sen12ms").
+        # precedence over the prepared cache in datasets.load_dataset("sen12ms", …).
         return self.workdir / "SEN12MS"
 
     @property
@@ -221,7 +221,7 @@ def step_hf(ctx: DemoContext) -> str:
 
     _quiet_frameworks()
     prepare_hf(ctx.root, cache_dir=ctx.hf_cache)
-    return 'datasets.load_dataset("sen12ms", split=…): ' + _load_all(ctx, "hf", lambda s: from_hf(s, ctx.hf_cache))
+    return 'datasets.load_dataset("sen12ms", "all", split=…): ' + _load_all(ctx, "hf", lambda s: from_hf(s, ctx.hf_cache))
 
 
 def step_analysis(ctx: DemoContext) -> str:

@@ -5,13 +5,16 @@
 * :func:`export_hf` — a data-only dataset directory (Parquet shards + dataset card)
   for ``load_dataset(DIR)`` and the Hub (``sen12ms export-hf``).
 * :func:`prepare_hf` — prepares the ``datasets`` cache so that
-  ``load_dataset("sen12ms", split="holdout")`` works by bare name, offline, from any
+  ``load_dataset("sen12ms", "all", split="holdout")`` works by name, offline, from any
   working directory (``sen12ms prepare-hf``).
 * :func:`table_to_numpy` — Arrow batches to numpy with the files' dtypes
-  (``with_format("numpy")`` widens uint16 to int64).
+  (``with_format("numpy")`` widens uint16 to int64);
+* :func:`torch_loader`, :class:`TorchSplit` — a split for torch's ``DataLoader`` with the
+  files' dtypes (``with_format("torch")`` widens uint16 to int64).
 
-These names import ``datasets`` and ``pyarrow`` (the ``hf`` extra)
-when first used, so the CLI can read this package's defaults without them.
+These names import ``datasets`` and ``pyarrow`` (the ``hf`` extra; ``torch_loader`` and
+``TorchSplit`` torch too) when first used, so the CLI can read this package's defaults
+without them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from .export import export_hf
     from .features import hf_features, table_to_numpy
     from .prepare import prepare_hf
+    from .torch_split import TorchSplit, torch_loader
 
 #: Target uncompressed size of one exported shard (``datasets`` uses 500 MB for its own Parquet exports).
 DEFAULT_SHARD_SIZE = 500 * 1000**2
@@ -37,6 +41,7 @@ DEFAULT_ROW_GROUP_SIZE = 100 * 1000**2
 _LAZY = {
     "Sen12ms": "builder", "export_hf": "export",
     "hf_features": "features", "table_to_numpy": "features", "prepare_hf": "prepare",
+    "TorchSplit": "torch_split", "torch_loader": "torch_split",
 }
 
 
@@ -50,4 +55,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Sen12ms", "export_hf", "hf_features", "prepare_hf", "table_to_numpy"]
+__all__ = ["Sen12ms", "TorchSplit", "export_hf", "hf_features", "prepare_hf", "table_to_numpy", "torch_loader"]

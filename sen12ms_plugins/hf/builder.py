@@ -44,10 +44,11 @@ Builder arguments besides those of ``datasets``:
 They are builder attributes, not configuration parameters, so the configuration ids
 stay ``all``, ``s2`` and ``s1s2``; what the root holds enters the cache key through the
 builder's ``hash`` instead (:func:`root_fingerprint`: the root's path, the name, size and
-modification time of every triplet file, the patch size and this package's version), so a
-root whose files changed, even in place under the same names, is prepared anew.  Every
-prepared folder holds :data:`SOURCE_RECORD`, saying which root and which fingerprint it
-was made from.  Split sizes and array shapes depend on the root, so the builder never
+modification time of every triplet file, the patch size, this package's version and a digest
+of the features), so a root whose files changed, even in place under the same names, or
+data prepared with other features, is prepared anew.  Every
+prepared folder holds :data:`~sen12ms_plugins.acquisition.bookkeeping.SOURCE_RECORD`, saying
+which root, fingerprint and content stamp it was made from.  Split sizes and array shapes depend on the root, so the builder never
 takes them from a dataset card (``datasets<4`` reads one next to a loading script, and
 ``datasets-cli test --save_info`` would write one): it records none.
 
@@ -72,7 +73,7 @@ import datasets
 from datasets.naming import filenames_for_dataset_split
 
 from .. import __version__
-from ..acquisition.bookkeeping import Record, utc_now
+from ..acquisition.bookkeeping import SOURCE_RECORD, Record, utc_now
 from ..acquisition.download import fetch_missing, require_ready
 from ..acquisition.verify import check_root
 from ..dataset import facts
@@ -85,23 +86,22 @@ from ..fsutil import link_file
 from ..reading.configs import CONFIGS, DEFAULT_CONFIG, get_config
 from ..reading.examples import patch_size_of, read_example
 from ..reading.reader import probe_layouts
-from .features import check_example_size, example_nbytes, hf_features
+from .features import check_example_size, example_nbytes, features_digest, hf_features
 
 #: Largest Arrow record batch the builder writes, as ``datasets`` aims for in Parquet row groups.
 MAX_BATCH_BYTES = 100 * 1024 * 1024
 
-
-#: Written into every prepared folder: the root, configuration and fingerprint it was made from.
-SOURCE_RECORD = "sen12ms_source.json"
 #: How to ask this builder to download, for the error messages of the core's root check.
 OPT_IN = "or pass download=True to the builder"
 
 
 def root_fingerprint(root: Path, stamp: str, config_name: str, patch_size: int) -> str:
-    """What identifies prepared data: package version, configuration, root, patch size and the
-    root's :func:`~sen12ms_plugins.dataset.index.content_stamp` (names, sizes, times of its files)."""
+    """What identifies prepared data: package version, configuration and its features, root, patch
+    size and the root's :func:`~sen12ms_plugins.dataset.index.content_stamp` (names, sizes, times
+    of its files)."""
     digest = hashlib.sha256()
-    for part in (__version__, config_name, str(root.resolve()), str(patch_size), stamp):
+    features = features_digest(get_config(config_name), patch_size)
+    for part in (__version__, config_name, features, str(root.resolve()), str(patch_size), stamp):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:16]
 
@@ -264,7 +264,7 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
         # written into the unfinished folder, so it arrives with the data
         path = posixpath.join(self._output_dir, SOURCE_RECORD)
         fields = {"root": str(self._root.resolve()), "config": self._sen12ms_config.name,
-                  "fingerprint": self._fingerprint, "triplets": len(self._index), "patch_size": self._patch_size,
+                  "fingerprint": self._fingerprint, "content_stamp": self._content_stamp, "triplets": len(self._index), "patch_size": self._patch_size,
                   "package_version": __version__, "prepared": utc_now()}
         with self._fs.open(path, "wb") as f:
             f.write(Record(Path(path)).encode(fields))

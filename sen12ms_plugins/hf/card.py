@@ -21,7 +21,7 @@ from ..dataset import facts, labels
 from ..dataset.splits import ALL_SPLITS, parts_of
 from ..fsutil import atomic_write_bytes
 from ..reading.configs import DatasetConfig
-from ..reading.examples import SCENE_LABEL_NAMES
+from ..reading.examples import SCENE_LABEL_NAMES, SEASON_NAMES
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,11 @@ def _array(sensor: str) -> str:
 
 def _range(classes: Mapping[int, str]) -> str:
     return f"{min(classes)}-{max(classes)}"
+
+
+def _classes(names: Sequence[str]) -> str:
+    """``0 spring, 1 summer, …``: the class numbers of a ClassLabel with their names."""
+    return ", ".join(f"{k} {name}" for k, name in enumerate(names))
 
 
 def _size_category(n: int) -> str:
@@ -143,7 +148,7 @@ def render_card(
     if left_out:
         left_out = ("\n\nNot in this export, because the root it was written from holds no patch of them:"
                     + left_out)
-    label_names = ", ".join(f"{i} {name}" for i, name in enumerate(SCENE_LABEL_NAMES))
+    label_names = _classes(SCENE_LABEL_NAMES)
     dfc2020 = _DFC2020_TEXT if any(split.startswith("dfc2020_") for split in first.splits) else ""
     return f"""---
 {header}---
@@ -181,7 +186,7 @@ Every configuration also has the label fields below.
 | field | type | meaning |
 |---|---|---|
 | `id` | string | patch id, e.g. `ROIs1158_spring_124_p100` |
-| `season` | string | `spring`, `summer`, `fall`, `winter` (`unknown`: DFC2020) |
+| `season` | ClassLabel | {_classes(SEASON_NAMES)} (-1, no label: DFC2020, season unknown) |
 | `scene`, `patch` | int32 | scene (ROI) and patch number |
 | `lon`, `lat` | float64 | patch centre, WGS 84 degrees (NaN: unknown) |
 | `s1` | Array3D {_array("s1")} | Sentinel-1 {", ".join(facts.BANDS["s1"])} backscatter in dB (NaN where missing) |
@@ -190,7 +195,7 @@ Every configuration also has the label fields below.
 | `igbp` | Array2D {facts.DTYPES["lc"]} [H, W] | IGBP class per pixel ({_range(labels.IGBP_CLASSES)}) |
 | `dfc` | Array2D {facts.DFC2020_DTYPES["dfc"]} [H, W] | simplified (DFC2020) class per pixel ({_range(labels.DFC_CLASSES)}; 0 = no data); the 10 m label in `dfc2020_*` |
 | `label` | ClassLabel | most frequent `dfc` class of the patch (Schmitt & Wu 2021) |
-| `labels` | list of ClassLabel | `dfc` classes covering at least {labels.MULTI_LABEL_THRESHOLD:.0%} of the patch |
+| `labels` | bool [{len(SCENE_LABEL_NAMES)}] | multi-hot: entry k is True when `dfc` class k covers at least {labels.MULTI_LABEL_THRESHOLD:.0%} of the patch |
 
 Scene-label classes: {label_names}.
 
@@ -214,6 +219,16 @@ from sen12ms_plugins.hf import table_to_numpy
 
 for batch in holdout.with_format("arrow").iter(batch_size=32):
     arrays = table_to_numpy(batch)   # arrays["s2"]: uint16 [32, 13, H, W]
+```
+
+With torch, `sen12ms_plugins.hf.torch_loader` is a `DataLoader` whose batches keep them
+(`s2` torch.uint16, to be converted on the device):
+
+```python
+from sen12ms_plugins.hf import torch_loader
+
+for batch in torch_loader(holdout, batch_size=32, shuffle=True):
+    s2 = batch["s2"]                 # torch.uint16 [32, 13, H, W]
 ```
 
 ## Citation
@@ -241,7 +256,7 @@ data (same sensors and processing as SEN12MS; {facts.DFC2020_URL}, login), added
 root with `sen12ms add-dfc2020`. Their examples have the same fields, with these values:
 `dfc` is the contest's hand-made 10 m label (not derived from IGBP), and `label`/`labels`
 are computed from it; `igbp` and `lc` are their MODIS layers (500 m, as in SEN12MS);
-`season` is `unknown`, `scene` 0, and `lon`/`lat` NaN where the file's georeference is
+`season` is -1 (no label: unknown), `scene` 0, and `lon`/`lat` NaN where the file's georeference is
 stripped (as the release's are reported to be). The ids start with `ROIs0000_`."""
 
 

@@ -15,7 +15,8 @@ uploaded to the Hub as it is.
 Shards hold about ``shard_size`` bytes (uncompressed) and row groups at most
 ``row_group_size`` bytes.  Each shard is written under a hidden temporary name and
 renamed when complete; its Parquet footer records what it holds (configuration,
-split, shard number, a digest of its patch ids, patch size, package version).  An
+split, shard number, a digest of its patch ids, patch size, package version, a digest of
+the features).  An
 interrupted export, run again, keeps the shards whose footer matches and writes the
 rest; leftover temporary files and shards of an earlier, different export are
 removed.  ``README.md`` is removed first and written last, so a directory with a card
@@ -51,7 +52,14 @@ from ..reading.examples import patch_size_of, read_example
 from ..reading.reader import mark_announced, probe_layouts
 from . import DEFAULT_ROW_GROUP_SIZE, DEFAULT_SHARD_SIZE
 from .card import ConfigSummary, write_card
-from .features import check_example_size, example_nbytes, examples_to_table, hf_features, parquet_row_nbytes
+from .features import (
+    check_example_size,
+    example_nbytes,
+    examples_to_table,
+    features_digest,
+    hf_features,
+    parquet_row_nbytes,
+)
 
 CARD_NAME = "README.md"
 #: Key of the shard identity in the Parquet footer's key-value metadata.
@@ -83,6 +91,7 @@ class ShardTask:
             "format": STAMP_FORMAT, "package": __version__, "config": self.config, "split": self.split,
             "shard": self.shard, "num_shards": self.num_shards, "rows": len(self.patches),
             "patch_size": self.patch_size, "ids_sha256": digest,
+            "features": features_digest(get_config(self.config), self.patch_size),
         }
 
 
@@ -164,7 +173,7 @@ def write_shard(root: str, out: str, task: ShardTask, row_group_rows: int) -> Sh
     try:
         # Dictionaries only for the strings: on pixel arrays they cost time and make the
         # uncompressed row-group size unpredictable.
-        with pq.ParquetWriter(tmp, schema, compression=COMPRESSION, use_dictionary=["id", "season"]) as writer:
+        with pq.ParquetWriter(tmp, schema, compression=COMPRESSION, use_dictionary=["id"]) as writer:
             for start in range(0, len(task.patches), row_group_rows):
                 chunk = task.patches[start:start + row_group_rows]
                 examples = []

@@ -1,12 +1,16 @@
 """The ``datasets`` features of a SEN12MS example, and a fast numpy-to-Arrow conversion of examples.
 
 The fields are those of :mod:`sen12ms_plugins.reading.examples`; image arrays are ``Array3D``
-and masks ``Array2D`` in the reader's dtypes (``facts.DTYPES``; uint16 stays uint16 on disk), the scene
-labels are ``ClassLabel`` whose class numbers are the DFC mask values.
+and masks ``Array2D`` in the reader's dtypes (``facts.DTYPES``; uint16 stays uint16 on disk),
+``season`` and the scene label are ``ClassLabel`` (the TFDS builder's classes, in the same order)
+and the multi-label a fixed-size multi-hot of bools, so every column of a split in torch format
+goes through a plain ``DataLoader``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from typing import Any, Sequence
 
@@ -17,11 +21,10 @@ import pyarrow as pa
 from ..dataset import facts
 from ..errors import PatchFileError
 from ..reading.configs import DatasetConfig
-from ..reading.examples import MASK_DTYPES, METADATA_FIELDS, SCENE_LABEL_NAMES
+from ..reading.examples import MASK_DTYPES, METADATA_FIELDS, SCENE_LABEL_NAMES, SEASON_NAMES
 
 _METADATA_TYPES = {
     "id": "string",
-    "season": "string",
     "scene": "int32",
     "patch": "int32",
     "lon": "float64",
@@ -33,16 +36,27 @@ def hf_features(config: DatasetConfig, patch_size: int) -> datasets.Features:
     """Features of ``config``'s examples for patches of ``patch_size`` pixels a side."""
     if patch_size < 1:
         raise ValueError(f"patch size must be positive, got {patch_size}")
-    fields: dict[str, Any] = {name: datasets.Value(_METADATA_TYPES[name]) for name in METADATA_FIELDS}
+    fields: dict[str, Any] = {
+        name: datasets.ClassLabel(names=list(SEASON_NAMES)) if name == "season" else datasets.Value(_METADATA_TYPES[name])
+        for name in METADATA_FIELDS
+    }
     for sensor in config.sensors:
         shape = (len(config.bands[sensor]), patch_size, patch_size)
         fields[sensor] = datasets.Array3D(shape=shape, dtype=facts.DTYPES[sensor])
     for mask, dtype in MASK_DTYPES.items():
         fields[mask] = datasets.Array2D(shape=(patch_size, patch_size), dtype=dtype)
     fields["label"] = datasets.ClassLabel(names=list(SCENE_LABEL_NAMES))
-    # datasets.Sequence exists in 3.x and 4+/5 (there it is an alias of List)
-    fields["labels"] = datasets.Sequence(datasets.ClassLabel(names=list(SCENE_LABEL_NAMES)))
+    # Fixed length: a variable-length list cannot be stacked by torch's default_collate.
+    # datasets.Sequence exists in 3.x and 4+/5 (there it is an alias of List).
+    fields["labels"] = datasets.Sequence(datasets.Value("bool"), length=len(SCENE_LABEL_NAMES))
     return datasets.Features(fields)
+
+
+def features_digest(config: DatasetConfig, patch_size: int) -> str:
+    """A digest of the features of ``config``'s examples: part of every cache key and export
+    stamp, so data written with other features (an older release) is never taken for current."""
+    described = json.dumps(hf_features(config, patch_size).to_dict(), sort_keys=True)
+    return hashlib.sha256(described.encode()).hexdigest()[:16]
 
 
 def example_nbytes(features: datasets.Features) -> int:
@@ -108,23 +122,32 @@ def table_to_numpy(table: pa.Table) -> dict[str, Any]:
     """A batch in Arrow form (``ds.with_format("arrow")``) as numpy arrays with the files' dtypes.
 
     ``with_format("numpy")`` widens every integer array to int64 (uint16 takes four
-    times the memory); this keeps uint16 as uint16 and float32 as float32, without
-    copying.  Arrays come out as ``[batch, *shape]``; ``id`` and ``season`` as object
-    arrays of str, ``labels`` as a list of lists.
+    times the memory); this keeps uint16 as uint16 and float32 as float32.  A column held
+    in one piece (what ``ds.with_format("arrow").iter(batch_size=n)`` gives within a cache
+    file) is not copied: its arrays are read-only views of the Arrow memory, memory-mapped
+    cache files included (copy one to change it); a column in several pieces is copied into
+    one array.  Arrays come out as ``[batch, *shape]`` (``labels``: bool ``[batch, 11]``);
+    ``id`` as an object array of str.
     """
     out: dict[str, Any] = {}
     for name in table.column_names:
-        column = table[name].combine_chunks()
-        if isinstance(column.type, pa.ExtensionType) and hasattr(column.type, "shape"):
-            values = column.storage
-            while pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
-                values = values.flatten()  # honours slicing, unlike .values
-            out[name] = values.to_numpy(zero_copy_only=False).reshape(len(column), *column.type.shape)
-        elif pa.types.is_list(column.type):
-            out[name] = column.to_pylist()
-        else:
-            out[name] = column.to_numpy(zero_copy_only=False)
+        chunks = table[name].chunks
+        out[name] = array_view(chunks[0] if len(chunks) == 1 else table[name].combine_chunks())
     return out
+
+
+def array_view(array: pa.Array) -> np.ndarray:
+    """One Arrow array of a SEN12MS column as numpy ``[len(array), *shape]`` in its stored dtype:
+    a read-only view of the Arrow memory where Arrow allows one (numbers, ``Array2D``/``Array3D``
+    without nulls), else a copy (bools, which Arrow packs in bits; strings, as objects)."""
+    if isinstance(array.type, pa.ExtensionType) and hasattr(array.type, "shape"):
+        values = array.storage
+        while pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+            values = values.flatten()  # honours slicing, unlike .values
+        return values.to_numpy(zero_copy_only=False).reshape(len(array), *array.type.shape)
+    if pa.types.is_fixed_size_list(array.type):
+        return array.flatten().to_numpy(zero_copy_only=False).reshape(len(array), array.type.list_size)
+    return array.to_numpy(zero_copy_only=False)
 
 
 def check_example_size(example: dict[str, Any], patch_size: int, root: Any, pid: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Prepare the ``datasets`` cache so that ``load_dataset("sen12ms")`` works by bare name, offline, anywhere.
+"""Prepare the ``datasets`` cache so that ``load_dataset("sen12ms", "all")`` works by name, offline, anywhere.
 
 How ``datasets`` 4.x/5.x resolves ``load_dataset("sen12ms", …)`` (``datasets/load.py``,
 ``dataset_module_factory``), in order:
@@ -17,6 +17,15 @@ How ``datasets`` 4.x/5.x resolves ``load_dataset("sen12ms", …)`` (``datasets/l
 whose ``<hash>`` follows what the root holds (the names, sizes and modification times of
 its files), so a file rewritten in place is prepared anew.
 
+Steps 3 and 4 can shadow it, and step 5 can hold what they left: ``load_dataset("sen12ms",
+…)`` run in a folder holding ``./sen12ms`` caches that folder as ``sen12ms/default`` (an
+``imagefolder`` of its GeoTIFFs, say), and from then on the name *without* a configuration
+loads whichever folder is newest.  Named, ``load_dataset("sen12ms", "all", …)`` reads only
+``sen12ms/all`` entries and cannot be shadowed silently (in a folder holding ``./sen12ms``
+it fails, loudly, with "BuilderConfig 'all' not found").  Such an entry is *foreign*: a
+finished folder without :data:`~sen12ms_plugins.acquisition.bookkeeping.SOURCE_RECORD`;
+``prepare-hf`` says what each one is and removes them when asked (``remove_foreign``).
+
 What it keeps and what it removes:
 
 * while it prepares a folder it holds the lock of ``<hash>.sen12ms-owner`` beside it, a
@@ -26,16 +35,17 @@ What it keeps and what it removes:
   process is writing, or one ``prepare-hf`` did not make, is left alone and reported;
 * a finished preparation of the same root and configuration with another key (the files
   have changed since, or another package version) is replaced; preparations of other
-  roots are kept (each prepared folder says its root in :data:`~.builder.SOURCE_RECORD`)
+  roots are kept (each prepared folder says its root in :data:`~sen12ms_plugins.acquisition.bookkeeping.SOURCE_RECORD`)
   and reported;
 * the folders of the root just prepared are made the newest, its ``all`` configuration
-  the newest of all, so the bare name means the last root prepared, in ``all`` when
+  the newest of all, so the name means the last root prepared, in ``all`` when
   that is prepared.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -47,12 +57,12 @@ from typing import IO, Sequence
 
 import datasets
 
-from ..acquisition.bookkeeping import Record, utc_now
+from ..acquisition.bookkeeping import SOURCE_RECORD, Record, utc_now
 from ..console import write_message
 from ..dataset.root import resolve_root
 from ..errors import RecordError
 from ..reading.configs import CONFIGS, DEFAULT_CONFIG, get_config
-from .builder import SOURCE_RECORD, Sen12ms
+from .builder import Sen12ms
 
 try:
     import fcntl
@@ -80,6 +90,10 @@ class PrepareReport:
     kept: dict[Path, str | None] = field(default_factory=dict)
     #: Unfinished folders left alone, and why.
     left_alone: dict[Path, str] = field(default_factory=dict)
+    #: Finished folders under the name that no prepare-hf made (no source record): what each is.
+    foreign: dict[Path, str] = field(default_factory=dict)
+    #: Foreign folders removed (``remove_foreign``): what each was.
+    removed_foreign: dict[Path, str] = field(default_factory=dict)
 
 
 def default_cache_dir() -> Path:
@@ -94,13 +108,15 @@ def prepare_hf(
     cache_dir: str | os.PathLike[str] | None = None,
     num_proc: int | None = None,
     force: bool = False,
+    remove_foreign: bool = False,
 ) -> PrepareReport:
     """Prepare ``configs`` of ``root`` (default ``$SEN12MS_ROOT``) in the ``datasets`` cache.
 
-    Afterwards ``load_dataset("sen12ms", split="holdout")`` (or ``load_dataset("sen12ms",
+    Afterwards ``load_dataset("sen12ms", "all", split="holdout")`` (or ``load_dataset("sen12ms",
     "s2", …)``) loads them, offline, from any working directory; pass the same
     ``cache_dir`` to ``load_dataset`` when you give one here.  ``force`` regenerates data
-    already prepared from this root as it is now.
+    already prepared from this root as it is now; ``remove_foreign`` removes the foreign
+    entries under the name (see the module docstring), which are otherwise reported.
     """
     names = list(dict.fromkeys(configs))
     if not names:
@@ -123,7 +139,7 @@ def prepare_hf(
         report.locations[name] = location
         report.counts[name] = {split: info.num_examples for split, info in builder.info.splits.items()}
         current = {config: builder.fingerprint_for(config) for config in CONFIGS}
-    _tidy(cache / DATASET_NAME, root, current, set(report.locations.values()), report)
+    _tidy(cache / DATASET_NAME, root, current, set(report.locations.values()), report, remove_foreign)
     _make_current(cache / DATASET_NAME, root)
     return report
 
@@ -201,15 +217,17 @@ def _folders(dataset_dir: Path) -> list[Path]:
 
 
 def _source(folder: Path) -> dict:
-    """What a prepared folder says it was made from (:data:`~.builder.SOURCE_RECORD`); empty when
+    """What a prepared folder says it was made from (:data:`~sen12ms_plugins.acquisition.bookkeeping.SOURCE_RECORD`); empty when
     it says nothing (a folder prepared by something else); RecordError when it cannot be read."""
     return Record(folder / SOURCE_RECORD).read() or {}
 
 
-def _tidy(dataset_dir: Path, root: Path, current: dict[str, str], keep: set[Path], report: PrepareReport) -> None:
+def _tidy(dataset_dir: Path, root: Path, current: dict[str, str], keep: set[Path], report: PrepareReport,
+          remove_foreign: bool) -> None:
     """Remove preparations of ``root`` made from files it no longer holds as they are
-    (another fingerprint than ``current``, per configuration), and unfinished folders of
-    prepare-hf runs that are gone; report everything else left alone."""
+    (another fingerprint than ``current``, per configuration), unfinished folders of
+    prepare-hf runs that are gone and, when asked, foreign entries; report everything else
+    left alone."""
     this_root = str(root.resolve())
     for folder in _folders(dataset_dir):
         if folder in keep:
@@ -218,7 +236,9 @@ def _tidy(dataset_dir: Path, root: Path, current: dict[str, str], keep: set[Path
             _tidy_unfinished(folder, report)
             continue
         source = _source(folder)
-        if source.get("root") != this_root:
+        if not source:
+            _tidy_foreign(folder, dataset_dir.parent, report, remove_foreign)
+        elif source.get("root") != this_root:
             report.kept[folder] = source.get("root")
         elif source.get("fingerprint") != current.get(source.get("config")):
             with _locked(_owner_path(folder), wait=False) as f:
@@ -228,9 +248,10 @@ def _tidy(dataset_dir: Path, root: Path, current: dict[str, str], keep: set[Path
                 shutil.rmtree(folder)
                 _owner_path(folder).unlink()
             report.removed.append(folder)
-    for version in {p.parent for p in report.removed}:
+    for version in {p.parent for p in [*report.removed, *report.removed_foreign]}:
         with contextlib.suppress(OSError):
             version.rmdir()  # only when empty
+            version.parent.rmdir()
 
 
 def _tidy_unfinished(folder: Path, report: PrepareReport) -> None:
@@ -250,6 +271,34 @@ def _tidy_unfinished(folder: Path, report: PrepareReport) -> None:
         shutil.rmtree(folder)  # its prepare-hf run is gone and nobody else writes it
         owner.unlink()
     report.removed.append(folder)
+
+
+def _tidy_foreign(folder: Path, cache: Path, report: PrepareReport, remove: bool) -> None:
+    """A finished folder no prepare-hf made: say what it is, or remove it (with the lock files
+    ``datasets`` keeps for it) when asked and nothing is writing it."""
+    what = describe_foreign(folder)
+    if not remove:
+        report.foreign[folder] = what
+        return
+    if _builder_busy(folder):
+        report.left_alone[folder] = f"{what}; being written by another process (it holds the datasets builder lock)"
+        return
+    shutil.rmtree(folder)
+    for lock in (folder.with_name(folder.name + "_builder.lock"), folder.with_name(folder.name + ".incomplete_info.lock"),
+                 cache / (folder.as_posix().replace("/", "_") + ".lock")):  # datasets' own names for them
+        lock.unlink(missing_ok=True)
+    report.removed_foreign[folder] = what
+
+
+def describe_foreign(folder: Path) -> str:
+    """What a foreign folder under the name holds, from the ``dataset_info.json`` ``datasets`` wrote."""
+    try:
+        info = json.loads((folder / "dataset_info.json").read_text())
+        splits = ", ".join(f"{name} {split.get('num_examples', '?')}" for name, split in (info.get("splits") or {}).items())
+        return (f"datasets' {info.get('builder_name')!r} builder, configuration {info.get('config_name')!r}, "
+                f"splits {splits or 'none'}, columns {', '.join(info.get('features') or {}) or 'none'}")
+    except (OSError, ValueError, AttributeError) as exc:
+        return f"a dataset_info.json that cannot be read ({exc})"
 
 
 def _builder_busy(folder: Path) -> bool:

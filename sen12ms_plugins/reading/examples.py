@@ -4,7 +4,7 @@
 field          type                        meaning
 =============  ==========================  ==================================================
 ``id``         str                         canonical patch id, ``ROIs1158_spring_124_p100``
-``season``     str                         short season name, ``spring`` … ``winter``
+``season``     int                         season class: :data:`SEASON_NAMES` [k]; -1 unknown
 ``scene``      int                         scene (ROI) number
 ``patch``      int                         patch number within the scene
 ``lon``        float                       longitude of the patch centre (WGS 84)
@@ -15,26 +15,35 @@ field          type                        meaning
 ``igbp``       uint16 [H, W]               IGBP mask (band 1 of ``lc``), 1-17
 ``dfc``        uint8 [H, W]                simplified (DFC2020) mask, 1-10, 0 = no data
 ``label``      int                         scene label: most frequent ``dfc`` class (0 = none)
-``labels``     list[int]                   multi-label: ``dfc`` classes covering >= 10 %
+``labels``     bool [11]                   multi-hot: entry k set when ``dfc`` class k covers >= 10 %
 =============  ==========================  ==================================================
 
 Only the image arrays of the chosen configuration (:mod:`sen12ms_plugins.reading.configs`)
 are present; the other fields are in every example.  Arrays have one dtype per sensor
 whatever the file holds (``facts.DTYPES``: an 8-bit land-cover file gives uint16) and keep the files'
 band order.  ``label`` and ``labels`` follow Schmitt & Wu (2021); their class
-numbers are those of ``dfc``, so :data:`SCENE_LABEL_NAMES` [k] names class k.
+numbers are those of ``dfc``, so :data:`SCENE_LABEL_NAMES` [k] names class k, and ``labels`` [k]
+says whether class k is in the patch (entry 0, "No data", is never set; the layout of torchgeo's
+``scene_label="multi"``).  Every field has one shape whatever the patch, so examples batch as
+they are (``tf.data``'s ``batch``, torch's ``default_collate``).
+
+``season`` is a class number, not a name, in every ecosystem: TFDS's and ``datasets``'
+``ClassLabel`` with the names :data:`SEASON_NAMES` in that order, so ``season`` k is the same
+season everywhere and batches as an integer; -1 (:data:`NO_SEASON`, ``ClassLabel``'s "no
+label") where the season is unknown.
 
 A DFC2020 patch (splits ``dfc2020_validation``, ``dfc2020_test``; ids ``ROIs0000_…``) has the
 same fields, with these values: ``dfc`` is the contest's hand-made 10 m label (its ``dfc``
 file), not derived from IGBP, and ``label``/``labels`` are computed from it; ``igbp`` and
 ``lc`` are its MODIS layers (its ``lc`` file, 500 m, as in SEN12MS); ``season`` is
-``unknown``, ``scene`` 0, and ``lon``/``lat`` NaN unless its file holds a usable georeference
+:data:`NO_SEASON` (``facts.UNKNOWN_SEASON``), ``scene`` 0, and ``lon``/``lat`` NaN unless its file holds a usable georeference
 (the released files are reported stripped).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Any, Final
 
 import numpy as np
@@ -45,8 +54,13 @@ from ..dataset.index import Index
 from .configs import DatasetConfig
 from .reader import georeference, read_triplet
 
-#: Names of the scene-label classes, indexed by class number (0 = no labelled pixel).
+#: Names of the scene-label classes, indexed by class number (0 = no labelled pixel); also the
+#: length of the multi-hot ``labels``.
 SCENE_LABEL_NAMES: Final = ("No data", *labels.DFC_CLASSES.values())
+#: Names of the season classes, indexed by class number: ``season`` k is ``SEASON_NAMES[k]``.
+SEASON_NAMES: Final = tuple(facts.SEASON_SHORT[folder] for folder in facts.SEASONS)
+#: The season class of a patch whose season is unknown (DFC2020): ``ClassLabel``'s "no label".
+NO_SEASON: Final = -1
 #: The fields every example has besides its configuration's image arrays, in order.
 METADATA_FIELDS: Final = ("id", "season", "scene", "patch", "lon", "lat")
 LABEL_FIELDS: Final = ("igbp", "dfc", "label", "labels")
@@ -70,7 +84,7 @@ def read_example(root: str | os.PathLike[str], pid: PatchId, config: DatasetConf
     geo = georeference(root, pid)
     example: dict[str, Any] = {
         "id": pid.name,
-        "season": facts.season_name(pid.season),
+        "season": season_class(pid.season),
         "scene": pid.scene,
         "patch": pid.patch,
         "lon": geo.center_lon,
@@ -81,8 +95,23 @@ def read_example(root: str | os.PathLike[str], pid: PatchId, config: DatasetConf
     example["igbp"] = igbp
     example["dfc"] = dfc
     example["label"] = single
-    example["labels"] = list(multi)
+    example["labels"] = multi_hot(multi)
     return example
+
+
+def season_class(folder: str) -> int:
+    """The ``season`` of a patch in top folder ``folder``: its index in :data:`SEASON_NAMES`,
+    :data:`NO_SEASON` for DFC2020's folders."""
+    name = facts.season_name(folder)
+    return NO_SEASON if name == facts.UNKNOWN_SEASON else SEASON_NAMES.index(name)
+
+
+def multi_hot(classes: Iterable[int]) -> np.ndarray:
+    """``labels`` of a patch holding the scene-label ``classes``: bool [len(SCENE_LABEL_NAMES)],
+    entry k True for class k."""
+    hot = np.zeros(len(SCENE_LABEL_NAMES), dtype=np.bool_)
+    hot[list(classes)] = True
+    return hot
 
 
 def patch_size_of(root: str | os.PathLike[str], index: Index) -> int:

@@ -35,6 +35,7 @@ from ..dataset.facts import SensorFormat
 from ..dataset.ids import PatchId
 from ..errors import DamagedHeaderError, PatchFileError, UnsupportedLayoutError
 from . import fastread
+from .tiffheader import TRUNCATED
 
 #: GDAL settings for reading many small files: no sibling-file scans, no .aux.xml.
 GDAL_OPTIONS: Mapping[str, str] = {
@@ -122,16 +123,100 @@ def _band_indexes(sensor: str, names: tuple[str, ...], bands: tuple[str, ...] | 
     return tuple(names.index(b) + 1 for b in bands)
 
 
-def _check_profile(path: str, fmt: SensorFormat, count: int, dtypes: Iterable[str], width: int, height: int) -> None:
-    """Raise :class:`PatchFileError` unless a file of this band count, dtypes and size is a ``fmt`` patch."""
+# --- What is wrong with a file: the words of the reader's errors and of ``verify --deep`` ----------
+
+#: A file GDAL cannot open or read, when its TIFF structure does not say why: GDAL's reason follows.
+UNREADABLE = "cannot be read as a GeoTIFF"
+#: A SEN12MS file without a georeference.
+NO_CRS = "has no coordinate reference system"
+
+
+def profile_problems(fmt: SensorFormat, count: int, dtypes: Iterable[str], width: int, height: int,
+                     patch_size: int | None = None) -> list[str]:
+    """What keeps a file of this band count, data types and size from being a ``fmt`` patch
+    (of ``patch_size`` pixels a side, when given; square in any case), in the words the reader's
+    errors and ``verify --deep`` both use; empty when nothing does."""
+    problems = []
     if count != len(fmt.bands):
-        raise PatchFileError(path, f"has {count} bands, a {fmt.sensor} patch has {len(fmt.bands)}")
+        problems.append(f"has {count} bands, a {fmt.sensor} patch has {len(fmt.bands)}")
     found = sorted(set(dtypes))
     if len(found) != 1 or found[0] not in fmt.file_dtypes:
-        raise PatchFileError(path, f"has data type {', '.join(found)}, a {fmt.sensor} patch has "
-                                   f"{fmt.describe_file_dtypes()}")
+        problems.append(f"has data type {', '.join(found)}, a {fmt.sensor} patch has {fmt.describe_file_dtypes()}")
     if width != height or width == 0:
-        raise PatchFileError(path, f"is {width}x{height} pixels, a patch is square")
+        problems.append(f"is {width}x{height} pixels, a patch is square")
+    elif patch_size is not None and width != patch_size:
+        problems.append(f"is {width}x{height} pixels, a patch is {patch_size}x{patch_size}")
+    return problems
+
+
+#: Bytes every TIFF starts with: byte order, magic number, offset of the first directory.
+TIFF_HEADER_BYTES = 8
+
+
+def cut_short(path: str | os.PathLike[str], size: int | None = None) -> str | None:
+    """``truncated: …`` when the file (of ``size`` bytes, stat'ed when not given) is shorter than
+    its header says: too short for a TIFF header, or image data (strips or tiles) laid out back
+    to back running past its end (:func:`~.tiffheader.truncation`); None otherwise (image data
+    placed elsewhere beyond the end is a damaged header, :func:`structure_problem`'s).  Reads the header only; OSError when the
+    file cannot be opened.  The check plain ``verify`` makes; ``verify --deep`` and the readers
+    say the same of such a file."""
+    size = os.stat(path).st_size if size is None else size
+    if size < TIFF_HEADER_BYTES:
+        return f"{TRUNCATED}: {size} bytes, too short for a TIFF header"
+    found = fastread.truncation(path)
+    return found if found is not None and found.startswith(TRUNCATED) else None  # not a damaged header
+
+
+def structure_problem(path: str | os.PathLike[str]) -> tuple[str | None, str | None]:
+    """(what is wrong with the file's TIFF structure, why the fast reader leaves it to rasterio),
+    from its header alone: ``truncated: …`` for a file cut short (:func:`cut_short`),
+    ``damaged TIFF header: …`` for a header that contradicts itself or the file; (None, None) for a
+    file the fast reader reads.  OSError when the file cannot be opened."""
+    size = os.stat(path).st_size
+    # the header can be intact in a file cut short; data placed beyond the end is a damaged header
+    cut = cut_short(path, size) if size < TIFF_HEADER_BYTES else fastread.truncation(path)
+    if cut is not None:
+        return cut, None
+    try:
+        fastread.read_layout(path)
+    except DamagedHeaderError as exc:
+        return f"damaged TIFF header: {exc}", None
+    except UnsupportedLayoutError as exc:
+        return None, str(exc)
+    return None, None
+
+
+def gdal_reason(exc: BaseException) -> str:
+    """GDAL's own words for a failed open or read: rasterio raises "Read failed. See previous
+    exception for details." with GDAL's error as its cause, which a message would otherwise lose."""
+    reason, seen = str(exc), set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:  # the innermost of rasterio's errors with words of its own
+        seen.add(id(cause))
+        words = str(cause).strip()
+        if words and "See previous exception" not in words:
+            reason = words
+        # the cause rasterio names; not what was being handled when it was raised (the fast reader's refusal)
+        cause = cause.__cause__
+    return reason
+
+
+def unreadable(path: str | os.PathLike[str], exc: BaseException, *, opened: bool) -> str:
+    """What to say of a file GDAL failed on (``exc``), as ``verify --deep`` says it of the same file:
+    a file cut short is said to be (:func:`cut_short`); one GDAL ``opened`` but could not read,
+    its damaged header if it has one; else :data:`UNREADABLE` with GDAL's reason."""
+    try:
+        problem = structure_problem(path)[0] if opened else cut_short(path)
+    except OSError:
+        problem = None
+    return problem if problem is not None else f"{UNREADABLE} ({gdal_reason(exc)})"
+
+
+def _check_profile(path: str, fmt: SensorFormat, count: int, dtypes: Iterable[str], width: int, height: int) -> None:
+    """Raise :class:`PatchFileError` unless a file of this band count, dtypes and size is a ``fmt`` patch."""
+    problems = profile_problems(fmt, count, dtypes, width, height)
+    if problems:
+        raise PatchFileError(path, "; ".join(problems))
 
 
 def _check_size(path: str, width: int, height: int, out: np.ndarray | None, rows: tuple[int, int] | None) -> None:
@@ -200,8 +285,7 @@ def read_file(
     except FileNotFoundError:
         raise PatchFileError(path, "does not exist") from None
     except UnsupportedLayoutError as exc:
-        damage = str(exc) if isinstance(exc, DamagedHeaderError) else None
-        array = _read_with_rasterio(path, fmt, indexes, target, rows, damage)
+        array = _read_with_rasterio(path, fmt, indexes, target, rows)
         announce_fallback(path, exc)
     except OSError:
         array = _read_with_rasterio(path, fmt, indexes, target, rows)  # rasterio's error message will say what is wrong
@@ -255,7 +339,7 @@ def _check_out(out: np.ndarray, fmt: SensorFormat, count: int) -> None:
 
 
 def _read_with_rasterio(path: str, fmt: SensorFormat, indexes: list[int], out: np.ndarray | None,
-                        rows: tuple[int, int] | None, damage: str | None = None) -> np.ndarray:
+                        rows: tuple[int, int] | None) -> np.ndarray:
     # rasterio is imported where it is used: loading GDAL costs ~0.1 s, and the fast path never needs it.
     import rasterio
     from rasterio.errors import RasterioError
@@ -263,8 +347,10 @@ def _read_with_rasterio(path: str, fmt: SensorFormat, indexes: list[int], out: n
 
     if not os.path.exists(path):
         raise PatchFileError(path, "does not exist")
+    opened = False
     try:
         with rasterio.Env(**GDAL_OPTIONS), rasterio.open(path) as src:
+            opened = True
             _check_profile(path, fmt, src.count, src.dtypes, src.width, src.height)
             _check_size(path, src.width, src.height, out, rows)
             if rows is None:
@@ -274,9 +360,7 @@ def _read_with_rasterio(path: str, fmt: SensorFormat, indexes: list[int], out: n
             else:
                 array = src.read(indexes, window=Window(0, rows[0], src.width, rows[1] - rows[0]))
     except RasterioError as exc:
-        # The fast reader's diagnosis of a damaged header says more than GDAL's "Read failed".
-        detail = f"; its TIFF header is damaged: {damage}" if damage else ""
-        raise PatchFileError(path, f"cannot be read as a GeoTIFF ({exc}){detail}") from None
+        raise PatchFileError(path, unreadable(path, exc, opened=opened)) from None
     if out is None:
         return array
     np.copyto(out, array, casting="safe")
@@ -364,13 +448,13 @@ def georeference(root: str | os.PathLike[str], pid: PatchId, sensor: str = "s2")
     try:
         with rasterio.Env(**GDAL_OPTIONS), rasterio.open(path) as src:
             if src.crs is None and not pid.is_dfc2020:
-                raise PatchFileError(path, "has no coordinate reference system")
+                raise PatchFileError(path, NO_CRS)
             crs = "" if src.crs is None else src.crs.to_string()
             t = src.transform
             bounds = tuple(src.bounds)
             width, height = src.width, src.height
     except RasterioError as exc:
-        raise PatchFileError(path, f"cannot be read as a GeoTIFF ({exc})") from None
+        raise PatchFileError(path, unreadable(path, exc, opened=False)) from None
     affine = (t.a, t.b, t.c, t.d, t.e, t.f)
     lon = lat = nan
     if crs and (not pid.is_dfc2020 or (affine != _IDENTITY and t.a * t.e - t.b * t.d != 0)):

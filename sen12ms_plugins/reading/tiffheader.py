@@ -374,6 +374,10 @@ def parse_layout(header: Header) -> Layout:
     return layout
 
 
+#: The first word of what is said of a file cut short.
+TRUNCATED = "truncated"
+
+
 def truncation(path: str | os.PathLike[str]) -> str | None:
     """Why the image data the first IFD points to (strips or tiles, compressed or not) is not
     all in the file, or None.
@@ -400,6 +404,6 @@ def truncation(path: str | os.PathLike[str]) -> str | None:
     if end <= header.size:
         return None
     if np.array_equal(starts[1:], ends[:-1]):
-        return f"truncated: its image data ends at byte {end:,}, the file has {header.size:,} bytes"
+        return f"{TRUNCATED}: its image data ends at byte {end:,}, the file has {header.size:,} bytes"
     return f"damaged TIFF header: image data placed beyond the end of the file (up to byte {end:,}, " \
            f"the file has {header.size:,} bytes)"

@@ -41,6 +41,7 @@ SEN12MSDataModule`` by class name and refuses a name that two classes share.
 from __future__ import annotations
 
 import inspect
+import math
 import warnings
 from typing import Any
 
@@ -51,9 +52,9 @@ from torchgeo.datamodules.geo import NonGeoDataModule
 from torchgeo.datamodules.sen12ms import SEN12MSDataModule
 
 from ..dataset.splits import DFC2020_SPLITS, TRAIN_PARTS, canonical_split
-from ..errors import EmptySplitWarning
+from ..errors import EmptySplitWarning, SmallSplitWarning
 from .conversion import torchgeo_batch
-from .dataset import SEN12MS
+from .dataset import SEN12MS, UpstreamSEN12MS
 from .loader import SEN12MSLoader
 from .originals import original
 from .stored import StoredSpec, stored_twin
@@ -84,7 +85,11 @@ def __init__(
     Args:
         batch_size: Size of each mini-batch.
         num_workers: Number of workers for parallel data loading.
-        band_set: Subset of S1/S2 bands to use: "all", "s1", "s2-all" or "s2-reduced".
+        band_set: a name of :attr:`SEN12MS.BAND_SETS <sen12ms_plugins.torchgeo.SEN12MS.BAND_SETS>`:
+            "all", "s1", "s2-all", "s2-reduced" (torchgeo's: B02 B03 B04 B08 B10 B11),
+            "s2-reduced-swir" (B02 B03 B04 B08 B11 B12) or "s2-land" (the authors' 10 bands,
+            B02-B08, B8A, B11, B12); each band is normalised as torchgeo normalises it
+            (dB / -25, Sentinel-2 / 10,000).
         test_split: what ``test`` runs on: "holdout" (or "test"), "dfc2020_validation" or
             "dfc2020_test" (the root must hold DFC2020: ``sen12ms add-dfc2020``).
         stored_batches: move batches as the files store them, made into torchgeo's batch by
@@ -94,9 +99,11 @@ def __init__(
             :class:`~sen12ms_plugins.torchgeo.SEN12MS`.
 
     Raises:
-        ValueError: if ``test_split`` is not a split to test on, or a DFC2020 test split is
-            asked for with a label (an LCCS layer) whose classes are not DFC2020's.
+        ValueError: if ``band_set`` is unknown, ``test_split`` is not a split to test on, or a
+            DFC2020 test split is asked for with a label (an LCCS layer) whose classes are not
+            DFC2020's.
     """
+    _use_band_set(self, band_set)
     try:
         name = canonical_split(test_split)
     except ValueError as exc:
@@ -111,6 +118,18 @@ def __init__(
     self.test_split = name
     #: Whether the loaders move batches as stored (see the module).
     self.stored_batches = stored_batches
+
+
+def _use_band_set(self, band_set: str) -> None:
+    """Check ``band_set`` and give the datamodule the divisors of its bands: torchgeo's ``std``
+    picked band by band, which for torchgeo's own sets is what its ``__init__`` slices, and
+    for the plugin's sets what it would be (its ``__init__`` leaves ``std`` alone for a name it
+    does not know, and builds its ``Normalize`` from ``self.std``)."""
+    if band_set not in SEN12MS.BAND_SETS:
+        raise ValueError(f"unknown band_set {band_set!r}; expected one of {', '.join(SEN12MS.BAND_SETS)}")
+    if band_set not in UpstreamSEN12MS.BAND_SETS:
+        picked = [SEN12MS.band_names.index(band) for band in SEN12MS.BAND_SETS[band_set]]
+        self.std = SEN12MSDataModule.std[torch.tensor(picked)]
 
 
 def _dataset_kwargs(self) -> dict[str, Any]:
@@ -144,8 +163,26 @@ def setup(self, stage: str) -> None:
             self.val_dataset = SEN12MS(split="validation", **kwargs)
         #: True after a ``fit`` setup on a root whose ``validation`` is empty.
         self.fit_without_validation = "validation" not in kept
+        if stage == "fit":
+            _warn_if_smaller_than_a_batch(self)
     if stage == "test":
         self.test_dataset = SEN12MS(split=getattr(self, "test_split", "holdout"), **kwargs)
+
+
+def _warn_if_smaller_than_a_batch(self) -> None:
+    """One :class:`~sen12ms_plugins.errors.SmallSplitWarning` (from the first process) when the
+    training split gives no batch: torchgeo's training loader drops the last incomplete batch,
+    and in a distributed run each process gets its share of the split."""
+    batch_size = self.train_batch_size or self.batch_size
+    ranks = self.trainer.world_size if self.trainer is not None else 1
+    n = len(self.train_dataset)
+    if math.ceil(n / ranks) < batch_size and rank_zero_only.rank == 0:
+        share = f" ({math.ceil(n / ranks)} per process of {ranks})" if ranks > 1 else ""
+        warnings.warn(
+            f"SEN12MSDataModule: split {self.train_dataset.split!r} of {self.train_dataset.root} holds {n} triplets"
+            f"{share}, fewer than one batch of {batch_size}; torchgeo drops the last incomplete training batch "
+            f"(drop_last), so fit trains on nothing: pass batch_size={max(1, n // ranks)} or less",
+            SmallSplitWarning, stacklevel=2)
 
 
 def val_dataloader(self) -> Any:
@@ -216,6 +253,15 @@ def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:
     return NonGeoDataModule.on_after_batch_transfer(self, batch, dataloader_idx)
 
 
+def plot(self, *args: Any, **kwargs: Any) -> Any:
+    """torchgeo's plot of a sample (its tasks plot one of each validation batch, after transfer):
+    with the masks mapped to the simplified classes there, it is drawn in those classes."""
+    if _dataset_kwargs(self).get("label") in (None, "IGBP"):
+        kwargs.setdefault("scheme", "DFC")
+    return original(SEN12MSDataModule, "plot")(self, *args, **kwargs)
+
+
 #: The methods registration installs on torchgeo's ``SEN12MSDataModule``.
 METHODS = {"__init__": __init__, "setup": setup, "val_dataloader": val_dataloader,
-           "_dataloader_factory": _dataloader_factory, "on_after_batch_transfer": on_after_batch_transfer}
+           "_dataloader_factory": _dataloader_factory, "on_after_batch_transfer": on_after_batch_transfer,
+           "plot": plot}

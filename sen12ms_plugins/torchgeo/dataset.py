@@ -12,13 +12,15 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torchgeo.datasets.sen12ms as _upstream_module
+from matplotlib.figure import Figure
 from torch import Tensor
-from torchgeo.datasets import DatasetNotFoundError
+from torchgeo.datasets import DatasetNotFoundError, RGBBandsMissingError
 
 from ..acquisition import verify
+from ..acquisition.download import require_ready
 from ..dataset import facts, labels
 from ..dataset.ids import PatchId, read_patch_list
-from ..dataset.index import build_index
+from ..dataset.index import Index, build_index
 from ..dataset.splits import (
     ALIASES,
     DFC2020_SPLITS,
@@ -28,11 +30,12 @@ from ..dataset.splits import (
     canonical_split,
     compute_splits,
 )
-from ..errors import PatchFileError, SEN12MSError
+from ..errors import PatchFileError, RootError, SEN12MSError
 from ..reading.fastread import Convert
 from ..reading.reader import announced, georeference, mark_announced, probe_layouts, read_file
 from . import threads
 from .collate import BatchedSample
+from .figure import plot_sample
 from .memory import batch_tensor, new_array
 from .plan import Pools, ReadPlan, resolve_label
 from .stored import stored_sample, stored_samples
@@ -60,6 +63,26 @@ SCENE_LABELS = ("single", "multi")
 
 class UnknownSplitError(SEN12MSError, ValueError, AssertionError):
     """An unknown split name.  It is an AssertionError because upstream asserts the split."""
+
+
+class SEN12MSNotFoundError(DatasetNotFoundError, RootError):
+    """Raised by the constructor when ``root`` cannot be read as SEN12MS: torchgeo's
+    ``DatasetNotFoundError`` (the type torchgeo's tests and users catch, with its first words,
+    ``Dataset not found``), and the core's :class:`~sen12ms_plugins.errors.RootError`, whose
+    reason it carries in one line: what is missing, where, and the command that fixes it."""
+
+    def __init__(self, reason: str) -> None:
+        # torchgeo's __init__ takes the dataset and words a generic message: ours is the reason.
+        self.reason = reason
+        FileNotFoundError.__init__(self, f"Dataset not found: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from the reason, so the error survives a trip between processes (DataLoader workers).
+        return type(self), (self.reason,)
+
+
+#: How to go on after the core's download command, as the not-found message says it.
+OPT_IN = "then create the dataset again"
 
 
 def upstream_init_with_hint(init: Callable[..., None]) -> Callable[..., None]:
@@ -158,6 +181,9 @@ class SEN12MS(UpstreamSEN12MS):
 
     #: Label layers ``label`` accepts.
     LABELS: ClassVar[tuple[str, ...]] = tuple(labels.SCHEMES)
+    #: Named band sets: torchgeo's four as torchgeo has them, ``s2-reduced-swir`` and ``s2-land``
+    #: (:data:`~sen12ms_plugins.dataset.facts.BAND_SETS` says what each holds and why).
+    BAND_SETS: ClassVar[dict[str, tuple[str, ...]]] = dict(facts.BAND_SETS)
 
     def __init__(
         self,
@@ -181,7 +207,8 @@ class SEN12MS(UpstreamSEN12MS):
                 and upstream's patch lists)
             split: ``train``, ``holdout`` (or ``test``), ``validation``,
                 ``train_minus_validation``, ``dfc2020_validation`` or ``dfc2020_test``
-            bands: band names from :attr:`band_names`, in the order wanted
+            bands: band names from :attr:`band_names`, in the order wanted (a named set:
+                ``SEN12MS.BAND_SETS["s2-land"]``)
             transforms: a function/transform that takes a sample and returns it transformed
             checksum: verify the archives (remembered) or the tree, and the patch lists
             label: ``mask`` layer, one of :attr:`LABELS`; None: IGBP, or the 10 m label of a
@@ -195,7 +222,9 @@ class SEN12MS(UpstreamSEN12MS):
         Raises:
             AssertionError: if ``split`` is unknown (an :class:`UnknownSplitError`)
             ValueError: if a band, label layer or option is invalid
-            DatasetNotFoundError: if the dataset is not in ``root`` or does not verify
+            DatasetNotFoundError: if the dataset is not in ``root`` or does not verify (a
+                :class:`SEN12MSNotFoundError`, whose one line says what is missing, where, and the
+                command that downloads it)
             EmptySplitError: if ``root`` holds SEN12MS but no patch of ``split`` (a DFC2020
                 split it does not hold: a ``DFC2020NotAddedError`` saying how to add it)
         """
@@ -233,16 +262,9 @@ class SEN12MS(UpstreamSEN12MS):
         self._pools, self._sample_pools = Pools(), Pools()  # batches' arrays, single samples'
         self._patch_shape: tuple[int, int] | None = None
 
-        if not any(os.path.isdir(os.path.join(root, folder)) for folder in facts.TOP_FOLDERS):
-            raise DatasetNotFoundError(self)
-        if checksum:
-            problems = self._verification_problems()
-            if problems:
-                error = DatasetNotFoundError(self)
-                error.add_note("verification failed:\n" + "\n".join(f"  {p}" for p in problems))
-                raise error
+        index = self._require_root()
         #: The split's triplets, in sample order.
-        self.patch_ids: tuple[PatchId, ...] = self._members(name)
+        self.patch_ids: tuple[PatchId, ...] = self._members(name, index)
         #: Upstream's form of the same: S2 file names.
         self.ids: list[str] = [pid.filename("s2") for pid in self.patch_ids]
         if self.patch_ids:
@@ -263,15 +285,27 @@ class SEN12MS(UpstreamSEN12MS):
         self.__dict__.update(state)
         self._pools, self._sample_pools = Pools(), Pools()
 
-    def _members(self, name: str) -> tuple[PatchId, ...]:
+    def _require_root(self) -> Index:
+        """The index of ``root``; :class:`SEN12MSNotFoundError` with the core's reason unless it
+        holds SEN12MS that an adapter can read (:func:`~sen12ms_plugins.acquisition.download.require_ready`)
+        and, with ``checksum``, verifies (every problem is also attached as a note, one a line)."""
+        try:
+            index = require_ready(self.root, opt_in=OPT_IN)
+        except RootError as exc:
+            raise SEN12MSNotFoundError(str(exc)) from None
+        if self.checksum:
+            problems = self._verification_problems()
+            if problems:
+                more = f" (and {len(problems) - 1} more problem(s), in the notes below)" if len(problems) > 1 else ""
+                error = SEN12MSNotFoundError(f"{self.root} does not verify: {problems[0]}{more}")
+                error.add_note("verification failed:\n" + "\n".join(f"  {p}" for p in problems))
+                raise error
+        return index
+
+    def _members(self, name: str, index: Index) -> tuple[PatchId, ...]:
         list_file = UPSTREAM_LISTS.get(name)
         if list_file is not None and os.path.isfile(os.path.join(self.root, list_file)):
             return tuple(read_patch_list(os.path.join(self.root, list_file)))
-        index = build_index(self.root)
-        if not index.triplets and not index.dfc2020:
-            error = DatasetNotFoundError(self)
-            error.add_note(f"{self.root}: no complete SEN12MS triplet (s1, s2 and lc file) found")
-            raise error
         self._splits = compute_splits(index)
         members = self._splits[name]
         # Upstream's lists are sorted by S2 file name: keep that order with or without them.
@@ -442,6 +476,35 @@ class SEN12MS(UpstreamSEN12MS):
         hot = torch.zeros(len(labels.DFC_CLASSES) + 1, dtype=torch.int64)
         hot[list(multi)] = 1
         return hot
+
+    def plot(self, sample: Sample, show_titles: bool = True, suptitle: str | None = None, *,
+             scheme: str | None = None) -> Figure:
+        """Plot a sample: the image in true colour with a robust stretch, the mask and (when the
+        sample has one) the ``prediction`` in the class colours of their scheme, with fixed
+        class limits and a legend of the classes shown (:mod:`.figure` says how).
+
+        Args:
+            sample: a sample returned by :meth:`__getitem__` (or one of a batch, with ``prediction``)
+            show_titles: flag indicating whether to show titles above each panel
+            suptitle: optional suptitle to use for figure
+            scheme: the classes ``mask`` and ``prediction`` hold, one of :attr:`LABELS`; None: the
+                dataset's ``label`` layer (the datamodule passes ``"DFC"`` for masks it mapped)
+
+        Returns:
+            a matplotlib Figure with the rendered sample
+
+        Raises:
+            RGBBandsMissingError: If *bands* does not include all RGB bands.
+            ValueError: If *scheme* is not a label layer.
+        """
+        missing = [band for band in self.rgb_bands if band not in self.bands]
+        if missing:
+            raise RGBBandsMissingError()
+        scheme = self.label if scheme is None else scheme
+        if scheme not in labels.SCHEMES:
+            raise ValueError(f"unknown scheme {scheme!r}; expected one of {', '.join(labels.SCHEMES)}")
+        rgb = [list(self.bands).index(band) for band in self.rgb_bands]
+        return plot_sample(sample, rgb, scheme, rgb_names=self.rgb_bands, show_titles=show_titles, suptitle=suptitle)
 
     def _metadata(self, pid: PatchId) -> Sample:
         geo = georeference(self.root, pid)

@@ -6,8 +6,7 @@ an installed module and takes only plain, picklable arguments (a patch id, a roo
 configuration name).
 
 The fields are the core's; what changes is the layout of the images: TFDS stores
-images height x width x bands (HWC), the core reads them bands x height x width.  The
-season of a DFC2020 patch, unknown, is ClassLabel's "no label", -1.
+images height x width x bands (HWC), the core reads them bands x height x width.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from sen12ms_plugins.dataset import facts
 from sen12ms_plugins.dataset.ids import parse_patch_id
 from sen12ms_plugins.reading.configs import get_config
 from sen12ms_plugins.reading.examples import read_example
@@ -32,8 +30,6 @@ def make_example(patch_id: str, root: str, config: str) -> tuple[str, dict[str, 
     for sensor in dataset_config.sensors:
         # A view: TFDS copies it into bytes in C order anyway.
         example[sensor] = np.moveaxis(example[sensor], 0, -1)
-    if example["season"] == facts.UNKNOWN_SEASON:
-        example["season"] = -1
     return example["id"], example
 
 

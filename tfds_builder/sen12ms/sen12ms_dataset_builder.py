@@ -28,6 +28,14 @@ checks, extraction) completes the root first: the request recorded by ``sen12ms
 download --seasons/--sensors`` when there is one, else all 12 archives (about
 ``facts.TOTAL_GB_APPROX`` GB, printed before it starts).
 
+What a data_dir holds is served only for what was asked: every version folder records
+the root it was prepared from and that root's ``content_stamp`` (``SOURCE_RECORD``), and
+prepared data loaded with a root given (argument or ``$SEN12MS_ROOT``) that is another
+root, or the same root after its files changed, is a ``PreparedDataMismatchError`` naming
+both and the call that prepares again (:data:`PREPARE_AGAIN`); without a root it is read
+as it is.  A data_dir holding another version of a config, and none of this one, is the same
+error rather than a build nobody asked for.  Nothing is rebuilt unasked.
+
 Configurations and example fields are the core's (``sen12ms_plugins.reading.configs``,
 ``sen12ms_plugins.reading.examples``), as in the Hugging Face builder; images are stored
 height x width x bands.
@@ -41,14 +49,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tensorflow_datasets as tfds
+from etils import epath
 
 from sen12ms_plugins._import_order import load_triton_first
+from sen12ms_plugins.acquisition.bookkeeping import SOURCE_RECORD, Record, utc_now
 from sen12ms_plugins.acquisition.download import fetch_missing, require_ready
 from sen12ms_plugins.dataset import facts, labels
+from sen12ms_plugins.dataset.index import Index, build_index, content_stamp
 from sen12ms_plugins.dataset.root import ENV_VAR, resolve_root
 from sen12ms_plugins.dataset.splits import (
     ALL_SPLITS,
@@ -58,9 +70,9 @@ from sen12ms_plugins.dataset.splits import (
     compute_splits,
     how_to_add_dfc2020,
 )
-from sen12ms_plugins.errors import DFC2020NotAddedError, NoRootGivenError
+from sen12ms_plugins.errors import DFC2020NotAddedError, NoRootGivenError, PreparedDataMismatchError
 from sen12ms_plugins.reading.configs import CONFIGS, DEFAULT_CONFIG, DatasetConfig, get_config
-from sen12ms_plugins.reading.examples import MASK_DTYPES, SCENE_LABEL_NAMES
+from sen12ms_plugins.reading.examples import MASK_DTYPES, SCENE_LABEL_NAMES, SEASON_NAMES, patch_size_of
 from sen12ms_plugins.tfds import generation, train_split
 
 log = logging.getLogger(__name__)
@@ -91,16 +103,25 @@ The DFC2020 splits (dfc2020_validation, dfc2020_test) come from zips on IEEE Dat
 
 #: How to ask this builder to download, for the error messages of the core's root check.
 OPT_IN = 'or pass builder_kwargs={"root": ..., "download": True} to download through TFDS'
+#: How to ask TFDS to prepare again what a data_dir holds (TFDS's own mode for it), for the errors
+#: that refuse to serve or build data other than what was asked for.
+PREPARE_AGAIN = ('tfds.load(..., download_and_prepare_kwargs={"download_config": tfds.download.DownloadConfig('
+                 'download_mode=tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS)}) (`tfds build --overwrite`)')
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
     """SEN12MS patch triplets with the core's splits; generation with or without Beam."""
 
-    # The DFC2020 splits changed no feature (their season is ClassLabel's -1): data prepared with
-    # 1.0.0 stays valid, and is not rebuilt unasked.
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release: splits train/holdout/validation/train_minus_validation; "
-                              "dfc2020_validation and dfc2020_test when the root holds DFC2020."}
+    # A version folder of another version in the data_dir is never rebuilt unasked
+    # (_refuse_other_versions); data of 1.0.0 cannot be read as 2.0.0 (the labels feature changed).
+    VERSION = tfds.core.Version("2.0.0")
+    RELEASE_NOTES = {
+        "2.0.0": "labels: a fixed-size multi-hot (bool [11], entry k = dfc class k) instead of a variable-length "
+                 "list, so every config batches with ds.batch(n); the preparation records its root and the "
+                 "root's content stamp (sen12ms_source.json) and is served only for that root as it was.",
+        "1.0.0": "Initial release: splits train/holdout/validation/train_minus_validation; "
+                 "dfc2020_validation and dfc2020_test when the root holds DFC2020.",
+    }
     BUILDER_CONFIGS = BUILDER_CONFIGS
     DEFAULT_BUILDER_CONFIG_NAME = DEFAULT_CONFIG
     MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
@@ -126,6 +147,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         # Both are settled by _generate_splits, the first step that sees the download config.
         self._use_beam = False
         self._manual_dir = None
+        # What _download_and_prepare records (SOURCE_RECORD), set by _split_generators.
+        self._source: dict[str, Any] = {}
+        # The root the prepared data was found to hold, once checked (one stat per file: once a builder).
+        self._checked_root: Path | None = None
         #: Beam counters of the last generation run as a pipeline, e.g. ``{"examples": 1000}``.
         self.beam_counters: dict[str, int] = {}
         # Pickled builders (Beam, multiprocessing) are rebuilt from this state.
@@ -144,11 +169,22 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     # --- generation -------------------------------------------------------------------
 
     def download_and_prepare(self, **kwargs: Any) -> None:
-        """TFDS's ``download_and_prepare``, after checking a root given by argument or
-        ``$SEN12MS_ROOT`` (unless ``download=True``): a mistyped root fails here, before
-        TFDS creates any folder, and nothing is downloaded."""
+        """TFDS's ``download_and_prepare``, after checking what it would do.
+
+        * Data already prepared is reused only if it holds the root given (by argument or
+          ``$SEN12MS_ROOT``) as the root is now (:meth:`_check_source`).
+        * Nothing prepared in this version while the data_dir holds another version: an error,
+          not a rebuild nobody asked for (:meth:`_refuse_other_versions`).
+        * A root given by argument or ``$SEN12MS_ROOT`` is checked before TFDS creates any folder
+          (unless ``download=True``): a mistyped root fails here, and nothing is downloaded.
+
+        Preparing again is asked for with TFDS's ``REUSE_CACHE_IF_EXISTS`` mode (:data:`PREPARE_AGAIN`).
+        """
         download_config = kwargs.get("download_config") or tfds.download.DownloadConfig()
-        if not self._download and (not self.is_prepared() or download_config.download_mode.overwrite_dataset):
+        rebuild = download_config.download_mode.overwrite_dataset
+        if not rebuild:
+            self._check_data_dir()
+        if not self._download and (rebuild or not self.is_prepared()):
             given = self._given_root()
             if given is not None:
                 require_ready(given, opt_in=OPT_IN)
@@ -183,6 +219,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         root, index = self._prepare_root()
+        self._source = {"root": str(root.resolve()), "content_stamp": content_stamp(index), "triplets": len(index),
+                        "dfc2020_patches": len(index.dfc2020), "patch_size": patch_size_of(root, index),
+                        "config": self.builder_config.name, "builder_version": str(self.version)}
         splits = compute_splits(index)
         log.info("SEN12MS root %s: %s", root, {name: len(splits.members[name]) for name in splits.names})
         # A split without members in this root (a partial root) is left out, with one warning why.
@@ -192,15 +231,93 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             for name in STORED_SPLITS if name in kept
         }
 
+    def _download_and_prepare(self, dl_manager, download_config):
+        super()._download_and_prepare(dl_manager, download_config)
+        # Written into the unfinished folder TFDS renames when done: it arrives with the data.
+        path = epath.Path(self.data_dir) / SOURCE_RECORD
+        path.write_bytes(Record(Path(str(path))).encode({**self._source, "prepared": utc_now()}))
+        self._checked_root = Path(self._source["root"])
+
     # --- reading -------------------------------------------------------------------------
 
     def as_dataset(self, split=None, *args, **kwargs):
+        self._check_data_dir()
         _check_dfc2020_split(self, split)
+        _cache_tensor_dtypes(self.info.features)
         return super().as_dataset(split, *args, **kwargs)
 
     def as_data_source(self, split=None, *args, **kwargs):
+        self._check_data_dir()
         _check_dfc2020_split(self, split)
         return super().as_data_source(split, *args, **kwargs)
+
+    # --- what the data_dir holds ------------------------------------------------------------
+
+    def _check_data_dir(self) -> None:
+        """Before data is served or built: prepared data must hold the root asked for; nothing
+        prepared in this version must not hide another version (TFDS would build it, or say only
+        that nothing is prepared)."""
+        if self.is_prepared():
+            self._check_source()
+        else:
+            self._refuse_other_versions()
+
+    def _check_source(self) -> None:
+        """Prepared data is served for the root given (argument or ``$SEN12MS_ROOT``) only if it
+        was prepared from that root as the root is now (same :func:`content_stamp`); a mistyped
+        root is the core's one-line RootError.  Without a root, the data is served as it is: that
+        is how it is read where the GeoTIFFs are not."""
+        given = self._given_root()
+        if given is None:
+            return
+        asked = given.resolve()
+        if asked == self._checked_root:
+            return
+        index = self._index_for_check(given)
+        record = self._read_source()
+        if record is None:
+            why = "which does not say which root it was prepared from"
+        elif record.get("root") != str(asked):
+            why = f"which was prepared from {record.get('root')}"
+        elif record.get("content_stamp") != content_stamp(index):
+            why = "which was prepared from it before its files changed (names, sizes or modification times)"
+        else:
+            self._checked_root = asked
+            return
+        raise PreparedDataMismatchError(
+            f"{self.data_dir} does not hold {asked} as it is now, {why}: prepare it again from {asked} with "
+            f"{PREPARE_AGAIN}, or give another data_dir")
+
+    def _index_for_check(self, given: Path) -> Index:
+        """What the root given holds now: checked as for preparing, or, with ``download=True``, as
+        it is (a download would complete it only when preparing again)."""
+        if not self._download:
+            return require_ready(given, opt_in=OPT_IN)
+        return build_index(given) if given.is_dir() else Index(root=given, triplets=())
+
+    def _read_source(self) -> dict[str, Any] | None:
+        path = epath.Path(self.data_dir) / SOURCE_RECORD
+        if not path.exists():
+            return None
+        return Record(Path(str(path))).decode(path.read_bytes())
+
+    def _refuse_other_versions(self) -> None:
+        """Nothing is prepared in this version, but the data_dir holds another version of this
+        config: preparing would start a build nobody asked for (a full one, on all of SEN12MS)."""
+        config_dir = epath.Path(self.data_dir).parent
+        if not config_dir.exists():
+            return
+        others = sorted((p for p in config_dir.iterdir() if p.name != str(self.version)
+                         and _is_version(p.name) and (p / "dataset_info.json").exists()),
+                        key=lambda p: tfds.core.Version(p.name))
+        if not others:
+            return
+        old = others[-1]
+        changed = self.RELEASE_NOTES[str(self.version)].split(";")[0]  # the note's first clause: what changed
+        raise PreparedDataMismatchError(
+            f"{config_dir} holds {self.name} {', '.join(p.name for p in others)}, not {self.version}, the version this "
+            f"sen12ms-plugins reads ({changed}): prepare {self.version} with {PREPARE_AGAIN}, or read {old.name} as "
+            f"it is with tfds.builder_from_directory({str(old)!r})")
 
     def _generate_examples(self, root: str, patch_ids):
         names = [pid.name for pid in patch_ids]
@@ -250,6 +367,20 @@ def _check_dfc2020_split(builder: Builder, split) -> None:
             f"(remove {builder.data_dir} and load again)")
 
 
+def _is_version(name: str) -> bool:
+    parts = name.split(".")
+    return len(parts) == 3 and all(part.isdigit() for part in parts)
+
+
+def _cache_tensor_dtypes(features: tfds.features.FeaturesDict) -> None:
+    """Fill in ``dtype`` of the Tensor features, so that TFDS's decoder of raw-bytes tensors
+    (``Tensor.decode_example`` reads the deprecated ``self.dtype``) finds it computed and logs no
+    "``FeatureConnector.dtype`` is deprecated" line per feature.  ``dtype`` is a
+    ``functools.cached_property`` whose value is ``tf_dtype``; TensorFlow is in use here."""
+    for feature in features.values():
+        if isinstance(feature, tfds.features.Tensor):
+            feature.__dict__.setdefault("dtype", feature.tf_dtype)
+
 
 def _require_beam() -> None:
     try:
@@ -271,7 +402,7 @@ def _features(config: DatasetConfig) -> tfds.features.FeaturesDict:
         "id": tfds.features.Text(doc="Canonical patch id <season>_<scene>_p<patch>, e.g. ROIs1158_spring_124_p100 "
                                      "(DFC2020: ROIs0000_test_0_p17)."),
         "season": tfds.features.ClassLabel(
-            names=list(facts.SEASON_SHORT.values()),
+            names=list(SEASON_NAMES),
             doc="Meteorological season of the acquisition; -1 (ClassLabel's no label) for DFC2020 patches, "
                 "whose season is unknown.",
         ),
@@ -297,9 +428,13 @@ def _features(config: DatasetConfig) -> tfds.features.FeaturesDict:
     features["label"] = tfds.features.ClassLabel(
         **scene_label, doc="Scene label: the most frequent dfc class (Schmitt & Wu 2021); 0 = no labelled pixel."
     )
-    features["labels"] = tfds.features.Sequence(
-        tfds.features.ClassLabel(**scene_label),
-        doc=f"Multi-label: every dfc class covering at least {labels.MULTI_LABEL_THRESHOLD:.0%} of the patch.",
+    features["labels"] = tfds.features.Tensor(
+        shape=(len(SCENE_LABEL_NAMES),), dtype=np.bool_,
+        doc=tfds.features.Documentation(
+            desc=f"Multi-hot multi-label: entry k is True when dfc class k covers at least "
+                 f"{labels.MULTI_LABEL_THRESHOLD:.0%} of the patch (entry 0, No data, is never set).",
+            value_range="; ".join(f"{k} {name}" for k, name in enumerate(SCENE_LABEL_NAMES)),
+        ),
     )
     return tfds.features.FeaturesDict(features)
 
