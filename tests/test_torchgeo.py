@@ -221,8 +221,9 @@ def test_the_datamodule_normalises_every_band_set(sample_root, band_set):
     assert dm.kwargs["bands"] == bands
     assert dm.std.tolist() == [DIVISOR[b] for b in bands]
     dm.setup("test")
-    image = next(iter(dm.test_dataloader()))["image"]
-    out = dm.aug({"image": image.clone()})["image"]  # what on_after_batch_transfer applies in a Trainer
+    # torchgeo's batch (the loader's, as stored, made into it as after a transfer, outside a trainer) ...
+    image = dm.on_after_batch_transfer(next(iter(dm.test_dataloader())), 0)["image"]
+    out = dm.aug({"image": image.clone()})["image"]  # ... then what on_after_batch_transfer applies in a Trainer
     divisor = torch.tensor([DIVISOR[b] for b in bands]).view(1, -1, 1, 1)
     torch.testing.assert_close(out, image / divisor)
 
