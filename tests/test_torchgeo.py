@@ -436,7 +436,8 @@ def test_metadata(crafted_root):
     got = [ds[i] for i in range(len(ds))]
     assert [s["patch_id"] for s in got] == ["ROIs1158_spring_124_p100", "ROIs1158_spring_124_p30",
                                             "ROIs1158_spring_124_p5", "ROIs1158_spring_124_p7"]
-    assert {(s["season"], s["scene"]) for s in got} == {("spring", 124)}
+    assert {(int(s["season"]), s["scene"]) for s in got} == {(0, 124)}
+    assert all(s["season"].dtype == torch.int64 for s in got) and ds.season_names[0] == "spring"
     # as written into the files (tests/crafted.py)
     assert [s["crs"] for s in got] == ["EPSG:4326", "EPSG:32750", "EPSG:32650", "EPSG:32633"]
     assert all(s["bounds"].dtype == torch.float64 for s in got)

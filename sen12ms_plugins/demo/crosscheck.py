@@ -34,7 +34,7 @@ import numpy as np
 
 from ..dataset import facts, labels
 from ..dataset.ids import PatchId, parse_patch_id
-from ..reading.examples import SEASON_NAMES, multi_hot, season_class
+from ..reading.examples import multi_hot, season_class
 from ..reading.reader import read_triplet
 
 ECOSYSTEMS = ("core", "torchgeo", "tfds", "hf")
@@ -121,9 +121,7 @@ def fingerprint(patches: Iterable[Canonical]) -> Fingerprint:
 
 
 def _season(value) -> np.ndarray:
-    """A season as each ecosystem gives it (a class number, or torchgeo's name) as the class number."""
-    if isinstance(value, str):
-        value = -1 if value == facts.UNKNOWN_SEASON else SEASON_NAMES.index(value)
+    """A season class as each ecosystem gives it (a tensor, a NumPy or a Python int) as int64."""
     return np.asarray(value, dtype=np.int64)
 
 

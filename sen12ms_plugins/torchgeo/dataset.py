@@ -31,6 +31,7 @@ from ..dataset.splits import (
     compute_splits,
 )
 from ..errors import PatchFileError, RootError, SEN12MSError
+from ..reading.examples import SEASON_NAMES, season_class
 from ..reading.fastread import Convert
 from ..reading.reader import announced, georeference, mark_announced, probe_layouts, read_file
 from . import threads
@@ -159,9 +160,10 @@ class SEN12MS(UpstreamSEN12MS):
       every class covering at least ``multi_label_threshold`` of the patch (of a DFC2020
       patch: of its 10 m label);
     * ``metadata``: adds ``patch_id`` (e.g. ``ROIs1158_spring_124_p100``),
-      ``season`` (``spring`` …), ``scene`` (int), ``crs`` (e.g. ``EPSG:32650``) and
+      ``season`` (int64, the season's class as in TFDS and Hugging Face:
+      :attr:`season_names` ``[k]``, spring, summer, fall, winter), ``scene`` (int), ``crs`` (e.g. ``EPSG:32650``) and
       ``bounds`` (float64 ``[left, bottom, right, top]`` in that CRS); a DFC2020 patch has
-      season ``unknown``, scene 0 and, when its georeference is stripped, crs ``""`` and
+      season -1 (unknown), scene 0 and, when its georeference is stripped, crs ``""`` and
       NaN bounds;
     * ``s1_nan``: Sentinel-1 backscatter holds NaN where the SAR data is missing
       (notably the damaged patch ROIs1868_summer scene 146 patch 202, which no split
@@ -184,6 +186,8 @@ class SEN12MS(UpstreamSEN12MS):
     #: Named band sets: torchgeo's four as torchgeo has them, ``s2-reduced-swir`` and ``s2-land``
     #: (:data:`~sen12ms_plugins.dataset.facts.BAND_SETS` says what each holds and why).
     BAND_SETS: ClassVar[dict[str, tuple[str, ...]]] = dict(facts.BAND_SETS)
+    #: The season of class ``k`` of the ``season`` metadata (-1: unknown, DFC2020), as in TFDS and Hugging Face.
+    season_names: ClassVar[tuple[str, ...]] = SEASON_NAMES
 
     def __init__(
         self,
@@ -510,7 +514,7 @@ class SEN12MS(UpstreamSEN12MS):
         geo = georeference(self.root, pid)
         return {
             "patch_id": pid.name,
-            "season": facts.season_name(pid.season),
+            "season": torch.tensor(season_class(pid.season)),
             "scene": pid.scene,
             "crs": geo.crs,
             "bounds": torch.tensor(geo.bounds, dtype=torch.float64),
