@@ -57,21 +57,58 @@ def test_try_it_in_a_minute(tmp_path):
     assert printed == expected
 
 
-def test_torchgeo_snippets(sample_root, tmp_path):
+def torchgeo_before_tasks() -> bool:
+    """Whether the installed torchgeo predates ``torchgeo.tasks`` (0.8 and 0.9: Python 3.11)."""
+    import torchgeo
+
+    return tuple(int(part) for part in torchgeo.__version__.split(".")[:2]) < (0, 10)
+
+
+def as_for_torchgeo_08(code: str) -> str:
+    """The training snippet as the README's paragraph below it says to write it on torchgeo 0.8/0.9."""
+    old_import = "from torchgeo.tasks import SemanticSegmentation"
+    assert old_import in code and "test_AverageJaccardIndex" in code
+    return (code.replace(old_import, "from torchgeo.trainers import SemanticSegmentationTask as SemanticSegmentation")
+                .replace("test_AverageJaccardIndex", "test_MulticlassJaccardIndex"))
+
+
+@pytest.fixture(scope="module")
+def users_sample(tmp_path_factory) -> Path:
+    """The sample a user makes with the README's ``sen12ms sample --out sen12ms-sample``: the
+    torchgeo snippets promise what they do on it (26 training triplets), so they run on it."""
+    from sen12ms_plugins.demo.sample import make_sample
+
+    root = tmp_path_factory.mktemp("users-sample") / "sen12ms-sample"
+    make_sample(root)
+    return root
+
+
+def test_torchgeo_snippets(users_sample, tmp_path):
     dataset, training = blocks("torchgeo", "python")
-    python(with_paths(dataset, sample_root, tmp_path), tmp_path)
-    printed = python(with_paths(training, sample_root, tmp_path), tmp_path).strip().splitlines()
+    python(with_paths(dataset, users_sample, tmp_path), tmp_path)
+    if torchgeo_before_tasks():
+        assert "from torchgeo.trainers import SemanticSegmentationTask" in README
+        assert "`scores['test_MulticlassJaccardIndex']`" in README
+        training = as_for_torchgeo_08(training)
+    printed = python(with_paths(training, users_sample, tmp_path), tmp_path).strip().splitlines()
     steps = re.fullmatch(r"(\d+) steps; holdout loss [\d.]+, mIoU [\d.]+", printed[-1])
-    assert steps and int(steps.group(1)) > 0, printed  # it trained: batches > 0
+    # it trained as the README says: 26 training triplets of the sample, 3 batches of 8 (drop_last)
+    assert "26 training" in README and steps and int(steps.group(1)) == 3, printed
 
 
-def test_torchgeo_command_line(sample_root, tmp_path):
+def test_torchgeo_command_line(users_sample, tmp_path):
     """The torchgeo command of the README, on a config of the repository (its path made absolute)."""
     (command,) = blocks("torchgeo", "sh")
     assert command.startswith("torchgeo fit --config configs/torchgeo/")
-    shell(with_paths(command, sample_root, tmp_path).replace("configs/", f"{REPO}/configs/"), tmp_path)
+    shell(with_paths(command, users_sample, tmp_path).replace("configs/", f"{REPO}/configs/"), tmp_path)
     header, *rows = (tmp_path / "lightning_logs" / "version_0" / "metrics.csv").read_text().splitlines()
-    assert {"train_OverallAccuracy", "val_loss"} <= set(header.split(",")) and rows  # trained and validated
+    accuracy = "train_MulticlassAccuracy" if torchgeo_before_tasks() else "train_OverallAccuracy"
+    columns = header.split(",")
+    assert {accuracy, "val_loss"} <= set(columns)
+    logged = [dict(zip(columns, row.split(","))) for row in rows]
+    # a loss for every step of 3 batches of 8 (26 training triplets), accuracy logged, validated once
+    assert [row["step"] for row in logged if row["train_loss"]] == ["0", "1", "2"]
+    assert any(row[accuracy] for row in logged) and sum(1 for row in logged if row["val_loss"]) == 1
 
 
 def test_tfds_snippet(sample_root, tmp_path):
