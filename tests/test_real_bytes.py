@@ -119,6 +119,31 @@ def test_torchgeo_sample_equals_the_files(real_tree):
     assert sample["crs"] == CRS and sample["bounds"].tolist() == pytest.approx(BOUNDS, abs=1e-6)
 
 
+def test_torchgeo_batches_as_stored_equal_the_files(real_tree):
+    """The datamodule's path on the real bytes: batches as the files store them (the real lc
+    uint8 in one batch with the sample's uint16), read in worker processes, made torchgeo's
+    batch by ``torchgeo_batch``: the real triplet's image and mask are rasterio's values."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from sen12ms_plugins.torchgeo import SEN12MS, torchgeo_batch
+
+    root, truth = real_tree
+    dataset = SEN12MS(str(root), split="train", checksum=False, stored=True, metadata=True)
+    found = 0
+    for stored in DataLoader(dataset, batch_size=8, num_workers=2):
+        batch = torchgeo_batch(stored)
+        assert batch["image"].dtype == torch.float32 and batch["mask"].dtype == torch.int64
+        if PID.name in batch["patch_id"]:
+            k = batch["patch_id"].index(PID.name)
+            image = batch["image"][k].numpy()
+            assert image[:2].tobytes() == truth["s1"].tobytes()
+            assert np.array_equal(image[2:], truth["s2"].astype(np.float32))
+            assert np.array_equal(batch["mask"][k].numpy(), truth["lc"][0])
+            found += 1
+    assert found == 1
+
+
 def test_tfds_example_equals_the_files(real_tree, tmp_path):
     import tensorflow_datasets as tfds
 
