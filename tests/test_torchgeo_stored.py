@@ -444,6 +444,28 @@ def test_reading_threads_read_alone_into_the_memory_the_loader_asks_for(monkeypa
     assert pool.keep == 6 and len(asked) == 1  # as many as the loader holds at once, and two
 
 
+def test_a_loader_without_workers_reads_on_as_many_threads_as_outside_it():
+    """``num_workers=0``: the calling thread is the loader's only reader and reads a batch's
+    triplets on torch's intra-op threads, as outside a loader; with workers, each reads alone."""
+
+    class Asks(torch.utils.data.Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return threads.reading_threads()
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        outside = threads.reading_threads()
+        alone = [int(n) for batch in SEN12MSLoader(Asks(), batch_size=2, num_workers=0) for n in batch]
+        shared = [int(n) for batch in SEN12MSLoader(Asks(), batch_size=2, num_workers=2) for n in batch]
+    finally:
+        torch.set_num_threads(previous)
+    assert alone == [outside] * 4 and shared == [1] * 4
+
+
 def test_the_example_of_the_docs_runs_as_pasted(real_layout_root, tmp_path):
     docs = (Path(__file__).resolve().parents[1] / "docs" / "torchgeo.md").read_text()
     section = re.search(r"^## Batches as stored\n(.*?)(?=^## )", docs, re.DOTALL | re.MULTILINE).group(1)

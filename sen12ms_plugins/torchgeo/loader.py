@@ -34,9 +34,6 @@ from torch.utils.data.dataloader import _BaseDataLoaderIter, _DatasetKind
 
 from . import threads
 
-_PREFETCH_FACTOR = 2  # torch's default of DataLoader's prefetch_factor
-
-
 class SEN12MSLoader(DataLoader):
     """torch's ``DataLoader``, its ``num_workers`` threads of this process instead of processes.
 
@@ -91,9 +88,10 @@ def _work(jobs: queue.SimpleQueue) -> None:
         job.run()
 
 
-def _fetch(fetcher: Any, pin: bool, device: str | None, in_flight: int, index: Any) -> Any:
-    """One batch, fetched as a DataLoader worker fetches it, in the memory the loader asks for."""
-    with threads.reading_for_loader(pin, in_flight):
+def _fetch(fetcher: Any, pin: bool, device: str | None, in_flight: int, alone: bool, index: Any) -> Any:
+    """One batch, fetched as a DataLoader worker fetches it, in the memory the loader asks for
+    (``alone``: by the loader's only reader, ``num_workers=0``)."""
+    with threads.reading_for_loader(pin, in_flight, alone):
         data = fetcher.fetch(index)
         if pin:  # what the dataset did not read into pinned memory
             data = pin_memory(data, device)
@@ -106,11 +104,12 @@ class _ThreadIterator(_BaseDataLoaderIter):
 
     def __init__(self, loader: SEN12MSLoader):
         super().__init__(loader)
-        self._ahead = (loader.prefetch_factor or _PREFETCH_FACTOR) * self._num_workers
+        # DataLoader sets prefetch_factor (2 by default) whenever num_workers > 0
+        self._ahead = (loader.prefetch_factor or 0) * self._num_workers
         fetcher = _DatasetKind.create_fetcher(self._dataset_kind, self._dataset, self._auto_collation,
                                               self._collate_fn, self._drop_last)
         self._fetch = functools.partial(_fetch, fetcher, self._pin_memory, self._pin_memory_device,
-                                        max(self._ahead, 1))
+                                        max(self._ahead, 1), self._num_workers == 0)
         self._jobs: queue.SimpleQueue | None = None
         self._threads: list[threading.Thread] = []
         self._pending: collections.deque[_Job] = collections.deque()

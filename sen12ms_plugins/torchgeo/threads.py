@@ -84,21 +84,24 @@ if hasattr(os, "register_at_fork"):
 
 @dataclass(frozen=True)
 class LoaderThread:
-    """What a loader's reading thread reads for: whether into pinned memory, and how many
-    batches the loader holds at once (read, being read or waiting to be taken)."""
+    """What a loader's reading thread reads for: whether into pinned memory, how many
+    batches the loader holds at once (read, being read or waiting to be taken), and whether it
+    is the loader's only reader (``num_workers=0``: the calling thread, which may read a batch's
+    triplets on several threads)."""
 
     pin: bool
     in_flight: int
+    alone: bool = False
 
 
 _local = threading.local()
 
 
 @contextlib.contextmanager
-def reading_for_loader(pin: bool, in_flight: int) -> Iterator[None]:
+def reading_for_loader(pin: bool, in_flight: int, alone: bool = False) -> Iterator[None]:
     """Mark the calling thread as a loader's reading thread while the block runs."""
     previous = getattr(_local, "loader", None)
-    _local.loader = LoaderThread(pin, in_flight)
+    _local.loader = LoaderThread(pin, in_flight, alone)
     try:
         yield
     finally:
@@ -111,9 +114,11 @@ def loader_thread() -> LoaderThread | None:
 
 
 def reading_threads() -> int:
-    """Threads to read with here: one in a DataLoader worker or a loader's reading thread;
-    elsewhere torch's intra-op thread count, no more than the cores this process may run on."""
-    if get_worker_info() is not None or loader_thread() is not None:
+    """Threads to read with here: one in a DataLoader worker or one of a loader's reading
+    threads; elsewhere (a loader's only reader included) torch's intra-op thread count, no more
+    than the cores this process may run on."""
+    loader = loader_thread()
+    if get_worker_info() is not None or (loader is not None and not loader.alone):
         return 1
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, min(torch.get_num_threads(), cpus))
