@@ -444,6 +444,26 @@ def test_reading_threads_read_alone_into_the_memory_the_loader_asks_for(monkeypa
     assert pool.keep == 6 and len(asked) == 1  # as many as the loader holds at once, and two
 
 
+def test_a_patch_of_another_size_is_read_whatever_was_read_first(sample_root, copy_tree, tmp_path):
+    """One triplet of the root at 16 px among 32 px ones: ``ds[i]`` as stored gives each patch
+    at its own size, in either reading order, as ``stored=False`` does (a batch mixing sizes is
+    an error naming the file: test_a_patch_of_another_size_is_an_error_naming_its_file)."""
+    root = copy_tree(sample_root)
+    small_root = tmp_path / "small"
+    make_sample(small_root, patch_size=16, patches_per_scene=4)
+    plain = SEN12MS(root, "train", checksum=False)
+    small = plain.patch_ids[2]
+    for sensor in facts.SENSORS:
+        shutil.copyfile(small.path(small_root, sensor), small.path(root, sensor))
+    plain = SEN12MS(root, "train", checksum=False)
+    for order in ([1, 2], [2, 1]):
+        stored = SEN12MS(root, "train", checksum=False, stored=True)
+        for i in order:
+            assert tuple(torchgeo_batch(default_collate([stored[i]]))["image"].shape[2:]) == \
+                ((16, 16) if i == 2 else (32, 32))
+            assert_same_batch(torchgeo_batch(default_collate([stored[i]])), default_collate([plain[i]]))
+
+
 def test_a_loader_without_workers_reads_on_as_many_threads_as_outside_it():
     """``num_workers=0``: the calling thread is the loader's only reader and reads a batch's
     triplets on torch's intra-op threads, as outside a loader; with workers, each reads alone."""

@@ -219,7 +219,7 @@ def _check_profile(path: str, fmt: SensorFormat, count: int, dtypes: Iterable[st
         raise PatchFileError(path, "; ".join(problems))
 
 
-def _check_size(path: str, width: int, height: int, out: np.ndarray | None, rows: tuple[int, int] | None) -> None:
+def check_size(path: str, width: int, height: int, out: np.ndarray | None, rows: tuple[int, int] | None = None) -> None:
     """Raise :class:`PatchFileError` unless the file has the size ``out`` expects (square when rows are read)."""
     if out is None:
         return
@@ -277,7 +277,7 @@ def read_file(
 
     def check(layout: fastread.Layout) -> None:
         _check_profile(path, fmt, layout.count, [layout.dtype_name], layout.width, layout.height)
-        _check_size(path, layout.width, layout.height, out, rows)
+        check_size(path, layout.width, layout.height, out, rows)
 
     try:
         array = fastread.read_bands(path, indexes, check=check, out=target, dtype=read_dtype, rows=rows,
@@ -352,7 +352,7 @@ def _read_with_rasterio(path: str, fmt: SensorFormat, indexes: list[int], out: n
         with rasterio.Env(**GDAL_OPTIONS), rasterio.open(path) as src:
             opened = True
             _check_profile(path, fmt, src.count, src.dtypes, src.width, src.height)
-            _check_size(path, src.width, src.height, out, rows)
+            check_size(path, src.width, src.height, out, rows)
             if rows is None:
                 array = src.read(indexes)
             elif not 0 <= rows[0] < rows[1] <= src.height:

@@ -42,7 +42,7 @@ from ..dataset.ids import PatchId
 from ..errors import PatchFileError, UnsupportedLayoutError
 from ..reading.buffers import ArrayPool
 from ..reading.fastread import Interleave, StoredFormat, read_as_stored, read_layout
-from ..reading.reader import read_file
+from ..reading.reader import check_size, read_file
 from . import threads
 from .collate import BatchedSample
 from .memory import batch_tensor
@@ -166,7 +166,7 @@ def stored_samples(dataset: SEN12MS, indices: Sequence[int]) -> list[Sample]:
     pids = [dataset.patch_ids[i] for i in indices]
     if not pids:
         return []
-    files = read_stored(dataset, pids, dataset._pools)
+    files = read_stored(dataset, pids, dataset._pools)  # a patch of another size than the first: an error naming it
     return [_sample(BatchedSample(), dataset, pid, {key: tensor[k] for key, tensor in files.items()})
             for k, pid in enumerate(pids)]
 
@@ -174,7 +174,16 @@ def stored_samples(dataset: SEN12MS, indices: Sequence[int]) -> list[Sample]:
 def stored_sample(dataset: SEN12MS, index: int) -> Sample:
     """The stored sample at ``index`` (``ds[index]``)."""
     pid = dataset.patch_ids[index]
-    files = read_stored(dataset, [pid], dataset._sample_pools)
+    try:
+        files = read_stored(dataset, [pid], dataset._sample_pools)
+    except PatchFileError:
+        learnt = dataset._sample_pools.formats
+        shape = dataset._label_shape(pid)  # raises the label file's own error
+        if not learnt or all((fmt.height, fmt.width) == shape for fmt in learnt.values()):
+            raise
+        # A patch of another size than the one the formats were learnt from: its own formats,
+        # so that ds[i] never depends on which patch was read first.
+        files = read_stored(dataset, [pid], Pools())
     return _sample({}, dataset, pid, {key: tensor[0] for key, tensor in files.items()})
 
 
@@ -207,7 +216,8 @@ def _learn_formats(dataset: SEN12MS, pid: PatchId, keys: Sequence[str], pools: P
     """The format each key's files are stored in, learnt from ``pid``'s files and kept in ``pools``
     (whole: other threads reading batches meanwhile see the formats they learnt themselves, or these).
 
-    The size is the label file's (a file of another size then fails as in ``ds[i]``).  A file
+    The size is the label file's (a patch of another size is read with formats of its own,
+    :func:`stored_sample`).  A file
     the fast reader reads, of a dtype the reader returns without narrowing (uint8 land cover
     among them), gives its own format; any other gives the reader's dtype, band-interleaved,
     which its files are then converted to.
@@ -245,9 +255,7 @@ def _read_patch(root: str | os.PathLike[str], pid: PatchId, files: dict[str, tup
             read_file(path, key, out=view, formats=collection)
             continue
         array = read_file(path, key, formats=collection)  # a narrower batch (uint8 land cover): values checked
-        if array.shape != view.shape:
-            raise PatchFileError(path, f"is {array.shape[2]}x{array.shape[1]} pixels, not {view.shape[2]}x"
-                                       f"{view.shape[1]} as expected")
+        check_size(path, array.shape[2], array.shape[1], view)
         info = np.iinfo(fmt.dtype)
         if array.size and (int(array.min()) < info.min or int(array.max()) > info.max):
             wider.add(key)
