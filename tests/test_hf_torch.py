@@ -83,6 +83,16 @@ def test_any_dataloader_can_use_torch_split(split, sample_root):
     assert one["s2"].shape == (13, 32, 32) and one["id"] == split[3]["id"]
 
 
+def test_a_torch_split_used_here_goes_to_spawned_workers(split, sample_root):
+    """A TorchSplit indexed in this process is pickled for worker processes that spawn (the
+    start method of macOS and Windows): its reused arrays stay here."""
+    dataset = TorchSplit(split)
+    dataset.__getitems__([0, 1])
+    batches = list(DataLoader(dataset, batch_size=4, num_workers=1, multiprocessing_context="spawn"))
+    assert sum(len(batch["id"]) for batch in batches) == len(split)
+    _check_example(sample_root, batches[0], 3)
+
+
 def test_columns_and_batches_own_their_memory(split):
     loader = torch_loader(split, batch_size=4, columns=["s2", "label"])
     first = next(iter(loader))

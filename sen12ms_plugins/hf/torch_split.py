@@ -55,6 +55,10 @@ class TorchSplit(Dataset):
         # Per column, the arrays batches are gathered into, reused once no batch refers to them.
         self._pools: dict[str, ArrayPool] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The pools hold locks and arrays of this process: a worker process starts its own.
+        return {**self.__dict__, "_pools": {}}
+
     def __len__(self) -> int:
         return len(self._arrow)
 

@@ -176,12 +176,13 @@ def _warn_if_smaller_than_a_batch(self) -> None:
     batch_size = self.train_batch_size or self.batch_size
     ranks = self.trainer.world_size if self.trainer is not None else 1
     n = len(self.train_dataset)
-    if math.ceil(n / ranks) < batch_size and rank_zero_only.rank == 0:
-        share = f" ({math.ceil(n / ranks)} per process of {ranks})" if ranks > 1 else ""
+    per_process = math.ceil(n / ranks)  # torch's DistributedSampler pads each share to this
+    if per_process < batch_size and rank_zero_only.rank == 0:
+        share = f" ({per_process} per process of {ranks})" if ranks > 1 else ""
         warnings.warn(
             f"SEN12MSDataModule: split {self.train_dataset.split!r} of {self.train_dataset.root} holds {n} triplets"
             f"{share}, fewer than one batch of {batch_size}; torchgeo drops the last incomplete training batch "
-            f"(drop_last), so fit trains on nothing: pass batch_size={max(1, n // ranks)} or less",
+            f"(drop_last), so fit trains on nothing: pass batch_size={max(1, per_process)} or less",
             SmallSplitWarning, stacklevel=2)
 
 

@@ -137,7 +137,7 @@ class SEN12MS(UpstreamSEN12MS):
 
     When upstream's ``train_list.txt`` or ``test_list.txt`` is in ``root`` it defines
     ``train`` or ``test``/``holdout`` exactly as in torchgeo; otherwise the members
-    come from an index of the files present (cached in ``root/.sen12ms``), ordered
+    come from an index of the files present (cached in the user's cache, never in the root), ordered
     as upstream's lists order them (by S2 file name).
 
     ``checksum=True`` runs the core's check (:func:`sen12ms_plugins.acquisition.verify.check_root`):
