@@ -258,7 +258,8 @@ def _tidy_unfinished(folder: Path, report: PrepareReport) -> None:
     owner = _owner_path(folder)
     if not owner.is_file():
         report.left_alone[folder] = ("unfinished, not made by prepare-hf (another process may be writing it); "
-                                     "load_dataset(\"sen12ms\") without a configuration name fails while it is there")
+                                     "load_dataset(\"sen12ms\", ...) of its configuration, or without one, fails while it is "
+                                     "there; remove it once nothing writes it")
         return
     with _locked(owner, wait=False) as f:
         if f is None:

@@ -363,8 +363,8 @@ def _check_dfc2020_split(builder: Builder, split) -> None:
         root = builder._root or f"${ENV_VAR}"
         raise DFC2020NotAddedError(
             f"split {name!r} is not in the prepared data ({builder.data_dir}): the root it was built from held no "
-            f"DFC2020 {DFC2020_SPLITS[name]}; {how_to_add_dfc2020(root, DFC2020_SPLITS[name])}, then rebuild "
-            f"(remove {builder.data_dir} and load again)")
+            f"DFC2020 {DFC2020_SPLITS[name]}; {how_to_add_dfc2020(root, DFC2020_SPLITS[name])}, then prepare again "
+            f"with {PREPARE_AGAIN}")
 
 
 def _is_version(name: str) -> bool:
