@@ -49,6 +49,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ..dataset.index import Index
 from ..errors import RecordError, RootBusyError
 from ..fsutil import atomic_write_bytes, root_cache_dir
 
@@ -63,7 +64,7 @@ ROOT_LOCK_NAME = "lock"
 RECORDS_LOCK_NAME = "records.lock"
 EXTRACTED_DIRNAME = "extracted"
 #: The record an ecosystem adapter writes into data it prepared from a root (a TFDS version
-#: folder, a ``datasets`` cache folder): which root, as its files were then.
+#: folder, a ``datasets`` cache folder): which root, as its files were then (:func:`source_fields`).
 SOURCE_RECORD = "sen12ms_source.json"
 
 
@@ -75,6 +76,15 @@ class RecordFile(StrEnum):
     SELECTION = "selection.json"
     CHECKSUMS = "checksums.json"
     DFC2020 = "dfc2020.json"
+
+
+def source_fields(root: Path, index: Index, stamp: str, config: str, patch_size: int,
+                  **own: Any) -> dict[str, Any]:
+    """What :data:`SOURCE_RECORD` says of data prepared from ``root`` (whose ``index`` has the
+    content stamp ``stamp``, :func:`~sen12ms_plugins.dataset.index.content_stamp`) in ``config``,
+    the same fields from every adapter, and the adapter's ``own`` (its version, its cache key)."""
+    return {"root": str(root.resolve()), "content_stamp": stamp, "config": config, "triplets": len(index),
+            "dfc2020_patches": len(index.dfc2020), "patch_size": patch_size, **own, "prepared": utc_now()}
 
 
 def utc_now() -> str:

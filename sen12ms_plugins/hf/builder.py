@@ -73,7 +73,7 @@ import datasets
 from datasets.naming import filenames_for_dataset_split
 
 from .. import __version__
-from ..acquisition.bookkeeping import SOURCE_RECORD, Record, utc_now
+from ..acquisition.bookkeeping import SOURCE_RECORD, Record, source_fields
 from ..acquisition.download import fetch_missing, require_ready
 from ..acquisition.verify import check_root
 from ..dataset import facts
@@ -263,9 +263,8 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
         super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
         # written into the unfinished folder, so it arrives with the data
         path = posixpath.join(self._output_dir, SOURCE_RECORD)
-        fields = {"root": str(self._root.resolve()), "config": self._sen12ms_config.name,
-                  "fingerprint": self._fingerprint, "content_stamp": self._content_stamp, "triplets": len(self._index), "patch_size": self._patch_size,
-                  "package_version": __version__, "prepared": utc_now()}
+        fields = source_fields(self._root, self._index, self._content_stamp, self._sen12ms_config.name,
+                               self._patch_size, fingerprint=self._fingerprint, package_version=__version__)
         with self._fs.open(path, "wb") as f:
             f.write(Record(Path(path)).encode(fields))
         ordered = datasets.SplitDict(dataset_name=self.dataset_name)

@@ -57,7 +57,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from sen12ms_plugins._import_order import load_triton_first
-from sen12ms_plugins.acquisition.bookkeeping import SOURCE_RECORD, Record, utc_now
+from sen12ms_plugins.acquisition.bookkeeping import SOURCE_RECORD, Record, source_fields
 from sen12ms_plugins.acquisition.download import fetch_missing, require_ready
 from sen12ms_plugins.dataset import facts, labels
 from sen12ms_plugins.dataset.index import Index, build_index, content_stamp
@@ -219,9 +219,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         root, index = self._prepare_root()
-        self._source = {"root": str(root.resolve()), "content_stamp": content_stamp(index), "triplets": len(index),
-                        "dfc2020_patches": len(index.dfc2020), "patch_size": patch_size_of(root, index),
-                        "config": self.builder_config.name, "builder_version": str(self.version)}
+        self._source = source_fields(root, index, content_stamp(index), self.builder_config.name,
+                                     patch_size_of(root, index), builder_version=str(self.version))
         splits = compute_splits(index)
         log.info("SEN12MS root %s: %s", root, {name: len(splits.members[name]) for name in splits.names})
         # A split without members in this root (a partial root) is left out, with one warning why.
@@ -235,7 +234,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         super()._download_and_prepare(dl_manager, download_config)
         # Written into the unfinished folder TFDS renames when done: it arrives with the data.
         path = epath.Path(self.data_dir) / SOURCE_RECORD
-        path.write_bytes(Record(Path(str(path))).encode({**self._source, "prepared": utc_now()}))
+        path.write_bytes(Record(Path(str(path))).encode(self._source))
         self._checked_root = Path(self._source["root"])
 
     # --- reading -------------------------------------------------------------------------
