@@ -109,6 +109,9 @@ FORMATS: Final[Mapping[str, SensorFormat]] = MappingProxyType(
 RGB_BANDS: Final = ("B04", "B03", "B02")
 #: Every band an image can hold, in the order torchgeo's ``SEN12MS.band_names`` lists them.
 IMAGE_BANDS: Final = (*BANDS["s1"], *BANDS["s2"])
+#: The image sensor whose file holds each band.
+SENSOR_OF_BAND: Final[Mapping[str, str]] = MappingProxyType(
+    {band: sensor for sensor in IMAGE_SENSORS for band in BANDS[sensor]})
 #: Named sets of image bands (torchgeo's ``bands=`` and its datamodule's ``band_set=``).
 #:
 #: * ``all``, ``s1``, ``s2-all``, ``s2-reduced``: torchgeo's own four (``SEN12MS.BAND_SETS``,

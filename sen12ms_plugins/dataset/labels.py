@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, Mapping
+from typing import TYPE_CHECKING, Any, Final, Mapping
 
 if TYPE_CHECKING:
     import numpy as np
@@ -186,14 +186,25 @@ NO_DATA: Final = 0
 MULTI_LABEL_THRESHOLD: Final = 0.1
 
 
+#: Entries of :func:`igbp_to_dfc_lookup`: every value of an 8-bit layer.
+LOOKUP_SIZE: Final = 256
+
+
+def igbp_to_dfc_lookup(dtype: Any = "uint8") -> np.ndarray:
+    """:data:`IGBP_TO_DFC` as a table of :data:`LOOKUP_SIZE` entries, ``dtype``: values above 17 give 0."""
+    import numpy as np  # deferred: the dataset layer is importable without numpy
+
+    lookup = np.zeros(LOOKUP_SIZE, dtype=dtype)
+    lookup[: len(IGBP_TO_DFC)] = IGBP_TO_DFC
+    return lookup
+
+
 def igbp_to_dfc(igbp: np.ndarray) -> np.ndarray:
     """Map IGBP values to the simplified scheme; values outside 0-17 become 0."""
     import numpy as np  # deferred: the dataset layer is importable without numpy
 
-    lookup = np.zeros(256, dtype=np.uint8)
-    lookup[: len(IGBP_TO_DFC)] = IGBP_TO_DFC
     # Clip so a corrupt value above 255 cannot index out of the table.
-    return lookup[np.minimum(igbp, 255).astype(np.intp)]
+    return igbp_to_dfc_lookup()[np.minimum(igbp, LOOKUP_SIZE - 1).astype(np.intp)]
 
 
 def scene_labels(

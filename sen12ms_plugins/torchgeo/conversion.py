@@ -35,7 +35,7 @@ from .stored import FILE_KEYS, StoredSpec, as_numpy
 
 Batch = dict[str, Any]
 # Entries of the lookup tables made here: every value of a uint8 label; wider ones are clamped to the last.
-_TABLE_SIZE = 256
+_TABLE_SIZE = labels.LOOKUP_SIZE
 # Simplified classes a scene label counts (1-10); 0 collects every other value.
 _CLASSES = len(labels.DFC_CLASSES)
 # Outputs on the CPU, by dtype: a batch's image and mask.  Two of each: the batch a step holds
@@ -49,7 +49,8 @@ def torchgeo_batch(batch: Batch, device: torch.device | str | None = None, *,
     """torchgeo's batch of a stored batch, on ``device`` (default: the device the batch is on).
 
     ``batch`` is a batch of stored samples (``SEN12MS(..., stored=True)`` through a
-    ``DataLoader``, or a :class:`~.loader.SEN12MSLoader`), on any device; its file tensors
+    ``DataLoader``, or a :class:`~.loader.SEN12MSLoader`), on the CPU or a CUDA device (torch's uint16 support
+    elsewhere, MPS among them, is partial); its file tensors
     are moved to ``device`` first (without blocking when they are in pinned memory).
     ``mask_mapping``, a 1-D integer table, maps the mask as ``torch.take(mask_mapping, mask)``
     does, in the same lookup (``SEN12MSDataModule`` passes its ``DFC2020_CLASS_MAPPING`` for
@@ -79,9 +80,9 @@ def _describe(batch: Any) -> str:
     return f"a {type(batch).__name__}"
 
 
-def _layer_index(label_key: str, spec: StoredSpec) -> int:
-    """The band of the label file the mask comes from."""
-    return 0 if label_key == "dfc" else labels.SCHEMES[spec.label][0]
+def _layer_index(label_key: str, label: str) -> int:
+    """The band of the label file that holds layer ``label`` (a DFC2020 ``dfc`` file has one)."""
+    return 0 if label_key == "dfc" else labels.SCHEMES[label][0]
 
 
 def _mask_table(label_key: str, spec: StoredSpec, mask_mapping: Tensor | None) -> np.ndarray | None:
@@ -104,8 +105,7 @@ def _simplified_table(simplified: bool) -> np.ndarray:
     return table
 
 
-_IGBP_TO_DFC = np.zeros(_TABLE_SIZE, np.int64)
-_IGBP_TO_DFC[: len(labels.IGBP_TO_DFC)] = labels.IGBP_TO_DFC  # values above 17 give 0, as labels.igbp_to_dfc
+_IGBP_TO_DFC = labels.igbp_to_dfc_lookup(np.int64)
 
 
 # --- On the CPU: sample by sample, numpy, on several threads ------------------------------------
@@ -136,13 +136,13 @@ def _convert_sample(arrays: dict[str, np.ndarray], label_key: str, spec: StoredS
         if sensor == "s1" and spec.s1_nan is not None:  # as the dataset replaces them
             part = image[k, channel : channel + count]
             np.copyto(part, np.float32(spec.s1_nan), where=np.isnan(part))
-    layer = arrays[label_key][k, _layer_index(label_key, spec)]
+    layer = arrays[label_key][k, _layer_index(label_key, spec.label)]
     if table is None:
         np.copyto(mask[k], layer)
     else:
         np.take(table, _indices(layer, len(table)), out=mask[k], mode="clip")
     if spec.scene_label is not None:
-        counted = arrays[label_key][k, 0]  # the 10 m label, or IGBP
+        counted = arrays[label_key][k, _layer_index(label_key, "IGBP")]  # the 10 m label, or IGBP
         simplified = counted if label_key == "dfc" else labels.igbp_to_dfc(counted)
         single, multi = labels.dfc_scene_labels(simplified, spec.multi_label_threshold)
         if spec.scene_label == "single":
@@ -179,11 +179,11 @@ def _with_torch(files: dict[str, Tensor], label_key: str, spec: StoredSpec, mask
         if sensor == "s1" and spec.s1_nan is not None:
             part = image[:, channel : channel + count]
             part.masked_fill_(part.isnan(), spec.s1_nan)
-    layer = labelled[:, _layer_index(label_key, spec)]
+    layer = labelled[:, _layer_index(label_key, spec.label)]
     table = _mask_table(label_key, spec, mask_mapping)
     converted: Batch = {"image": image, "mask": _lookup(layer, table, device)}
     if spec.scene_label is not None:
-        counted = labelled[:, 0]  # the 10 m label, or IGBP
+        counted = labelled[:, _layer_index(label_key, "IGBP")]  # the 10 m label, or IGBP
         classes = _on_device(_simplified_table(label_key == "dfc"), device)
         converted["label"] = _scene_labels(counted, classes, spec, device)
     return converted

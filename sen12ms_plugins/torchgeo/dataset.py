@@ -173,7 +173,7 @@ class SEN12MS(UpstreamSEN12MS):
       read: one tensor per file (``s1`` float32, ``s2`` uint16, ``lc`` in the file's dtype or
       ``dfc``), no float32 conversion, no de-interleaving, and ``stored``, what torchgeo's
       sample is made of; :func:`~sen12ms_plugins.torchgeo.torchgeo_batch` makes torchgeo's
-      batch of a batch of them on any device (:mod:`~sen12ms_plugins.torchgeo.stored`).
+      batch of a batch of them on the CPU or a CUDA device (:mod:`~sen12ms_plugins.torchgeo.stored`).
       ``transforms`` then has no sample to run on: giving both is a ValueError.
 
     Files are read with the project's reader: one open per file, uncompressed

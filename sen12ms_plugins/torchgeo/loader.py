@@ -34,6 +34,7 @@ from torch.utils.data.dataloader import _BaseDataLoaderIter, _DatasetKind
 
 from . import threads
 
+
 class SEN12MSLoader(DataLoader):
     """torch's ``DataLoader``, its ``num_workers`` threads of this process instead of processes.
 

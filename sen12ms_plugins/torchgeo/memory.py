@@ -25,8 +25,9 @@ from torch.utils.data import get_worker_info
 from ..reading.buffers import ArrayPool
 from . import threads
 
-# torch dtypes of the arrays batches are read into, in numpy's terms.
+# torch dtypes of the arrays batches are read into, in numpy's terms, and the other way round.
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.int64: np.int64, torch.uint16: np.uint16, torch.uint8: np.uint8}
+TORCH_DTYPES = {np.dtype(numpy): torch_dtype for torch_dtype, numpy in _NUMPY_DTYPES.items()}
 # Batches a pool keeps beyond those a loader has in flight: the one its consumer holds and the
 # one read next (fewer, and a reading thread finds no free array: fresh memory, page faults).
 _SPARE_BATCHES = 2

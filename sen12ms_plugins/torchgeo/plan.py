@@ -44,13 +44,12 @@ class ReadPlan:
     """
 
     def __init__(self, bands: Sequence[str], label: str, scene_label: str | None):
-        sensor_of = {b: s for s in facts.IMAGE_SENSORS for b in facts.BANDS[s]}
         #: Bands to read per image sensor, in ``image`` order; a sensor none comes from is not read.
         self.reads: dict[str, list[str]] = {}
         positions: dict[str, list[int]] = {}
         for i, band in enumerate(bands):
-            self.reads.setdefault(sensor_of[band], []).append(band)
-            positions.setdefault(sensor_of[band], []).append(i)
+            self.reads.setdefault(facts.SENSOR_OF_BAND[band], []).append(band)
+            positions.setdefault(facts.SENSOR_OF_BAND[band], []).append(i)
         #: Where each sensor's bands go in ``image``: a slice when they are consecutive.
         self.targets: dict[str, slice | list[int]] = {s: _as_slice(p) for s, p in positions.items()}
         self.label = label

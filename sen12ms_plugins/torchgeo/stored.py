@@ -14,7 +14,7 @@ plus ``stored``, the :class:`StoredSpec` saying what torchgeo's sample is made o
 label layer, scene labels, ``s1_nan``), and the metadata keys when ``metadata=True``.  A
 pixel-interleaved file (SEN12MS's) gives a tensor whose memory is ``[H, W, C]``
 (``torch.channels_last`` strides once batched), a band-interleaved one a contiguous tensor.
-:func:`~.conversion.torchgeo_batch` makes torchgeo's batch of a batch of them, on any device.
+:func:`~.conversion.torchgeo_batch` makes torchgeo's batch of a batch of them, on the CPU or a CUDA device.
 
 Files are read by :func:`~..reading.fastread.read_as_stored` straight into the batch's
 memory (:mod:`.memory`) when they have the batch's format, learnt from the first patch read:
@@ -45,16 +45,14 @@ from ..reading.fastread import Interleave, StoredFormat, read_as_stored, read_la
 from ..reading.reader import check_size, read_file
 from . import threads
 from .collate import BatchedSample
-from .memory import batch_tensor
+from .memory import TORCH_DTYPES, batch_tensor
 from .plan import Pools
 
 Sample = dict[str, Any]
 #: The plugin's ``SEN12MS`` (not imported: its module imports this one).
 SEN12MS = Any
-#: The keys of a stored sample that hold files' samples.
-FILE_KEYS = ("s1", "s2", "lc", "dfc")
-_TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.uint16): torch.uint16,
-                 np.dtype(np.uint8): torch.uint8}
+#: The keys of a stored sample that hold files' samples: every file a patch can have.
+FILE_KEYS = facts.DFC2020_SENSORS
 
 
 class StoredSpec:
@@ -100,7 +98,7 @@ class StoredSpec:
         channels that are consecutive bands of one file: one copy each makes the image."""
         runs: list[list[Any]] = []
         for channel, band in enumerate(self.bands):
-            sensor = _SENSOR_OF[band]
+            sensor = facts.SENSOR_OF_BAND[band]
             index = facts.BANDS[sensor].index(band)
             if runs and runs[-1][0] == sensor and runs[-1][2] + runs[-1][3] == index:
                 runs[-1][3] += 1
@@ -113,9 +111,6 @@ class StoredSpec:
         """The image sensors the bands come from, in ``s1``, ``s2`` order."""
         used = {sensor for sensor, *_ in self.copies}
         return tuple(s for s in facts.IMAGE_SENSORS if s in used)
-
-
-_SENSOR_OF = {band: sensor for sensor in facts.IMAGE_SENSORS for band in facts.BANDS[sensor]}
 
 
 def spec_of(dataset: SEN12MS) -> StoredSpec:
@@ -149,7 +144,7 @@ def read_stored(dataset: SEN12MS, pids: Sequence[PatchId], pools: Pools) -> dict
     order = sorted(range(len(pids)), key=lambda k: pids[k].filename("s2"))  # neighbours on disk together
     while True:
         memory = {key: batch_tensor(pools.stored.setdefault(key, ArrayPool()), (len(pids), *formats[key].shape),
-                                    _TORCH_DTYPES[formats[key].dtype]) for key in keys}
+                                    TORCH_DTYPES[formats[key].dtype]) for key in keys}
         slots = {key: as_numpy(tensor) for key, tensor in memory.items()}
         wider: set[str] = set()  # sensors with a file whose values the batch's dtype cannot hold
         threads.run([functools.partial(_read_patch, dataset.root, pids[k],
