@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dataset import facts, labels
+from ..dataset import facts
 from ..dataset.ids import PatchId, parse_patch_id
-from ..reading.examples import multi_hot, season_class
+from ..reading.examples import label_fields, season_class
 from ..reading.reader import read_triplet
 
 ECOSYSTEMS = ("core", "torchgeo", "tfds", "hf")
@@ -129,10 +129,9 @@ def from_core(root: str | os.PathLike[str], ids: Iterable[PatchId]) -> Iterator[
     """The reader's arrays: the reference every ecosystem is compared with."""
     for pid in ids:
         arrays = read_triplet(root, pid)
-        dfc = arrays["dfc"][0] if pid.is_dfc2020 else None
-        _, multi = labels.dfc_scene_labels(dfc if dfc is not None else labels.igbp_to_dfc(arrays["lc"][0]))
-        yield Canonical(pid.name, arrays["s1"], arrays["s2"], arrays["lc"][0], arrays["lc"], dfc,
-                        _season(season_class(pid.season)), multi_hot(multi))
+        dfc, _, multi = label_fields(pid, arrays)
+        yield Canonical(pid.name, arrays["s1"], arrays["s2"], arrays["lc"][0], arrays["lc"],
+                        dfc if pid.is_dfc2020 else None, _season(season_class(pid.season)), multi)
 
 
 def from_torchgeo(root: str | os.PathLike[str], split: str) -> Iterator[Canonical]:

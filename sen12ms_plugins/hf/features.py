@@ -21,15 +21,9 @@ import pyarrow as pa
 from ..dataset import facts
 from ..errors import PatchFileError
 from ..reading.configs import DatasetConfig
-from ..reading.examples import MASK_DTYPES, METADATA_FIELDS, SCENE_LABEL_NAMES, SEASON_NAMES
+from ..reading.examples import MASK_DTYPES, METADATA_DTYPES, METADATA_FIELDS, SCENE_LABEL_NAMES, SEASON_NAMES
 
-_METADATA_TYPES = {
-    "id": "string",
-    "scene": "int32",
-    "patch": "int32",
-    "lon": "float64",
-    "lat": "float64",
-}
+_METADATA_TYPES = {"id": "string", **METADATA_DTYPES}
 
 
 def hf_features(config: DatasetConfig, patch_size: int) -> datasets.Features:

@@ -66,6 +66,8 @@ METADATA_FIELDS: Final = ("id", "season", "scene", "patch", "lon", "lat")
 LABEL_FIELDS: Final = ("igbp", "dfc", "label", "labels")
 #: dtype of the label masks: ``igbp`` is a band of the ``lc`` file, ``dfc`` fits a byte.
 MASK_DTYPES: Final = {"igbp": facts.DTYPES["lc"], "dfc": "uint8"}
+#: Data types of the numeric metadata fields (``id`` is a string, ``season`` a class).
+METADATA_DTYPES: Final = {"scene": "int32", "patch": "int32", "lon": "float64", "lat": "float64"}
 
 
 def read_example(root: str | os.PathLike[str], pid: PatchId, config: DatasetConfig) -> dict[str, Any]:
@@ -78,9 +80,7 @@ def read_example(root: str | os.PathLike[str], pid: PatchId, config: DatasetConf
     if pid.is_dfc2020:
         wanted["dfc"] = None
     arrays = read_triplet(root, pid, wanted)
-    igbp: np.ndarray = arrays["lc"][0]  # IGBP is band 1 whether lc was read whole or alone
-    dfc = arrays["dfc"][0] if pid.is_dfc2020 else labels.igbp_to_dfc(igbp)
-    single, multi = labels.dfc_scene_labels(dfc)
+    dfc, single, multi = label_fields(pid, arrays)
     geo = georeference(root, pid)
     example: dict[str, Any] = {
         "id": pid.name,
@@ -92,11 +92,19 @@ def read_example(root: str | os.PathLike[str], pid: PatchId, config: DatasetConf
     }
     for sensor in config.sensors:
         example[sensor] = arrays[sensor]
-    example["igbp"] = igbp
+    example["igbp"] = arrays["lc"][0]  # IGBP is band 1 whether lc was read whole or alone
     example["dfc"] = dfc
     example["label"] = single
-    example["labels"] = multi_hot(multi)
+    example["labels"] = multi
     return example
+
+
+def label_fields(pid: PatchId, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, int, np.ndarray]:
+    """``dfc``, ``label`` and ``labels`` of a patch from its files' arrays (``lc``; and ``dfc``
+    for a DFC2020 patch, whose 10 m label it is)."""
+    dfc = arrays["dfc"][0] if pid.is_dfc2020 else labels.igbp_to_dfc(arrays["lc"][0])
+    single, multi = labels.dfc_scene_labels(dfc)
+    return dfc, single, multi_hot(multi)
 
 
 def season_class(folder: str) -> int:

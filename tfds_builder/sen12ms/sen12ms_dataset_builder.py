@@ -72,7 +72,13 @@ from sen12ms_plugins.dataset.splits import (
 )
 from sen12ms_plugins.errors import DFC2020NotAddedError, NoRootGivenError, PreparedDataMismatchError
 from sen12ms_plugins.reading.configs import CONFIGS, DEFAULT_CONFIG, DatasetConfig, get_config
-from sen12ms_plugins.reading.examples import MASK_DTYPES, SCENE_LABEL_NAMES, SEASON_NAMES, patch_size_of
+from sen12ms_plugins.reading.examples import (
+    MASK_DTYPES,
+    METADATA_DTYPES,
+    SCENE_LABEL_NAMES,
+    SEASON_NAMES,
+    patch_size_of,
+)
 from sen12ms_plugins.tfds import generation, train_split
 
 log = logging.getLogger(__name__)
@@ -405,10 +411,10 @@ def _features(config: DatasetConfig) -> tfds.features.FeaturesDict:
             doc="Meteorological season of the acquisition; -1 (ClassLabel's no label) for DFC2020 patches, "
                 "whose season is unknown.",
         ),
-        "scene": tfds.features.Scalar(np.int32, doc="Scene (ROI) number within the season."),
-        "patch": tfds.features.Scalar(np.int32, doc="Patch number within the scene."),
-        "lon": _float64_scalar("Longitude of the patch centre, WGS 84 degrees (NaN: unknown, DFC2020)."),
-        "lat": _float64_scalar("Latitude of the patch centre, WGS 84 degrees (NaN: unknown, DFC2020)."),
+        "scene": tfds.features.Scalar(np.dtype(METADATA_DTYPES["scene"]), doc="Scene (ROI) number within the season."),
+        "patch": tfds.features.Scalar(np.dtype(METADATA_DTYPES["patch"]), doc="Patch number within the scene."),
+        "lon": _metadata_float("lon", "Longitude of the patch centre, WGS 84 degrees (NaN: unknown, DFC2020)."),
+        "lat": _metadata_float("lat", "Latitude of the patch centre, WGS 84 degrees (NaN: unknown, DFC2020)."),
     }
     for sensor in config.sensors:
         bands = config.bands[sensor]
@@ -448,10 +454,11 @@ def _mask(name: str, desc: str, classes: Mapping[int, str]) -> tfds.features.Ten
     )
 
 
-def _float64_scalar(doc: str) -> tfds.features.Tensor:
+def _metadata_float(name: str, doc: str) -> tfds.features.Tensor:
     # A plain float feature goes through tf.train.Example's float32 list (about 0.5 m
     # at these longitudes); raw bytes keep the float64 the reader computed.
-    return tfds.features.Tensor(shape=(), dtype=np.float64, encoding=tfds.features.Encoding.BYTES, doc=doc)
+    return tfds.features.Tensor(shape=(), dtype=np.dtype(METADATA_DTYPES[name]), encoding=tfds.features.Encoding.BYTES,
+                                doc=doc)
 
 
 def _supervised_keys(config: DatasetConfig):
