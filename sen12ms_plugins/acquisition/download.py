@@ -569,7 +569,7 @@ def require_ready(root: str | os.PathLike[str], *, opt_in: str) -> Index:
                 f"{root}: unfinished download: {len(missing)} of the {len(selection.archives)} archives recorded in "
                 f"{books.record(RecordFile.SELECTION).path} are not extracted ({', '.join(missing)}); complete it with "
                 f"`{selection.command(root)}`, {opt_in}")
-    index = _index(root)
+    index = present_index(root)
     if not index.triplets and not index.dfc2020:  # DFC2020 alone makes a root too (its two splits)
         if selection is not None:
             raise RootError(f"{root}: the download recorded there (`{selection.command(root)}`) holds no complete "
@@ -596,7 +596,7 @@ def fetch_missing(
     books = Bookkeeping(root)
     selection = Selection.recorded(books)
     if selection is None:
-        index = _index(root) if root.is_dir() else None
+        index = present_index(root) if root.is_dir() else None
         if index is not None and index.triplets:
             return index  # extracted by hand, torchgeo's folder, the sample: used as it is
         selection = EVERYTHING
@@ -611,9 +611,10 @@ def fetch_missing(
     return require_ready(root, opt_in="then try again")
 
 
-def _index(root: Path) -> Index:
-    """The root's index; a folder without any season (or DFC2020) folder is not indexed (it may
-    not be meant as a root at all)."""
+def present_index(root: Path) -> Index:
+    """The index of what ``root`` holds now, whatever it lacks (a download completes it); a
+    missing folder, or one without any season (or DFC2020) folder, is not indexed (it may not be
+    meant as a root at all) and holds nothing."""
     if any((root / folder).is_dir() for folder in facts.TOP_FOLDERS):
         return build_index(root)
     return Index(root=root, triplets=())

@@ -74,11 +74,11 @@ from datasets.naming import filenames_for_dataset_split
 
 from .. import __version__
 from ..acquisition.bookkeeping import SOURCE_RECORD, Record, source_fields
-from ..acquisition.download import fetch_missing, require_ready
+from ..acquisition.download import fetch_missing, present_index, require_ready
 from ..acquisition.verify import check_root
 from ..dataset import facts
 from ..dataset.ids import PatchId
-from ..dataset.index import Index, build_index, content_stamp
+from ..dataset.index import Index, content_stamp
 from ..dataset.root import resolve_root
 from ..dataset.splits import ALL_SPLITS, DFC2020_SPLITS, STORED_SPLITS, TRAIN_PARTS, compute_splits, how_to_add_dfc2020
 from ..errors import DFC2020NotAddedError, SEN12MSError
@@ -136,7 +136,7 @@ class Sen12ms(datasets.GeneratorBasedBuilder):
         kwargs.pop("info", None)  # see also get_exported_dataset_info
         self._root = resolve_root(root, fallback=kwargs.get("data_dir"), must_exist=False)
         if download:  # fetched by download_and_prepare; until then, what is there (nothing is created)
-            index = build_index(self._root) if self._root.is_dir() else Index(root=self._root, triplets=())
+            index = present_index(self._root)
         else:
             index = require_ready(self._root, opt_in=OPT_IN)
         self._datasets_arguments = (args, kwargs)

@@ -58,9 +58,9 @@ from etils import epath
 
 from sen12ms_plugins._import_order import load_triton_first
 from sen12ms_plugins.acquisition.bookkeeping import SOURCE_RECORD, Record, source_fields
-from sen12ms_plugins.acquisition.download import fetch_missing, require_ready
+from sen12ms_plugins.acquisition.download import fetch_missing, present_index, require_ready
 from sen12ms_plugins.dataset import facts, labels
-from sen12ms_plugins.dataset.index import Index, build_index, content_stamp
+from sen12ms_plugins.dataset.index import Index, content_stamp
 from sen12ms_plugins.dataset.root import ENV_VAR, resolve_root
 from sen12ms_plugins.dataset.splits import (
     ALL_SPLITS,
@@ -115,6 +115,12 @@ PREPARE_AGAIN = ('tfds.load(..., download_and_prepare_kwargs={"download_config":
                  'download_mode=tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS)}) (`tfds build --overwrite`)')
 
 
+#: What in 2.0.0 changes what a reader of the data gets (the release note's first clause, and
+#: what the refusal of another version's data says).
+CHANGED_IN_2_0_0 = (f"labels: a fixed-size multi-hot (bool [{len(SCENE_LABEL_NAMES)}], entry k = dfc class k) "
+                    "instead of a variable-length list, so every config batches with ds.batch(n)")
+
+
 class Builder(tfds.core.GeneratorBasedBuilder):
     """SEN12MS patch triplets with the core's splits; generation with or without Beam."""
 
@@ -122,9 +128,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     # (_refuse_other_versions); data of 1.0.0 cannot be read as 2.0.0 (the labels feature changed).
     VERSION = tfds.core.Version("2.0.0")
     RELEASE_NOTES = {
-        "2.0.0": "labels: a fixed-size multi-hot (bool [11], entry k = dfc class k) instead of a variable-length "
-                 "list, so every config batches with ds.batch(n); the preparation records its root and the "
-                 "root's content stamp (sen12ms_source.json) and is served only for that root as it was.",
+        "2.0.0": f"{CHANGED_IN_2_0_0}; the preparation records its root and the root's content stamp "
+                 "(sen12ms_source.json) and is served only for that root as it was.",
         "1.0.0": "Initial release: splits train/holdout/validation/train_minus_validation; "
                  "dfc2020_validation and dfc2020_test when the root holds DFC2020.",
     }
@@ -298,7 +303,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         it is (a download would complete it only when preparing again)."""
         if not self._download:
             return require_ready(given, opt_in=OPT_IN)
-        return build_index(given) if given.is_dir() else Index(root=given, triplets=())
+        return present_index(given)
 
     def _read_source(self) -> dict[str, Any] | None:
         path = epath.Path(self.data_dir) / SOURCE_RECORD
@@ -313,15 +318,14 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         if not config_dir.exists():
             return
         others = sorted((p for p in config_dir.iterdir() if p.name != str(self.version)
-                         and _is_version(p.name) and (p / "dataset_info.json").exists()),
+                         and tfds.core.Version.is_valid(p.name) and (p / "dataset_info.json").exists()),
                         key=lambda p: tfds.core.Version(p.name))
         if not others:
             return
         old = others[-1]
-        changed = self.RELEASE_NOTES[str(self.version)].split(";")[0]  # the note's first clause: what changed
         raise PreparedDataMismatchError(
             f"{config_dir} holds {self.name} {', '.join(p.name for p in others)}, not {self.version}, the version this "
-            f"sen12ms-plugins reads ({changed}): prepare {self.version} with {PREPARE_AGAIN}, or read {old.name} as "
+            f"sen12ms-plugins reads ({CHANGED_IN_2_0_0}): prepare {self.version} with {PREPARE_AGAIN}, or read {old.name} as "
             f"it is with tfds.builder_from_directory({str(old)!r})")
 
     def _generate_examples(self, root: str, patch_ids):
@@ -372,9 +376,6 @@ def _check_dfc2020_split(builder: Builder, split) -> None:
             f"with {PREPARE_AGAIN}")
 
 
-def _is_version(name: str) -> bool:
-    parts = name.split(".")
-    return len(parts) == 3 and all(part.isdigit() for part in parts)
 
 
 def _cache_tensor_dtypes(features: tfds.features.FeaturesDict) -> None:
