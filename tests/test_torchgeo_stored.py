@@ -486,6 +486,31 @@ def test_a_loader_without_workers_reads_on_as_many_threads_as_outside_it():
     assert alone == [outside] * 4 and shared == [1] * 4
 
 
+def test_the_exit_waits_for_the_batches_threads_are_reading():
+    """A loop left after its first batch leaves reading threads in the middle of a batch; the
+    interpreter must not tear down under them (it aborted a script now and then: "terminate
+    called without an active exception").  The exit hook waits until every one has ended."""
+    import time
+
+    from sen12ms_plugins.torchgeo import loader as loader_module
+
+    class Slow(torch.utils.data.Dataset):
+        def __len__(self):
+            return 64
+
+        def __getitem__(self, i):
+            time.sleep(0.05)
+            return i
+
+    for batch in SEN12MSLoader(Slow(), batch_size=2, num_workers=2):
+        break
+    del batch
+    readers = [t for t in threading.enumerate() if t.name.startswith("sen12ms-loader-")]
+    assert readers and any(t.is_alive() for t in readers)  # still reading when the loop is left
+    loader_module._finish_reading()  # what the interpreter runs at exit
+    assert not any(t.is_alive() for t in readers)
+
+
 def test_the_example_of_the_docs_runs_as_pasted(real_layout_root, tmp_path):
     docs = (Path(__file__).resolve().parents[1] / "docs" / "torchgeo.md").read_text()
     section = re.search(r"^## Batches as stored\n(.*?)(?=^## )", docs, re.DOTALL | re.MULTILINE).group(1)

@@ -21,10 +21,12 @@ in a distributed run as it does a ``DataLoader``.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import functools
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +35,21 @@ from torch.utils.data._utils.pin_memory import pin_memory
 from torch.utils.data.dataloader import _BaseDataLoaderIter, _DatasetKind
 
 from . import threads
+
+# Iterators whose threads may be reading, and threads told to stop that may still finish a
+# batch: the interpreter must not exit under them (a thread inside a C++ copy while the
+# process tears down aborts it: "terminate called without an active exception").
+_iterators: weakref.WeakSet[_ThreadIterator] = weakref.WeakSet()
+_stopping: set[threading.Thread] = set()
+
+
+@atexit.register
+def _finish_reading() -> None:
+    """At exit: stop every loader's reading threads and wait for the batch each is reading."""
+    for iterator in list(_iterators):
+        iterator._stop(wait=False)
+    for thread in list(_stopping):
+        thread.join()
 
 
 class SEN12MSLoader(DataLoader):
@@ -87,6 +104,7 @@ def _work(jobs: queue.SimpleQueue) -> None:
     iterator, which can then be collected, and stops its threads, when left mid-epoch."""
     while (job := jobs.get()) is not None:
         job.run()
+    _stopping.discard(threading.current_thread())
 
 
 def _fetch(fetcher: Any, pin: bool, device: str | None, in_flight: int, alone: bool, index: Any) -> Any:
@@ -114,6 +132,7 @@ class _ThreadIterator(_BaseDataLoaderIter):
         self._jobs: queue.SimpleQueue | None = None
         self._threads: list[threading.Thread] = []
         self._pending: collections.deque[_Job] = collections.deque()
+        _iterators.add(self)
         self._reset(loader, first_iter=True)
 
     def _reset(self, loader: SEN12MSLoader, first_iter: bool = False) -> None:
@@ -163,6 +182,8 @@ class _ThreadIterator(_BaseDataLoaderIter):
         if wait:
             for thread in self._threads:
                 thread.join()
+        else:  # each ends after the batch it is reading; the exit waits for that (_finish_reading)
+            _stopping.update(thread for thread in self._threads if thread.is_alive())
         self._jobs, self._threads = None, []
 
     def __del__(self) -> None:
